@@ -1,0 +1,244 @@
+"""The ``crossbar`` command-line tool.
+
+Bad arguments and bad data print one line starting with ``error:`` on stderr and exit with
+status 2 (never a traceback); ``--json`` prints machine-readable results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user error to be reported as one ``error:`` line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage block
+        raise CliError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _pulse_list(text: str) -> list[int]:
+    out = []
+    for i, token in enumerate(text.split(","), start=1):
+        token = token.strip()
+        try:
+            value = int(token)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"item {i} of --pulses must be a non-negative integer; got {token!r} in {text!r}"
+            ) from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(
+                f"item {i} of --pulses must be a non-negative integer; got {value} in {text!r}"
+            )
+        out.append(value)
+    return out
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``crossbar`` command."""
+    parser = _Parser(
+        prog="crossbar",
+        description="crossbar-sim: memristor (HfO2 RRAM) crossbar simulator.",
+    )
+    parser.add_argument("--version", action="version", version=f"crossbar-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    device = commands.add_parser("device", help="device-level simulations")
+    device_commands = device.add_subparsers(dest="device_command", metavar="ACTION")
+    device_commands.required = True
+    sim = device_commands.add_parser(
+        "simulate",
+        help="Monte-Carlo statistics of a device population",
+        description=(
+            "Simulate a population of devices and print quantiles (5, 25, 50, 75, 95 %%) of R and "
+            "ln(R/R0) per pulse count. Pulses are applied one at a time."
+        ),
+    )
+    sim.add_argument("--model", required=True, choices=["weak-reset"], help="device model")
+    sim.add_argument("--devices", type=_positive_int, default=10000, help="population size")
+    sim.add_argument(
+        "--pulses",
+        type=_pulse_list,
+        default=[0, 10, 100, 500, 1000, 2000],
+        help="comma-separated pulse counts at which to report (default 0,10,100,500,1000,2000)",
+    )
+    sim.add_argument(
+        "--noise", default="paper", help="noise mode: none, paper, rtn or pink (default paper)"
+    )
+    sim.add_argument("--no-d2d", action="store_true", help="every device at the median parameters")
+    sim.add_argument(
+        "--params",
+        default="MAJUMDAR2021",
+        help="preset name or path to a JSON parameter file (default MAJUMDAR2021)",
+    )
+    sim.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    sim.add_argument("--plot", metavar="PNG", help="write a PNG of quantile bands vs pulse count")
+    sim.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sim.set_defaults(handler=_cmd_device_simulate)
+    return parser
+
+
+def _load_params(spec: str) -> Any:
+    from devices import presets
+
+    if spec.lower().endswith(".json") or os.path.sep in spec:
+        if not os.path.exists(spec):
+            raise CliError(f"--params: no such file: {spec}")
+        return presets.from_json(spec)
+    return presets.get_preset(spec)
+
+
+def _cmd_device_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from devices import WeakResetRRAM
+    from devices.montecarlo import pulse_train_statistics
+
+    params = _load_params(args.params)
+    pop = WeakResetRRAM(args.devices, params=params, noise=args.noise, d2d=not args.no_d2d, rng=args.seed)
+    report = sorted(set(args.pulses))
+    grid = set(report)
+    if args.plot:
+        top = max(report)
+        grid |= {int(round(x)) for x in np.linspace(0, top, min(top, 200) + 1)}
+    start = time.perf_counter()
+    with tqdm(
+        total=max(grid), unit="pulse", desc="weak-RESET pulses", leave=False,
+        disable=True if args.no_progress else None, file=sys.stderr,
+    ) as bar:  # fmt: skip
+        stats = pulse_train_statistics(pop, sorted(grid), callback=bar.update)
+    elapsed = time.perf_counter() - start
+    rows = [int(np.searchsorted(stats.pulses, p)) for p in report]
+    extrapolated = bool(stats.extrapolated_fraction.max() > 0)
+    if args.json:
+        doc = {
+            "model": "weak-reset",
+            "params": params.name,
+            "noise": args.noise,
+            "d2d": not args.no_d2d,
+            "n_devices": args.devices,
+            "seed": args.seed,
+            "quantiles_percent": stats.quantiles_percent.tolist(),
+            "results": [
+                {
+                    "pulses": int(stats.pulses[r]),
+                    "resistance_ohm": stats.resistance_ohm[r].tolist(),
+                    "ln_r_over_r0": stats.log_ratio[r].tolist(),
+                    "mean_ln_r_over_r0": float(stats.mean_log_ratio[r]),
+                    "extrapolated_fraction": float(stats.extrapolated_fraction[r]),
+                }
+                for r in rows
+            ],
+            "elapsed_s": elapsed,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        qs = "  ".join(f"{q:>6g}%" for q in stats.quantiles_percent)
+        print(
+            f"weak-RESET population: {args.devices} devices, params {params.name}, "
+            f"noise={args.noise}, d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
+        )
+        print(f"{'pulses':>7} | R (kOhm) {qs} | ln(R/R0) {qs}")
+        for r in rows:
+            rq = "  ".join(f"{x / 1e3:7.3f}" for x in stats.resistance_ohm[r])
+            wq = "  ".join(f"{x:7.4f}" for x in stats.log_ratio[r])
+            print(f"{int(stats.pulses[r]):>7} |          {rq} |          {wq}")
+        print(f"simulated {max(grid)} single pulses on {args.devices} devices in {elapsed:.2f} s")
+    sys.stdout.flush()
+    if extrapolated:
+        print(
+            f"note: some devices went past {params.fit_max_pulses} pulses, the end of the fitted "
+            "range; the model extrapolates there with slope m2",
+            file=sys.stderr,
+        )
+    if args.plot:
+        _plot_quantiles(stats, args, params.name)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    x = stats.pulses
+    for ax, data, label in (
+        (axes[0], stats.resistance_ohm / 1e3, "R (kΩ)"),
+        (axes[1], stats.log_ratio, "ln(R / R0)"),
+    ):
+        ax.fill_between(x, data[:, 0], data[:, -1], alpha=0.2, color="C0", label="5–95 %")
+        ax.fill_between(x, data[:, 1], data[:, -2], alpha=0.4, color="C0", label="25–75 %")
+        ax.plot(x, data[:, data.shape[1] // 2], color="C0", label="median")
+        ax.set_xlabel("weak-RESET pulses")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[1].plot(x, stats.mean_log_ratio, "--", color="C1", label="mean")
+    axes[1].legend(loc="upper left")
+    fig.suptitle(
+        f"{name}: {args.devices} devices, noise={args.noise}, "
+        f"d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
+    )
+    fig.savefig(args.plot, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``crossbar`` command; return its exit status."""
+    from devices import InvalidParameterError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InvalidParameterError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

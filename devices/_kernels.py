@@ -1,0 +1,95 @@
+"""Numba kernels of the device models. Private: call them through the public classes.
+
+Every kernel loops over devices with ``prange``; a device's random numbers come from the
+counter-based generator of :mod:`devices._rng` keyed by (call key, device index, sample index),
+so the result is the same for any number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit_parallel, prange
+from ._rng import uniform, uniform_u16
+
+__all__ = ["weak_reset_step"]
+
+
+@jit_parallel
+def weak_reset_step(
+    apply, n_scalar, n_arr, read, out,
+    m1, t_star, c1, m2, r0, rtn_amp,
+    t, s, h, wr_count,
+    key_flip, key_pink, key_mag,
+    p01_scalar, p10_scalar, p_up, p_down,
+    use_rtn, use_pink, pink_coef,
+):  # fmt: skip
+    """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
+
+    apply : apply ``n_arr[i]`` pulses to device i (``n_scalar`` to all when ``n_arr`` is empty)
+    read  : write R (ohm) to ``out``
+    State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (1/f
+    ring buffer, uint16, slot of pulse q is ``(q - 1) % taps``), ``wr_count`` (int64 counter).
+    ``pink_coef[k] = alpha * b_k / 65536`` weights the sample of age k stored as ``q``, whose value
+    is ``(q + 0.5) / 65536``.
+    """
+    taps = h.shape[1]
+    utaps = np.uint64(taps)
+    per_device = n_arr.size == 0
+    lam = 1.0 - p_up - p_down
+    total = p_up + p_down
+    pi_up = p_up / total if total > 0.0 else 0.0
+    pi_down = p_down / total if total > 0.0 else 0.0
+    for i in prange(t.size):
+        ui = np.uint64(i)
+        ti = np.int64(t[i])
+        if apply:
+            n = n_scalar if per_device else n_arr[i]
+            if n > 0:
+                if use_rtn:
+                    if per_device:
+                        p01 = p01_scalar
+                        p10 = p10_scalar
+                    else:
+                        decay = 1.0 - lam**n
+                        p01 = pi_up * decay
+                        p10 = pi_down * decay
+                    u = uniform(key_flip, ui)
+                    if s[i] == 0:
+                        if u < p01:
+                            s[i] = 1
+                    elif u < p10:
+                        s[i] = 0
+                if use_pink:
+                    m = min(n, taps)
+                    base = ti + n - m
+                    for k in range(m):
+                        h[i, (base + k) % taps] = uniform_u16(key_pink, ui * utaps + np.uint64(k))
+                ti += n
+                t[i] = ti
+                wr_count[i] += n
+        if read:
+            if ti == 0:
+                out[i] = r0[i]
+            else:
+                if ti < t_star[i]:
+                    w = np.float64(m1[i]) * ti + np.float64(c1[i])
+                else:
+                    ts = np.float64(t_star[i])
+                    w = np.float64(m2[i]) * ti + ts * (np.float64(m1[i]) - np.float64(m2[i])) + np.float64(c1[i])
+                if use_rtn and s[i] == 1:
+                    u1 = uniform(key_mag, np.uint64(2) * ui)
+                    u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
+                    w += np.float64(rtn_amp[i]) * u1 * u2
+                if use_pink:
+                    newest = (ti - 1) % taps
+                    valid = min(ti, taps)
+                    acc = 0.0
+                    for k in range(min(newest + 1, valid)):
+                        acc += pink_coef[k] * (np.float64(h[i, newest - k]) + 0.5)
+                    for k in range(newest + 1, valid):
+                        acc += pink_coef[k] * (np.float64(h[i, newest - k + taps]) + 0.5)
+                    w += acc
+                out[i] = np.float64(r0[i]) * math.exp(w)

@@ -1,0 +1,112 @@
+"""Named, cited parameter sets of the device models, and their JSON files.
+
+``MAJUMDAR2021``
+    HfOx weak-RESET model fitted on hybrid CMOS/RRAM (CEA-Leti 130 nm) devices: A. Majumdar,
+    M. Bocquet, T. Hirtzlin, A. Laborieux, J.-O. Klein, E. Nowak, E. Vianello, J.-M. Portal,
+    D. Querlioz, "Model of the Weak Reset Process in HfOx Resistive Memory for Deep Learning
+    Frameworks", IEEE Trans. Electron Devices 68(10), 2021, arXiv:2107.06064. Distribution
+    parameters and truncations from the authors' released code
+    (github.com/Atreya95/Learning-with-memory-device-imperfections, ``MLP/utils.py``,
+    ``ConvNet/utils_device.py``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import os
+from types import MappingProxyType
+from typing import Any
+
+from ._validation import InvalidParameterError, closest
+from .distributions import TruncatedDistribution
+from .params import WeakResetParams
+
+__all__ = ["MAJUMDAR2021", "PRESETS", "get_preset", "from_json", "to_json", "FORMAT_VERSION"]
+
+#: Version of the parameter-file format written by :func:`to_json`.
+FORMAT_VERSION = 1
+
+MAJUMDAR2021 = WeakResetParams(
+    m1_per_pulse=TruncatedDistribution("expon", 3.7415768e-5, 6.5646780e-4, None, 3.74e-5, 7.6e-3),
+    t_star_pulses=TruncatedDistribution("lognorm", 0.0, 542.53852, 0.80338177, 41.0, 2000.0),
+    c1=TruncatedDistribution("norm", 5.2931410e-3, 5.3208042e-2, None, -0.15, 0.15),
+    m2_per_pulse=TruncatedDistribution("expon", 1.6445e-34, 2.8890517e-5, None, 0.0, 1.3e-4),
+    r0_ohm=TruncatedDistribution("norm", 6988.0, 381.7, None, 6252.0, 7897.0),
+    rtn_amplitude=TruncatedDistribution("uniform", 0.0, 0.5),
+    rtn_p_up_per_pulse=8e-4,
+    rtn_p_down_per_pulse=2e-3,
+    pink_alpha=0.025,
+    pink_taps=15,
+    fit_max_pulses=2000,
+    name="MAJUMDAR2021",
+    citation=(
+        "A. Majumdar et al., 'Model of the Weak Reset Process in HfOx Resistive Memory for Deep "
+        "Learning Frameworks', IEEE Trans. Electron Devices 68(10), 2021, arXiv:2107.06064; "
+        "values from the authors' code (Atreya95/Learning-with-memory-device-imperfections)."
+    ),
+)
+
+#: Read-only registry of the presets, by name.
+PRESETS = MappingProxyType({"MAJUMDAR2021": MAJUMDAR2021})
+
+_MODELS = {"weak-reset": WeakResetParams}
+
+
+def get_preset(name: str) -> WeakResetParams:
+    """Return the preset called ``name`` (case-insensitive); suggest the closest on a typo."""
+    if isinstance(name, str):
+        for key, value in PRESETS.items():
+            if key.lower() == name.lower():
+                return value
+    raise InvalidParameterError(
+        f"The 'name' parameter of get_preset must be one of {', '.join(map(repr, PRESETS))}. "
+        f"Got {name!r} instead." + (closest(name.upper(), PRESETS) if isinstance(name, str) else "")
+    )
+
+
+def to_json(params: WeakResetParams, path: str | os.PathLike[str] | None = None) -> str:
+    """Write ``params`` as a versioned JSON parameter file; return the JSON text.
+
+    The file holds ``"version"``, ``"model"``, ``"name"``, ``"citation"``, ``"parameters"`` (for every
+    D2D parameter: ``family``, scipy ``params``, ``lower``, ``upper``, ``median``, ``mean``) and
+    ``"constants"`` (the shared noise constants).
+    """
+    doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
+    text = json.dumps(doc, indent=2, allow_nan=False)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return text
+
+
+def from_json(path: str | os.PathLike[str]) -> WeakResetParams:
+    """Load a parameter file written by :func:`to_json` (or by ``crossbar fit``)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise InvalidParameterError(f"{path}: no such parameter file.") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})."
+        ) from None
+    return from_dict(doc, where=str(path))
+
+
+def from_dict(doc: Any, where: str = "parameter file") -> WeakResetParams:
+    """Build parameters from the decoded JSON document of :func:`to_json`."""
+    if not isinstance(doc, dict):
+        raise InvalidParameterError(f"{where}: the top level must be a JSON object.")
+    version = doc.get("version")
+    if version != FORMAT_VERSION:
+        raise InvalidParameterError(
+            f"{where}: 'version' must be {FORMAT_VERSION}. Got {version!r} instead."
+        )
+    model = doc.get("model")
+    if model not in _MODELS:
+        raise InvalidParameterError(
+            f"{where}: 'model' must be one of {', '.join(map(repr, _MODELS))}. Got {model!r} instead."
+            + (closest(model, _MODELS) if isinstance(model, str) else "")
+        )
+    return _MODELS[model].from_dict(doc, where=where)

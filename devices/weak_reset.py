@@ -1,0 +1,471 @@
+"""The HfOx weak-RESET device model (Majumdar et al., IEEE TED 2021) for a population of devices."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from . import presets as _presets
+from ._kernels import weak_reset_step
+from ._rng import derive_key
+from ._validation import InvalidParameterError, as_generator, check_choice, check_int
+from .endurance import EnduranceCounters
+from .params import D2D_FIELDS, WeakResetParams
+from .variability import sample_weak_reset_population
+
+__all__ = ["WeakResetRRAM", "NOISE_MODES", "mean_log_resistance", "kasdin_coefficients"]
+
+#: Noise modes: ``"none"`` = mean model (+ D2D); ``"paper"`` = RTN and 1/f noise as in the
+#: equations of SPEC §1.1; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations).
+NOISE_MODES = ("none", "paper", "rtn", "pink")
+
+_STATE_FORMAT = "crossbar-sim/weak-reset-state"
+_STATE_VERSION = 1
+_INT32_MAX = np.iinfo(np.int32).max
+_STREAM_FLIP, _STREAM_PINK, _STREAM_MAG = 0, 1, 2
+_OWNER = "WeakResetRRAM"
+
+
+def kasdin_coefficients(taps: int) -> np.ndarray:
+    """Kasdin (1995) 1/f filter coefficients ``b_0 = 1, b_k = b_{k-1} (k - 1/2) / k``."""
+    b = np.ones(taps)
+    for k in range(1, taps):
+        b[k] = b[k - 1] * (k - 0.5) / k
+    return b
+
+
+def mean_log_resistance(
+    t: np.ndarray | int, m1: Any, t_star: Any, c1: Any, m2: Any
+) -> np.ndarray:
+    """Mean model ``w_mean(t) = ln(R/R0)`` after ``t`` pulses (0 at ``t = 0``, by convention).
+
+    .. math::
+
+        w(t) = m_1 t + c_1 \\;(1 \\le t < t^*), \\qquad
+        w(t) = m_2 t + t^*(m_1 - m_2) + c_1 \\;(t \\ge t^*)
+    """
+    t = np.asarray(t, dtype=np.float64)
+    m1, t_star, c1, m2 = (np.asarray(x, dtype=np.float64) for x in (m1, t_star, c1, m2))
+    w = np.where(t < t_star, m1 * t + c1, m2 * t + t_star * (m1 - m2) + c1)
+    return np.where(t == 0, 0.0, w)
+
+
+class WeakResetRRAM:
+    """A population of HfOx RRAM devices programmed by weak-RESET pulses.
+
+    Each device starts in its low-resistance state right after a full SET (``R = R0``). Every
+    weak-RESET pulse raises ``ln R`` along the device's piecewise-linear mean curve; in
+    ``noise="paper"`` mode random telegraph noise and 1/f noise are added at every read:
+
+    .. math::
+
+        R(t) = R_0 \\exp\\big(w_\\mathrm{mean}(t) + s\\,a\\,U_1 U_2
+               + \\alpha \\textstyle\\sum_{k=0}^{14} b_k h_k\\big)
+
+    with the RTN state ``s`` a two-state Markov chain over pulses (``p_up``, ``p_down``), ``U_1,
+    U_2 ~ U(0, 1)`` re-drawn at every read, and ``h_k`` the uniform sample drawn at the k-th most
+    recent pulse (Majumdar et al., IEEE TED 2021, SPEC §1.1).
+
+    Parameters
+    ----------
+    n_devices : int
+        Number of devices (>= 1).
+    params : WeakResetParams or str, default ``presets.MAJUMDAR2021``
+        Model parameters or the name of a preset.
+    noise : {"none", "paper", "rtn", "pink"}, default "paper"
+        ``"none"``: mean model (with D2D); ``"paper"``: RTN and 1/f noise; ``"rtn"`` / ``"pink"``:
+        one of the two only.
+    d2d : bool, default True
+        Draw per-device parameters from the D2D distributions; False puts every device at the
+        medians.
+    rng : int, numpy.random.Generator or None
+        Seed or generator. It draws the D2D parameters and a 64-bit key for the counter-based
+        generator of the noise, so a given seed always gives the same simulation, whatever the
+        number of threads.
+
+    Attributes
+    ----------
+    counters : EnduranceCounters
+        ``"weak_reset"`` and ``"set"`` events per device.
+
+    Notes
+    -----
+    Storage per device: six float32 D2D parameters, the pulse count since SET (int32), the RTN
+    state (uint8), 15 uint16 1/f samples (value ``(q + 1/2) / 65536``: same mean as U(0, 1),
+    variance short by a factor ``1 - 2^-32``) and two int64 counters: 75 bytes.
+    Applying ``n`` pulses at once is equal in distribution to ``n`` single pulses.
+    """
+
+    def __init__(
+        self,
+        n_devices: int,
+        params: WeakResetParams | str = _presets.MAJUMDAR2021,
+        noise: str = "paper",
+        d2d: bool = True,
+        rng: int | np.random.Generator | None = None,
+    ) -> None:
+        self.n_devices = check_int("n_devices", n_devices, _OWNER, 1, _INT32_MAX)
+        if isinstance(params, str):
+            params = _presets.get_preset(params)
+        if not isinstance(params, WeakResetParams):
+            raise InvalidParameterError(
+                f"The 'params' parameter of {_OWNER} must be a WeakResetParams or a preset name. "
+                f"Got {type(params).__name__} instead."
+            )
+        self.params = params
+        self.noise = check_choice("noise", noise, NOISE_MODES, _OWNER)
+        if not isinstance(d2d, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The 'd2d' parameter of {_OWNER} must be a bool. Got {d2d!r} instead."
+            )
+        self.d2d = bool(d2d)
+        gen = as_generator(rng, _OWNER)
+        self._seed = int(gen.integers(0, 2**63, dtype=np.int64))
+        draws = sample_weak_reset_population(params, self.n_devices, gen, d2d=self.d2d)
+        self._d2d = {name: draws[name].astype(np.float32) for name in D2D_FIELDS}
+        self._allocate_state()
+
+    def _allocate_state(self) -> None:
+        n = self.n_devices
+        self._t = np.zeros(n, dtype=np.int32)
+        self._s = np.zeros(n, dtype=np.uint8)
+        self._h = np.zeros((n, self.params.pink_taps), dtype=np.uint16)
+        self.counters = EnduranceCounters(n, ("weak_reset", "set"))
+        self._apply_calls = 0
+        self._read_calls = 0
+        self._t_bound = 0  # upper bound on max(t), to refuse int32 overflow without a pass
+        self._pink_coef = kasdin_coefficients(self.params.pink_taps) * (
+            self.params.pink_alpha / 65536.0
+        )
+
+    # -- public state -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.n_devices
+
+    def __repr__(self) -> str:
+        return (
+            f"WeakResetRRAM(n_devices={self.n_devices}, params={self.params.name!r}, "
+            f"noise={self.noise!r}, d2d={self.d2d})"
+        )
+
+    @property
+    def use_rtn(self) -> bool:
+        """Whether random telegraph noise is simulated."""
+        return self.noise in ("paper", "rtn")
+
+    @property
+    def use_pink(self) -> bool:
+        """Whether 1/f noise is simulated."""
+        return self.noise in ("paper", "pink")
+
+    @property
+    def d2d_parameters(self) -> dict[str, np.ndarray]:
+        """Per-device parameters (read-only float32 views), keyed by the names of D2D_FIELDS."""
+        return {name: _readonly(arr) for name, arr in self._d2d.items()}
+
+    @property
+    def pulses_since_set(self) -> np.ndarray:
+        """Weak-RESET pulses since the last full SET (the model's ``t``), read-only."""
+        return _readonly(self._t)
+
+    @property
+    def rtn_state(self) -> np.ndarray:
+        """RTN trap state ``s`` (0 or 1) per device, read-only."""
+        return _readonly(self._s)
+
+    @property
+    def pulse_count(self) -> np.ndarray:
+        """Programming pulses received per device since creation (weak-RESET + SET)."""
+        return self.counters.pulse_count
+
+    @property
+    def weak_reset_count(self) -> np.ndarray:
+        """Weak-RESET pulses received per device since creation."""
+        return self.counters["weak_reset"]
+
+    @property
+    def set_count(self) -> np.ndarray:
+        """Full SET events per device since creation."""
+        return self.counters["set"]
+
+    @property
+    def extrapolating(self) -> np.ndarray:
+        """Devices past the fitted range (``t > params.fit_max_pulses``), where ln R is extrapolated."""
+        return self._t > self.params.fit_max_pulses
+
+    def pink_samples(self) -> np.ndarray:
+        """The 1/f buffer as values in (0, 1), newest first, 0 where no pulse has filled it yet."""
+        taps = self.params.pink_taps
+        ages = np.arange(taps)
+        slots = (self._t[:, None].astype(np.int64) - 1 - ages[None, :]) % taps
+        values = (np.take_along_axis(self._h, slots, axis=1) + 0.5) / 65536.0
+        return np.where(ages[None, :] < self._t[:, None], values, 0.0)
+
+    # -- dynamics ---------------------------------------------------------------------------------
+    def apply_pulses(self, n: int | np.ndarray) -> None:
+        """Apply ``n`` weak-RESET pulses (an int, or one non-negative int per device)."""
+        self._run(n, read=False, out=None)
+
+    def resistance(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Read every device's resistance (ohm); RTN amplitudes are re-drawn at every read.
+
+        Parameters
+        ----------
+        out : ndarray, optional
+            float64 array of shape ``(n_devices,)`` to write into (saves an allocation).
+        """
+        return self._run(None, read=True, out=out)
+
+    def conductance(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Read every device's conductance ``1/R`` (siemens); see :meth:`resistance`."""
+        r = self._run(None, read=True, out=out)
+        np.reciprocal(r, out=r)
+        return r
+
+    def pulse_and_read(self, n: int | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Apply ``n`` pulses and read R in one pass over memory.
+
+        Bit-identical to ``apply_pulses(n)`` followed by ``resistance()``, at about half the
+        memory traffic.
+        """
+        return self._run(n, read=True, out=out)
+
+    def full_set(self, devices: np.ndarray | None = None) -> None:
+        """Full SET: return devices to their LRS (``t = 0``, ``R = R0``, RTN and 1/f state cleared).
+
+        Counted as one ``"set"`` event per device.
+
+        Parameters
+        ----------
+        devices : array of bool (mask) or int (indices), optional
+            Devices to SET; all if omitted.
+        """
+        index: Any = slice(None) if devices is None else self._check_index(devices)
+        self._t[index] = 0
+        self._s[index] = 0
+        self._h[index] = 0
+        self.counters.add("set", index, 1)
+        if devices is None:
+            self._t_bound = 0
+
+    def _run(self, n: Any, read: bool, out: np.ndarray | None) -> np.ndarray:
+        apply = n is not None
+        n_scalar, n_arr = (0, _EMPTY_I64)
+        if apply:
+            n_scalar, n_arr, n_max = self._check_pulses(n)
+            if self._t_bound + n_max > _INT32_MAX:
+                raise InvalidParameterError(
+                    f"The 'n' parameter of {_OWNER}.apply_pulses would take the pulse count past "
+                    f"{_INT32_MAX} (int32); apply a full SET first."
+                )
+            self._t_bound += n_max
+        if read:
+            out = self._check_out(out)
+        else:
+            out = _EMPTY_F64
+        p = self.params
+        lam_n = (1.0 - p.rtn_p_up_per_pulse - p.rtn_p_down_per_pulse) ** n_scalar
+        total = p.rtn_p_up_per_pulse + p.rtn_p_down_per_pulse
+        p01 = p.rtn_p_up_per_pulse / total * (1.0 - lam_n) if total > 0 else 0.0
+        p10 = p.rtn_p_down_per_pulse / total * (1.0 - lam_n) if total > 0 else 0.0
+        d = self._d2d
+        weak_reset_step(
+            apply, n_scalar, n_arr, read, out,
+            d["m1_per_pulse"], d["t_star_pulses"], d["c1"], d["m2_per_pulse"], d["r0_ohm"],
+            d["rtn_amplitude"],
+            self._t, self._s, self._h, self.counters.array("weak_reset"),
+            derive_key(self._seed, _STREAM_FLIP, self._apply_calls),
+            derive_key(self._seed, _STREAM_PINK, self._apply_calls),
+            derive_key(self._seed, _STREAM_MAG, self._read_calls),
+            p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
+            self.use_rtn, self.use_pink, self._pink_coef,
+        )  # fmt: skip
+        if apply:
+            self._apply_calls += 1
+        if read:
+            self._read_calls += 1
+        return out
+
+    # -- validation -------------------------------------------------------------------------------
+    def _check_pulses(self, n: Any) -> tuple[int, np.ndarray, int]:
+        where = f"The 'n' parameter of {_OWNER}.apply_pulses"
+        if np.ndim(n) == 0:
+            value = n.item() if isinstance(n, np.generic) else n
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidParameterError(
+                    f"{where} must be a non-negative integer or an integer array of shape "
+                    f"({self.n_devices},). Got {n!r} instead."
+                )
+            if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+                raise InvalidParameterError(
+                    f"{where} must be a non-negative integer. Got {n!r} instead."
+                )
+            value = int(value)
+            if value < 0 or value > _INT32_MAX:
+                raise InvalidParameterError(
+                    f"{where} must be a non-negative integer <= {_INT32_MAX}. Got {value} instead."
+                )
+            return value, _EMPTY_I64, value
+        arr = np.asarray(n)
+        if arr.shape != (self.n_devices,):
+            raise InvalidParameterError(
+                f"{where} must be an int or an array of shape ({self.n_devices},). "
+                f"Got an array of shape {arr.shape} instead."
+            )
+        if arr.dtype.kind == "f":
+            bad = ~np.isfinite(arr) | (arr != np.round(arr))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InvalidParameterError(
+                    f"{where} must hold non-negative integers. Got {arr[i]!r} at index {i} instead."
+                )
+        elif arr.dtype.kind not in "iu":
+            raise InvalidParameterError(
+                f"{where} must be an integer array. Got dtype {arr.dtype} instead."
+            )
+        if arr.size and (arr.min() < 0 or arr.max() > _INT32_MAX):
+            i = int(np.argmax((arr < 0) | (arr > _INT32_MAX)))
+            raise InvalidParameterError(
+                f"{where} must hold integers in [0, {_INT32_MAX}]. Got {arr[i]!r} at index {i} instead."
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        return 0, arr, int(arr.max()) if arr.size else 0
+
+    def _check_out(self, out: np.ndarray | None) -> np.ndarray:
+        if out is None:
+            return np.empty(self.n_devices, dtype=np.float64)
+        if (
+            not isinstance(out, np.ndarray)
+            or out.dtype != np.float64
+            or out.shape != (self.n_devices,)
+            or not out.flags.c_contiguous
+            or not out.flags.writeable
+        ):
+            raise InvalidParameterError(
+                f"The 'out' parameter of {_OWNER} must be a writeable contiguous float64 array of "
+                f"shape ({self.n_devices},). Got {_describe(out)} instead."
+            )
+        return out
+
+    def _check_index(self, devices: Any) -> np.ndarray:
+        arr = np.asarray(devices)
+        where = f"The 'devices' parameter of {_OWNER}.full_set"
+        if arr.dtype == np.bool_:
+            if arr.shape != (self.n_devices,):
+                raise InvalidParameterError(
+                    f"{where} must be a bool mask of shape ({self.n_devices},) or integer indices. "
+                    f"Got a bool array of shape {arr.shape} instead."
+                )
+            return arr
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise InvalidParameterError(
+                f"{where} must be a bool mask of shape ({self.n_devices},) or a 1-D integer array. "
+                f"Got {_describe(devices)} instead."
+            )
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n_devices):
+            raise InvalidParameterError(
+                f"{where} must hold indices in [0, {self.n_devices - 1}]. "
+                f"Got values in [{arr.min()}, {arr.max()}] instead."
+            )
+        return arr
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the complete state (parameters, noise state, RNG counters, counters) to ``path``.
+
+        The file is an ``.npz`` archive (written to exactly ``path``) of plain arrays plus a JSON
+        header; it is read without pickle, and a loaded population continues bit-identically.
+        """
+        meta = {
+            "format": _STATE_FORMAT,
+            "version": _STATE_VERSION,
+            "n_devices": self.n_devices,
+            "noise": self.noise,
+            "d2d": self.d2d,
+            "seed": str(self._seed),
+            "apply_calls": self._apply_calls,
+            "read_calls": self._read_calls,
+            "t_bound": self._t_bound,
+            "params": {"model": "weak-reset", **self.params.to_dict()},
+        }
+        arrays = {
+            **{f"d2d_{k}": v for k, v in self._d2d.items()},
+            "t": self._t,
+            "s": self._s,
+            "h": self._h,
+            **self.counters.to_arrays(),
+            "meta_json": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+        }
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        with open(path, "wb") as fh:
+            fh.write(buf.getbuffer())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> WeakResetRRAM:
+        """Load a population saved by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise InvalidParameterError(f"{path}: no such state file.") from None
+        except (ValueError, OSError) as exc:
+            raise InvalidParameterError(f"{path}: not a WeakResetRRAM state file ({exc}).") from None
+        if "meta_json" not in arrays:
+            raise InvalidParameterError(f"{path}: not a WeakResetRRAM state file (no header).")
+        meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
+        if meta.get("format") != _STATE_FORMAT or meta.get("version") != _STATE_VERSION:
+            raise InvalidParameterError(
+                f"{path}: expected format {_STATE_FORMAT!r} version {_STATE_VERSION}. "
+                f"Got {meta.get('format')!r} version {meta.get('version')!r} instead."
+            )
+        self = cls.__new__(cls)
+        self.n_devices = int(meta["n_devices"])
+        self.params = _presets.from_dict({"version": _presets.FORMAT_VERSION, **meta["params"]}, str(path))
+        self.noise = check_choice("noise", meta["noise"], NOISE_MODES, _OWNER)
+        self.d2d = bool(meta["d2d"])
+        self._seed = int(meta["seed"])
+        self._allocate_state()
+        expected = {
+            **{f"d2d_{k}": ((self.n_devices,), np.float32) for k in D2D_FIELDS},
+            "t": ((self.n_devices,), np.int32),
+            "s": ((self.n_devices,), np.uint8),
+            "h": ((self.n_devices, self.params.pink_taps), np.uint16),
+        }
+        for key, (shape, dtype) in expected.items():
+            arr = arrays.get(key)
+            if arr is None or arr.shape != shape or arr.dtype != dtype:
+                got = "missing" if arr is None else f"{arr.dtype}{arr.shape}"
+                raise InvalidParameterError(
+                    f"{path}: array {key!r} must be {np.dtype(dtype)}{shape}. Got {got} instead."
+                )
+        self._d2d = {k: np.ascontiguousarray(arrays[f"d2d_{k}"]) for k in D2D_FIELDS}
+        self._t[:] = arrays["t"]
+        self._s[:] = arrays["s"]
+        self._h[:] = arrays["h"]
+        self.counters.load_arrays(arrays)
+        self._apply_calls = int(meta["apply_calls"])
+        self._read_calls = int(meta["read_calls"])
+        self._t_bound = int(meta["t_bound"])
+        return self
+
+
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
+_EMPTY_F64 = np.empty(0, dtype=np.float64)
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"an array of dtype {x.dtype} and shape {x.shape}"
+    return repr(x)
