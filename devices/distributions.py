@@ -110,7 +110,8 @@ class TruncatedDistribution:
         """Quantile function (inverse CDF) of the untruncated base distribution."""
         u = np.asarray(u, dtype=np.float64)
         if self.family == "expon":
-            return self.loc - self.scale * np.log1p(-u)
+            with np.errstate(divide="ignore"):  # u = 1 maps to +inf, as it should
+                return self.loc - self.scale * np.log1p(-u)
         if self.family == "uniform":
             return self.loc + self.scale * u
         if self.family == "norm":

@@ -201,6 +201,8 @@ class WeakResetRRAM:
     def pink_samples(self) -> np.ndarray:
         """The 1/f buffer as values in (0, 1), newest first, 0 where no pulse has filled it yet."""
         taps = self.params.pink_taps
+        if not self.use_pink:
+            return np.zeros((self.n_devices, taps))
         ages = np.arange(taps)
         slots = (self._t[:, None].astype(np.int64) - 1 - ages[None, :]) % taps
         values = (np.take_along_axis(self._h, slots, axis=1) + 0.5) / 65536.0
@@ -322,7 +324,8 @@ class WeakResetRRAM:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise InvalidParameterError(
-                    f"{where} must hold non-negative integers. Got {arr[i]!r} at index {i} instead."
+                    f"{where} must hold non-negative integers. Got {arr[i].item()!r} at index {i} "
+                    "instead."
                 )
         elif arr.dtype.kind not in "iu":
             raise InvalidParameterError(
@@ -331,7 +334,8 @@ class WeakResetRRAM:
         if arr.size and (arr.min() < 0 or arr.max() > _INT32_MAX):
             i = int(np.argmax((arr < 0) | (arr > _INT32_MAX)))
             raise InvalidParameterError(
-                f"{where} must hold integers in [0, {_INT32_MAX}]. Got {arr[i]!r} at index {i} instead."
+                f"{where} must hold integers in [0, {_INT32_MAX}]. Got {arr[i].item()!r} at index "
+                f"{i} instead."
             )
         arr = np.ascontiguousarray(arr, dtype=np.int64)
         return 0, arr, int(arr.max()) if arr.size else 0

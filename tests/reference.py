@@ -1,0 +1,125 @@
+"""Slow, obvious numpy twins of the numba kernels, for exact comparison in tests.
+
+They follow the equations of SPEC §1.1 literally (a 1/f buffer that is shifted in memory, newest
+first, starting at zeros) and draw the same counter-based random numbers as the kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from devices._rng import GOLDEN_GAMMA, derive_key
+
+_G = np.uint64(GOLDEN_GAMMA)
+
+
+def mix64(z):
+    """SplitMix64 finaliser on uint64 arrays (numpy wraps modulo 2**64)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def draw_bits(key, counter):
+    counter = np.asarray(counter, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return mix64(np.uint64(key) + (counter + np.uint64(1)) * _G)
+
+
+def uniform(key, counter):
+    return (draw_bits(key, counter) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def uniform_u16(key, counter):
+    return (draw_bits(key, counter) >> np.uint64(48)).astype(np.int64)
+
+
+class ReferenceWeakReset:
+    """Per-device loop over the weak-RESET equations, fed the same random numbers as the kernel."""
+
+    def __init__(self, population):
+        p = population.params
+        d = population.d2d_parameters
+        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
+            d[k].astype(np.float64)
+            for k in ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
+        )
+        self.n = population.n_devices
+        self.taps = p.pink_taps
+        self.alpha = p.pink_alpha
+        self.p_up = p.rtn_p_up_per_pulse
+        self.p_down = p.rtn_p_down_per_pulse
+        self.use_rtn = population.use_rtn
+        self.use_pink = population.use_pink
+        self.seed = population._seed
+        self.apply_calls = population._apply_calls
+        self.read_calls = population._read_calls
+        self.t = population.pulses_since_set.astype(np.int64).copy()
+        self.s = population.rtn_state.astype(np.int64).copy()
+        self.h = population.pink_samples().copy()  # newest first, zeros where empty
+        self.weak_reset_count = population.weak_reset_count.copy()
+        self.set_count = population.set_count.copy()
+        b = [1.0]
+        for k in range(1, self.taps):
+            b.append(b[-1] * (k - 0.5) / k)
+        self.b = np.array(b)
+
+    def apply(self, n):
+        n = np.broadcast_to(np.asarray(n, dtype=np.int64), (self.n,))
+        key_flip = derive_key(self.seed, 0, self.apply_calls)
+        key_pink = derive_key(self.seed, 1, self.apply_calls)
+        for i in range(self.n):
+            ni = int(n[i])
+            if ni == 0:
+                continue
+            if self.use_rtn:
+                # closed form of the two-state Markov chain after ni steps
+                lam = 1.0 - self.p_up - self.p_down
+                total = self.p_up + self.p_down
+                if self.s[i] == 0:
+                    p_flip = self.p_up / total * (1.0 - lam**ni)
+                else:
+                    p_flip = self.p_down / total * (1.0 - lam**ni)
+                if uniform(key_flip, i) < p_flip:
+                    self.s[i] = 1 - self.s[i]
+            if self.use_pink:
+                kept = min(ni, self.taps)
+                for k in range(kept):  # oldest kept sample first, so the newest ends in front
+                    q = uniform_u16(key_pink, i * self.taps + k)
+                    self.h[i] = np.concatenate([[(q + 0.5) / 65536.0], self.h[i, :-1]])
+            self.t[i] += ni
+            self.weak_reset_count[i] += ni
+        self.apply_calls += 1
+
+    def read(self):
+        key_mag = derive_key(self.seed, 2, self.read_calls)
+        r = np.empty(self.n)
+        for i in range(self.n):
+            t = self.t[i]
+            if t == 0:
+                r[i] = self.r0[i]
+                continue
+            if t < self.t_star[i]:
+                w = self.m1[i] * t + self.c1[i]
+            else:
+                w = self.m2[i] * t + self.t_star[i] * (self.m1[i] - self.m2[i]) + self.c1[i]
+            if self.use_rtn and self.s[i] == 1:
+                w += self.amp[i] * uniform(key_mag, 2 * i) * uniform(key_mag, 2 * i + 1)
+            if self.use_pink:
+                acc = 0.0
+                for k in range(self.taps):
+                    acc += self.alpha * self.b[k] / 65536.0 * (self.h[i, k] * 65536.0)
+                w += acc
+            r[i] = self.r0[i] * math.exp(w)
+        self.read_calls += 1
+        return r
+
+    def full_set(self, index):
+        self.t[index] = 0
+        self.s[index] = 0
+        self.h[index] = 0.0
+        np.add.at(self.set_count, index, 1)
