@@ -14,7 +14,7 @@ import numpy as np
 from ._jit import jit_parallel, prange
 from ._rng import uniform, uniform_u16
 
-__all__ = ["weak_reset_step"]
+__all__ = ["weak_reset_step", "weak_reset_code_layout_step"]
 
 
 @jit_parallel
@@ -92,4 +92,69 @@ def weak_reset_step(
                     for k in range(newest + 1, valid):
                         acc += pink_coef[k] * (np.float64(h[i, newest - k + taps]) + 0.5)
                     w += acc
+                out[i] = np.float64(r0[i]) * math.exp(w)
+
+
+@jit_parallel
+def weak_reset_code_layout_step(
+    apply, n_scalar, n_arr, read, out,
+    m1, t_star, c1, m2, r0, rtn_amp,
+    t, line, wr_count,
+    key_flip, key_pink, key_mag,
+    p_up, p_down, pink_coef,
+):  # fmt: skip
+    """The released code's state layout (SPEC §1.3): one delay line ``[r, P_0..P_14]`` per device.
+
+    Every call steps every device, also those with 0 pulses: the RTN state is read as
+    ``ceil(line[15])`` (the oldest pink sample), a new RTN value ``s' U_1 U_2 a`` is drawn, and the
+    line shifts by ``n + 1`` (n fresh samples, then the previous RTN value, then the old samples).
+    ``pink_coef[k] = alpha * b_k``. R is a function of the line, so reads draw nothing.
+    """
+    taps = line.shape[1] - 1
+    utaps1 = np.uint64(taps + 1)
+    per_device = n_arr.size == 0
+    lam = 1.0 - p_up - p_down
+    total = p_up + p_down
+    pi_up = p_up / total if total > 0.0 else 0.0
+    pi_down = p_down / total if total > 0.0 else 0.0
+    for i in prange(t.size):
+        ui = np.uint64(i)
+        ti = np.int64(t[i])
+        if apply:
+            n = n_scalar if per_device else n_arr[i]
+            decay = 1.0 - lam**n
+            s = 1 if line[i, taps] > 0.0 else 0
+            u = uniform(key_flip, ui)
+            if s == 0:
+                s = 1 if u < pi_up * decay else 0
+            else:
+                s = 0 if u < pi_down * decay else 1
+            r_new = 0.0
+            if s == 1:
+                u1 = uniform(key_mag, np.uint64(2) * ui)
+                u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
+                r_new = u1 * (u2 * np.float64(rtn_amp[i]))
+            shift = min(n + 1, taps + 1)
+            for j in range(taps, shift - 1, -1):
+                line[i, j] = line[i, j - shift]
+            for k in range(shift - 1):
+                line[i, 1 + k] = uniform(key_pink, ui * utaps1 + np.uint64(k))
+            line[i, 0] = r_new
+            ti += n
+            t[i] = ti
+            wr_count[i] += n
+        if read:
+            if ti == 0:
+                out[i] = r0[i]
+            else:
+                if ti < t_star[i]:
+                    w = np.float64(m1[i]) * ti + np.float64(c1[i])
+                else:
+                    ts = np.float64(t_star[i])
+                    w = np.float64(m2[i]) * ti + ts * (np.float64(m1[i]) - np.float64(m2[i]))
+                    w += np.float64(c1[i])
+                acc = 0.0
+                for k in range(taps):
+                    acc += pink_coef[k] * np.float64(line[i, 1 + k])
+                w += np.float64(line[i, 0]) + acc
                 out[i] = np.float64(r0[i]) * math.exp(w)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import presets as _presets
-from ._kernels import weak_reset_step
+from ._kernels import weak_reset_code_layout_step, weak_reset_step
 from ._rng import derive_key
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int
 from .endurance import EnduranceCounters
@@ -21,13 +21,15 @@ from .variability import sample_weak_reset_population
 __all__ = ["WeakResetRRAM", "NOISE_MODES", "mean_log_resistance", "kasdin_coefficients"]
 
 #: Noise modes: ``"none"`` = mean model (+ D2D); ``"paper"`` = RTN and 1/f noise as in the
-#: equations of SPEC §1.1; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations).
-NOISE_MODES = ("none", "paper", "rtn", "pink")
+#: equations of SPEC §1.1; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations);
+#: ``"code_layout"`` (alias ``"code"``) = the released code's state layout (SPEC §1.3).
+NOISE_MODES = ("none", "paper", "rtn", "pink", "code_layout")
+_NOISE_ALIASES = {"code": "code_layout"}
 
 _STATE_FORMAT = "crossbar-sim/weak-reset-state"
 _STATE_VERSION = 1
 _INT32_MAX = np.iinfo(np.int32).max
-_STREAM_FLIP, _STREAM_PINK, _STREAM_MAG = 0, 1, 2
+_STREAM_FLIP, _STREAM_PINK, _STREAM_MAG, _STREAM_CODE_MAG = 0, 1, 2, 3
 _OWNER = "WeakResetRRAM"
 
 
@@ -77,9 +79,12 @@ class WeakResetRRAM:
         Number of devices (>= 1).
     params : WeakResetParams or str, default ``presets.MAJUMDAR2021``
         Model parameters or the name of a preset.
-    noise : {"none", "paper", "rtn", "pink"}, default "paper"
+    noise : {"none", "paper", "rtn", "pink", "code_layout"}, default "paper"
         ``"none"``: mean model (with D2D); ``"paper"``: RTN and 1/f noise; ``"rtn"`` / ``"pink"``:
-        one of the two only.
+        one of the two only; ``"code_layout"`` (alias ``"code"``): the state layout of the
+        authors' released full-noise code (SPEC §1.3): every call steps every device, also those
+        given 0 pulses, the RTN state is read from the oldest pink sample, and previous RTN values
+        enter the 1/f buffer. Provided to reproduce results made with that code.
     d2d : bool, default True
         Draw per-device parameters from the D2D distributions; False puts every device at the
         medians.
@@ -118,7 +123,10 @@ class WeakResetRRAM:
                 f"Got {type(params).__name__} instead."
             )
         self.params = params
-        self.noise = check_choice("noise", noise, NOISE_MODES, _OWNER)
+        self.noise = check_choice(
+            "noise", _NOISE_ALIASES.get(noise, noise) if isinstance(noise, str) else noise,
+            NOISE_MODES, _OWNER,
+        )  # fmt: skip
         if not isinstance(d2d, (bool, np.bool_)):
             raise InvalidParameterError(
                 f"The 'd2d' parameter of {_OWNER} must be a bool. Got {d2d!r} instead."
@@ -133,15 +141,18 @@ class WeakResetRRAM:
     def _allocate_state(self) -> None:
         n = self.n_devices
         self._t = np.zeros(n, dtype=np.int32)
-        self._s = np.zeros(n, dtype=np.uint8)
-        self._h = np.zeros((n, self.params.pink_taps), dtype=np.uint16)
+        taps = self.params.pink_taps
+        code = self.noise == "code_layout"
+        self._s = np.zeros(0 if code else n, dtype=np.uint8)
+        self._h = np.zeros((0, taps) if code else (n, taps), dtype=np.uint16)
+        # code_layout: the released code's delay line [RTN value, 15 pink samples] per device
+        self._line = np.zeros((n, taps + 1) if code else (0, taps + 1), dtype=np.float32)
         self.counters = EnduranceCounters(n, ("weak_reset", "set"))
         self._apply_calls = 0
         self._read_calls = 0
         self._t_bound = 0  # upper bound on max(t), to refuse int32 overflow without a pass
-        self._pink_coef = kasdin_coefficients(self.params.pink_taps) * (
-            self.params.pink_alpha / 65536.0
-        )
+        scale = self.params.pink_alpha / (1.0 if code else 65536.0)
+        self._pink_coef = kasdin_coefficients(taps) * scale
 
     # -- public state -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -156,12 +167,12 @@ class WeakResetRRAM:
     @property
     def use_rtn(self) -> bool:
         """Whether random telegraph noise is simulated."""
-        return self.noise in ("paper", "rtn")
+        return self.noise in ("paper", "rtn", "code_layout")
 
     @property
     def use_pink(self) -> bool:
         """Whether 1/f noise is simulated."""
-        return self.noise in ("paper", "pink")
+        return self.noise in ("paper", "pink", "code_layout")
 
     @property
     def d2d_parameters(self) -> dict[str, np.ndarray]:
@@ -175,7 +186,12 @@ class WeakResetRRAM:
 
     @property
     def rtn_state(self) -> np.ndarray:
-        """RTN trap state ``s`` (0 or 1) per device, read-only."""
+        """RTN trap state ``s`` (0 or 1) per device, read-only.
+
+        In ``"code_layout"`` mode: 1 where the current RTN value is non-zero.
+        """
+        if self.noise == "code_layout":
+            return (self._line[:, 0] > 0).astype(np.uint8)
         return _readonly(self._s)
 
     @property
@@ -203,6 +219,8 @@ class WeakResetRRAM:
         taps = self.params.pink_taps
         if not self.use_pink:
             return np.zeros((self.n_devices, taps))
+        if self.noise == "code_layout":
+            return self._line[:, 1:].astype(np.float64)
         ages = np.arange(taps)
         slots = (self._t[:, None].astype(np.int64) - 1 - ages[None, :]) % taps
         values = (np.take_along_axis(self._h, slots, axis=1) + 0.5) / 65536.0
@@ -249,8 +267,11 @@ class WeakResetRRAM:
         """
         index: Any = slice(None) if devices is None else self._check_index(devices)
         self._t[index] = 0
-        self._s[index] = 0
-        self._h[index] = 0
+        if self.noise == "code_layout":
+            self._line[index] = 0
+        else:
+            self._s[index] = 0
+            self._h[index] = 0
         self.counters.add("set", index, 1)
         if devices is None:
             self._t_bound = 0
@@ -271,11 +292,27 @@ class WeakResetRRAM:
         else:
             out = _EMPTY_F64
         p = self.params
+        d = self._d2d
+        if self.noise == "code_layout":
+            if apply:
+                self._apply_calls += 1
+            if read:
+                self._read_calls += 1
+            weak_reset_code_layout_step(
+                apply, n_scalar, n_arr, read, out,
+                d["m1_per_pulse"], d["t_star_pulses"], d["c1"], d["m2_per_pulse"], d["r0_ohm"],
+                d["rtn_amplitude"],
+                self._t, self._line, self.counters.array("weak_reset"),
+                derive_key(self._seed, _STREAM_FLIP, self._apply_calls - 1),
+                derive_key(self._seed, _STREAM_PINK, self._apply_calls - 1),
+                derive_key(self._seed, _STREAM_CODE_MAG, self._apply_calls - 1),
+                p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse, self._pink_coef,
+            )  # fmt: skip
+            return out
         lam_n = (1.0 - p.rtn_p_up_per_pulse - p.rtn_p_down_per_pulse) ** n_scalar
         total = p.rtn_p_up_per_pulse + p.rtn_p_down_per_pulse
         p01 = p.rtn_p_up_per_pulse / total * (1.0 - lam_n) if total > 0 else 0.0
         p10 = p.rtn_p_down_per_pulse / total * (1.0 - lam_n) if total > 0 else 0.0
-        d = self._d2d
         weak_reset_step(
             apply, n_scalar, n_arr, read, out,
             d["m1_per_pulse"], d["t_star_pulses"], d["c1"], d["m2_per_pulse"], d["r0_ohm"],
@@ -402,6 +439,7 @@ class WeakResetRRAM:
             "t": self._t,
             "s": self._s,
             "h": self._h,
+            "line": self._line,
             **self.counters.to_arrays(),
             "meta_json": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
         }
@@ -438,8 +476,9 @@ class WeakResetRRAM:
         expected = {
             **{f"d2d_{k}": ((self.n_devices,), np.float32) for k in D2D_FIELDS},
             "t": ((self.n_devices,), np.int32),
-            "s": ((self.n_devices,), np.uint8),
-            "h": ((self.n_devices, self.params.pink_taps), np.uint16),
+            "s": (self._s.shape, np.uint8),
+            "h": (self._h.shape, np.uint16),
+            "line": (self._line.shape, np.float32),
         }
         for key, (shape, dtype) in expected.items():
             arr = arrays.get(key)
@@ -452,6 +491,7 @@ class WeakResetRRAM:
         self._t[:] = arrays["t"]
         self._s[:] = arrays["s"]
         self._h[:] = arrays["h"]
+        self._line[:] = arrays["line"]
         self.counters.load_arrays(arrays)
         self._apply_calls = int(meta["apply_calls"])
         self._read_calls = int(meta["read_calls"])

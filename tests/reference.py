@@ -123,3 +123,70 @@ class ReferenceWeakReset:
         self.s[index] = 0
         self.h[index] = 0.0
         np.add.at(self.set_count, index, 1)
+
+
+class ReferenceCodeLayout:
+    """The released code's state handling, literally: write ``[r, P_0..P_14, t]``, read back
+    ``h = slots 0..14``, ``s = ceil(slot 15)``, ``t = slot 16``; pink buffer = first 15 entries of
+    ``roll(concat(h, fresh), n)``. Valid for ``n <= 15`` (the code clips to 14)."""
+
+    def __init__(self, population):
+        p = population.params
+        d = population.d2d_parameters
+        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
+            d[k].astype(np.float64)
+            for k in ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
+        )
+        self.n = population.n_devices
+        self.p_up, self.p_down, self.alpha = (
+            p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse, p.pink_alpha
+        )  # fmt: skip
+        self.seed = population._seed
+        self.calls = population._apply_calls
+        self.state = np.zeros((self.n, 17))  # [r, P0..P14, t] as written by the code
+        b = [1.0]
+        for k in range(1, 15):
+            b.append(b[-1] * (k - 0.5) / k)
+        self.b = np.array(b)
+
+    def step(self, n):
+        n = np.broadcast_to(np.asarray(n, dtype=np.int64), (self.n,))
+        key_flip = derive_key(self.seed, 0, self.calls)
+        key_pink = derive_key(self.seed, 1, self.calls)
+        key_mag = derive_key(self.seed, 3, self.calls)
+        T = np.array([[1 - self.p_up, self.p_up], [self.p_down, 1 - self.p_down]])
+        for i in range(self.n):
+            ni = int(n[i])
+            h = self.state[i, 0:15]
+            s = math.ceil(self.state[i, 15])
+            t = self.state[i, 16]
+            tn = np.linalg.matrix_power(T, ni)
+            p_high, p_low = tn[0, 1], tn[1, 0]
+            flip = uniform(key_flip, i) < p_low * s + p_high * (1 - s)
+            s_new = 1 - s if flip else s
+            r_new = 0.0
+            if s_new == 1:
+                u1 = uniform(key_mag, 2 * i)
+                u2 = uniform(key_mag, 2 * i + 1)
+                r_new = float(np.float32(u1 * (u2 * self.amp[i])))
+            fresh = np.zeros(15)
+            for k in range(ni):
+                fresh[15 - ni + k] = np.float32(uniform(key_pink, i * 16 + k))
+            pink = np.roll(np.concatenate([h, fresh]), ni)[:15]
+            self.state[i] = np.concatenate([[r_new], pink, [t + ni]])
+        self.calls += 1
+
+    def read(self):
+        r = np.empty(self.n)
+        for i in range(self.n):
+            t = self.state[i, 16]
+            if t == 0:
+                r[i] = self.r0[i]
+                continue
+            if t < self.t_star[i]:
+                w = self.m1[i] * t + self.c1[i]
+            else:
+                w = self.m2[i] * t + self.t_star[i] * (self.m1[i] - self.m2[i]) + self.c1[i]
+            w += self.state[i, 0] + self.alpha * np.dot(self.b, self.state[i, 1:16])
+            r[i] = self.r0[i] * math.exp(w)
+        return r

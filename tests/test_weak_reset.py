@@ -7,7 +7,7 @@ from hypothesis import strategies as hs
 
 from devices import InvalidParameterError, WeakResetRRAM, mean_log_resistance, presets
 from devices.weak_reset import kasdin_coefficients
-from tests.reference import ReferenceWeakReset
+from tests.reference import ReferenceCodeLayout, ReferenceWeakReset
 
 P = presets.MAJUMDAR2021
 
@@ -425,3 +425,49 @@ def test_resistance_rejects_bad_out(out, match):
 def test_full_set_rejects_bad_selection(devices, match):
     with pytest.raises(InvalidParameterError, match=match):
         WeakResetRRAM(5, rng=0).full_set(devices)
+
+
+# -- the released code's state layout (SPEC §1.3) -----------------------------------------------------
+
+
+def test_code_layout_matches_literal_twin():
+    params = P.__class__(**{**P.__dict__, "rtn_p_up_per_pulse": 0.2, "rtn_p_down_per_pulse": 0.3})
+    pop = WeakResetRRAM(40, params=params, noise="code", rng=5)
+    assert pop.noise == "code_layout"
+    ref = ReferenceCodeLayout(pop)
+    gen = np.random.default_rng(1)
+    for step in range(30):
+        n = gen.integers(0, 15, size=40) * (gen.random(40) < 0.5)
+        pop.apply_pulses(n)
+        ref.step(n)
+        np.testing.assert_array_equal(pop.pulses_since_set, ref.state[:, 16])
+        np.testing.assert_array_equal(pop.pink_samples(), ref.state[:, 1:16])
+        np.testing.assert_allclose(pop.resistance(), ref.read(), rtol=1e-6)
+
+
+def test_code_layout_reproduces_spec_deviation():
+    # SPEC §1.3: after 10 pulses the code's median ln(R/R0) is 0.093 (equations: 0.057); RTN is
+    # almost always on after ~8 pulses; 0-pulse steps still change R.
+    pop = WeakResetRRAM(100_000, noise="code_layout", rng=17)
+    for _ in range(10):
+        pop.apply_pulses(1)
+    w = _w(pop, pop.resistance())
+    assert np.median(w) == pytest.approx(0.093, abs=0.004)
+    assert pop.rtn_state.mean() > 0.95
+    np.testing.assert_array_equal(pop.resistance(), pop.resistance())  # reads draw nothing
+    before = pop.resistance()
+    pop.apply_pulses(0)
+    assert (pop.resistance() != before).mean() > 0.9
+    np.testing.assert_array_equal(pop.pulses_since_set, 10)
+
+
+def test_code_layout_save_load_and_many_pulses(tmp_path):
+    pop = WeakResetRRAM(50, noise="code_layout", rng=3)
+    pop.apply_pulses(40)  # more than the buffer: every sample fresh
+    assert (pop.pink_samples() > 0).all()
+    pop.save(tmp_path / "s.npz")
+    other = WeakResetRRAM.load(tmp_path / "s.npz")
+    for n in (0, 3, 7):
+        np.testing.assert_array_equal(pop.pulse_and_read(n), other.pulse_and_read(n))
+    pop.full_set()
+    np.testing.assert_array_equal(pop.resistance(), pop.d2d_parameters["r0_ohm"])
