@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
 
@@ -132,12 +132,14 @@ def _cmd_device_simulate(args: argparse.Namespace) -> int:
     from devices.montecarlo import pulse_train_statistics
 
     params = _load_params(args.params)
-    pop = WeakResetRRAM(args.devices, params=params, noise=args.noise, d2d=not args.no_d2d, rng=args.seed)
+    pop = WeakResetRRAM(
+        args.devices, params=params, noise=args.noise, d2d=not args.no_d2d, rng=args.seed
+    )
     report = sorted(set(args.pulses))
     grid = set(report)
     if args.plot:
         top = max(report)
-        grid |= {int(round(x)) for x in np.linspace(0, top, min(top, 200) + 1)}
+        grid |= {round(x) for x in np.linspace(0, top, min(top, 200) + 1)}
     start = time.perf_counter()
     with tqdm(
         total=max(grid), unit="pulse", desc="weak-RESET pulses", leave=False,

@@ -14,12 +14,12 @@ from .params import WeakResetParams
 from .weak_reset import NOISE_MODES, WeakResetRRAM, mean_log_resistance
 
 __all__ = [
-    "WeakResetRRAM",
-    "WeakResetParams",
-    "TruncatedDistribution",
+    "NOISE_MODES",
     "EnduranceCounters",
     "InvalidParameterError",
-    "NOISE_MODES",
+    "TruncatedDistribution",
+    "WeakResetParams",
+    "WeakResetRRAM",
     "mean_log_resistance",
     "presets",
 ]

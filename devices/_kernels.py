@@ -14,7 +14,7 @@ import numpy as np
 from ._jit import jit_parallel, prange
 from ._rng import uniform, uniform_u16
 
-__all__ = ["weak_reset_step", "weak_reset_code_layout_step"]
+__all__ = ["weak_reset_code_layout_step", "weak_reset_step"]
 
 
 @jit_parallel
@@ -78,7 +78,11 @@ def weak_reset_step(
                     w = np.float64(m1[i]) * ti + np.float64(c1[i])
                 else:
                     ts = np.float64(t_star[i])
-                    w = np.float64(m2[i]) * ti + ts * (np.float64(m1[i]) - np.float64(m2[i])) + np.float64(c1[i])
+                    w = (
+                        np.float64(m2[i]) * ti
+                        + ts * (np.float64(m1[i]) - np.float64(m2[i]))
+                        + np.float64(c1[i])
+                    )
                 if use_rtn and s[i] == 1:
                     u1 = uniform(key_mag, np.uint64(2) * ui)
                     u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))

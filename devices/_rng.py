@@ -20,7 +20,7 @@ import numpy as np
 
 from ._jit import jit
 
-__all__ = ["GOLDEN_GAMMA", "mix64", "uniform", "uniform_u16", "derive_key", "mix64_py"]
+__all__ = ["GOLDEN_GAMMA", "derive_key", "mix64", "mix64_py", "uniform", "uniform_u16"]
 
 _MASK64 = (1 << 64) - 1
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15

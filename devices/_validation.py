@@ -14,10 +14,10 @@ import numpy as np
 
 __all__ = [
     "InvalidParameterError",
+    "as_generator",
     "check_choice",
     "check_int",
     "check_real",
-    "as_generator",
     "closest",
 ]
 
@@ -35,7 +35,9 @@ def closest(name: str, options: Iterable[str]) -> str:
     return f" Did you mean {match[0]!r}?" if match else ""
 
 
-def _fail(param: str, owner: str, allowed: str, got: object, hint: str = "") -> InvalidParameterError:
+def _fail(
+    param: str, owner: str, allowed: str, got: object, hint: str = ""
+) -> InvalidParameterError:
     return InvalidParameterError(
         f"The {param!r} parameter of {owner} must be {allowed}. Got {got!r} instead.{hint}"
     )
@@ -78,7 +80,9 @@ def check_real(
     """Check that ``value`` is a finite real number in the given interval and return a float."""
     lo = "-inf" if low is None else repr(low)
     hi = "inf" if high is None else repr(high)
-    allowed = f"a finite real number in {'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+    allowed = (
+        f"a finite real number in {'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+    )
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise _fail(param, owner, allowed, value)
     value = float(value)
@@ -95,6 +99,10 @@ def as_generator(rng: object, owner: str) -> np.random.Generator:
     """Turn ``rng`` (``None``, a non-negative int or a Generator) into a :class:`numpy.random.Generator`."""
     if rng is None or isinstance(rng, np.random.Generator):
         return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and int(rng) >= 0:
+    if (
+        isinstance(rng, numbers.Integral)
+        and not isinstance(rng, (bool, np.bool_))
+        and int(rng) >= 0
+    ):
         return np.random.default_rng(int(rng))
     raise _fail("rng", owner, "None, a non-negative int or a numpy.random.Generator", rng)

@@ -21,7 +21,7 @@ import numpy as np
 from ._special import ndtr, ndtri
 from ._validation import InvalidParameterError, check_choice
 
-__all__ = ["TruncatedDistribution", "FAMILIES"]
+__all__ = ["FAMILIES", "TruncatedDistribution"]
 
 #: Supported base families, with scipy.stats names and parametrisations.
 FAMILIES = ("expon", "lognorm", "norm", "uniform")
@@ -58,7 +58,9 @@ class TruncatedDistribution:
         check_choice("family", self.family, FAMILIES, owner)
         for name in ("loc", "scale", "lower", "upper"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.floating, np.integer)
+            ):
                 raise InvalidParameterError(
                     f"The {name!r} parameter of {owner} must be a real number. Got {value!r} instead."
                 )
@@ -169,8 +171,16 @@ class TruncatedDistribution:
             tail = a * ea - (0.0 if math.isinf(b) else b * eb)
             return self.loc + self.scale * (1.0 + tail / (ea - eb))
         s = float(self.shape)  # type: ignore[arg-type]  # set for lognorm by __post_init__
-        za = -math.inf if self.lower <= self.loc else math.log((self.lower - self.loc) / self.scale) / s
-        zb = math.inf if math.isinf(self.upper) else math.log((self.upper - self.loc) / self.scale) / s
+        za = (
+            -math.inf
+            if self.lower <= self.loc
+            else math.log((self.lower - self.loc) / self.scale) / s
+        )
+        zb = (
+            math.inf
+            if math.isinf(self.upper)
+            else math.log((self.upper - self.loc) / self.scale) / s
+        )
         num = float(ndtr(zb - s)) - float(ndtr(za - s))
         return self.loc + self.scale * math.exp(0.5 * s * s) * num / mass
 

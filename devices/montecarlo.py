@@ -10,7 +10,7 @@ import numpy as np
 from ._validation import InvalidParameterError
 from .weak_reset import WeakResetRRAM
 
-__all__ = ["PulseTrainStatistics", "pulse_train_statistics", "QUANTILES_PERCENT"]
+__all__ = ["QUANTILES_PERCENT", "PulseTrainStatistics", "pulse_train_statistics"]
 
 #: Default quantiles (percent) reported along pulse trains.
 QUANTILES_PERCENT = (5.0, 25.0, 50.0, 75.0, 95.0)

@@ -9,7 +9,7 @@ from typing import Any
 from ._validation import InvalidParameterError, check_int, check_real
 from .distributions import TruncatedDistribution
 
-__all__ = ["WeakResetParams", "D2D_FIELDS"]
+__all__ = ["D2D_FIELDS", "WeakResetParams"]
 
 #: Per-device (D2D) parameters of the weak-RESET model, in the order they are drawn.
 D2D_FIELDS = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
@@ -124,7 +124,8 @@ class WeakResetParams:
         if missing:
             raise InvalidParameterError(f"{where}: missing parameters {missing}.")
         kwargs: dict[str, Any] = {
-            n: TruncatedDistribution.from_dict(params[n], f"{where}.parameters.{n}") for n in D2D_FIELDS
+            n: TruncatedDistribution.from_dict(params[n], f"{where}.parameters.{n}")
+            for n in D2D_FIELDS
         }
         constants = dict(data.get("constants", {}))
         known = {f.name for f in fields(cls)} - set(D2D_FIELDS) - {"name", "citation"}

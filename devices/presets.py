@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-
 import os
 from types import MappingProxyType
 from typing import Any
@@ -22,7 +21,7 @@ from ._validation import InvalidParameterError, closest
 from .distributions import TruncatedDistribution
 from .params import WeakResetParams
 
-__all__ = ["MAJUMDAR2021", "PRESETS", "get_preset", "from_json", "to_json", "FORMAT_VERSION"]
+__all__ = ["FORMAT_VERSION", "MAJUMDAR2021", "PRESETS", "from_json", "get_preset", "to_json"]
 
 #: Version of the parameter-file format written by :func:`to_json`.
 FORMAT_VERSION = 1

@@ -18,7 +18,7 @@ from .endurance import EnduranceCounters
 from .params import D2D_FIELDS, WeakResetParams
 from .variability import sample_weak_reset_population
 
-__all__ = ["WeakResetRRAM", "NOISE_MODES", "mean_log_resistance", "kasdin_coefficients"]
+__all__ = ["NOISE_MODES", "WeakResetRRAM", "kasdin_coefficients", "mean_log_resistance"]
 
 #: Noise modes: ``"none"`` = mean model (+ D2D); ``"paper"`` = RTN and 1/f noise as in the
 #: equations of SPEC §1.1; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations);
@@ -41,9 +41,7 @@ def kasdin_coefficients(taps: int) -> np.ndarray:
     return b
 
 
-def mean_log_resistance(
-    t: np.ndarray | int, m1: Any, t_star: Any, c1: Any, m2: Any
-) -> np.ndarray:
+def mean_log_resistance(t: np.ndarray | int, m1: Any, t_star: Any, c1: Any, m2: Any) -> np.ndarray:
     """Mean model ``w_mean(t) = ln(R/R0)`` after ``t`` pulses (0 at ``t = 0``, by convention).
 
     .. math::
@@ -457,7 +455,9 @@ class WeakResetRRAM:
         except FileNotFoundError:
             raise InvalidParameterError(f"{path}: no such state file.") from None
         except (ValueError, OSError) as exc:
-            raise InvalidParameterError(f"{path}: not a WeakResetRRAM state file ({exc}).") from None
+            raise InvalidParameterError(
+                f"{path}: not a WeakResetRRAM state file ({exc})."
+            ) from None
         if "meta_json" not in arrays:
             raise InvalidParameterError(f"{path}: not a WeakResetRRAM state file (no header).")
         meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
@@ -468,7 +468,9 @@ class WeakResetRRAM:
             )
         self = cls.__new__(cls)
         self.n_devices = int(meta["n_devices"])
-        self.params = _presets.from_dict({"version": _presets.FORMAT_VERSION, **meta["params"]}, str(path))
+        self.params = _presets.from_dict(
+            {"version": _presets.FORMAT_VERSION, **meta["params"]}, str(path)
+        )
         self.noise = check_choice("noise", meta["noise"], NOISE_MODES, _OWNER)
         self.d2d = bool(meta["d2d"])
         self._seed = int(meta["seed"])

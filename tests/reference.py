@@ -46,7 +46,14 @@ class ReferenceWeakReset:
         d = population.d2d_parameters
         self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
             d[k].astype(np.float64)
-            for k in ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
+            for k in (
+                "m1_per_pulse",
+                "t_star_pulses",
+                "c1",
+                "m2_per_pulse",
+                "r0_ohm",
+                "rtn_amplitude",
+            )
         )
         self.n = population.n_devices
         self.taps = p.pink_taps
@@ -135,7 +142,14 @@ class ReferenceCodeLayout:
         d = population.d2d_parameters
         self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
             d[k].astype(np.float64)
-            for k in ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
+            for k in (
+                "m1_per_pulse",
+                "t_star_pulses",
+                "c1",
+                "m2_per_pulse",
+                "r0_ohm",
+                "rtn_amplitude",
+            )
         )
         self.n = population.n_devices
         self.p_up, self.p_down, self.alpha = (

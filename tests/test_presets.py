@@ -9,10 +9,14 @@ from devices.distributions import TruncatedDistribution
 
 def test_majumdar2021_golden_values():
     p = presets.MAJUMDAR2021
-    assert p.m1_per_pulse == TruncatedDistribution("expon", 3.7415768e-5, 6.5646780e-4, None, 3.74e-5, 7.6e-3)
+    assert p.m1_per_pulse == TruncatedDistribution(
+        "expon", 3.7415768e-5, 6.5646780e-4, None, 3.74e-5, 7.6e-3
+    )
     assert p.t_star_pulses == TruncatedDistribution("lognorm", 0.0, 542.53852, 0.80338177, 41, 2000)
     assert p.c1 == TruncatedDistribution("norm", 5.2931410e-3, 5.3208042e-2, None, -0.15, 0.15)
-    assert p.m2_per_pulse == TruncatedDistribution("expon", 1.6445e-34, 2.8890517e-5, None, 0, 1.3e-4)
+    assert p.m2_per_pulse == TruncatedDistribution(
+        "expon", 1.6445e-34, 2.8890517e-5, None, 0, 1.3e-4
+    )
     assert p.r0_ohm == TruncatedDistribution("norm", 6988, 381.7, None, 6252, 7897)
     assert p.rtn_amplitude == TruncatedDistribution("uniform", 0.0, 0.5)
     assert (p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse) == (8e-4, 2e-3)

@@ -117,7 +117,7 @@ def test_results_do_not_depend_on_thread_count():
             out.append((pop.resistance(), pop.pink_samples(), pop.rtn_state.copy()))
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for x, y in zip(*out):
+    for x, y in zip(*out, strict=True):
         np.testing.assert_array_equal(x, y)
 
 
@@ -253,11 +253,16 @@ def test_full_set_returns_to_r0_and_counts():
 def test_reading_does_not_change_the_device_state():
     pop = WeakResetRRAM(100, rng=0)
     pop.apply_pulses(30)
-    before = (pop.pulses_since_set.copy(), pop.rtn_state.copy(), pop.pink_samples(), pop.pulse_count)
+    before = (
+        pop.pulses_since_set.copy(),
+        pop.rtn_state.copy(),
+        pop.pink_samples(),
+        pop.pulse_count,
+    )
     pop.resistance()
     pop.conductance()
     after = (pop.pulses_since_set, pop.rtn_state, pop.pink_samples(), pop.pulse_count)
-    for x, y in zip(before, after):
+    for x, y in zip(before, after, strict=True):
         np.testing.assert_array_equal(x, y)
 
 
@@ -427,7 +432,7 @@ def test_full_set_rejects_bad_selection(devices, match):
         WeakResetRRAM(5, rng=0).full_set(devices)
 
 
-# -- the released code's state layout (SPEC §1.3) -----------------------------------------------------
+# -- the released code's state layout (SPEC §1.3) ---------------------------------------------
 
 
 def test_code_layout_matches_literal_twin():
@@ -436,7 +441,7 @@ def test_code_layout_matches_literal_twin():
     assert pop.noise == "code_layout"
     ref = ReferenceCodeLayout(pop)
     gen = np.random.default_rng(1)
-    for step in range(30):
+    for _ in range(30):
         n = gen.integers(0, 15, size=40) * (gen.random(40) < 0.5)
         pop.apply_pulses(n)
         ref.step(n)
