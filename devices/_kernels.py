@@ -11,10 +11,22 @@ import math
 
 import numpy as np
 
-from ._jit import jit_parallel, prange
+from ._jit import jit, jit_parallel, prange
 from ._rng import uniform, uniform_u16
 
 __all__ = ["weak_reset_code_layout_step", "weak_reset_step"]
+
+
+@jit
+def _mod(a, m, inv_m):
+    """``a % m`` for ``0 <= a < 2**52`` without an integer division (a float multiply and a fix-up)."""
+    q = np.int64(a * inv_m)
+    r = a - q * m
+    if r < 0:
+        r += m
+    elif r >= m:
+        r -= m
+    return r
 
 
 @jit_parallel
@@ -24,7 +36,7 @@ def weak_reset_step(
     t, s, h, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, pink_coef,
+    use_rtn, use_pink, pink_coef, pink_table, pink_full_offset,
 ):  # fmt: skip
     """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
 
@@ -33,10 +45,14 @@ def weak_reset_step(
     State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (1/f
     ring buffer, uint16, slot of pulse q is ``(q - 1) % taps``), ``wr_count`` (int64 counter).
     ``pink_coef[k] = alpha * b_k / 65536`` weights the sample of age k stored as ``q``, whose value
-    is ``(q + 0.5) / 65536``.
+    is ``(q + 0.5) / 65536``. Once the buffer is full the sum runs over slots instead of ages, as a
+    contiguous dot product with the row ``pink_table[newest]`` (``pink_table[p, j]`` is the
+    coefficient of the age that slot j has when slot p is the newest) plus the constant
+    ``pink_full_offset = 0.5 * sum(pink_coef)``.
     """
     taps = h.shape[1]
     utaps = np.uint64(taps)
+    inv_taps = 1.0 / taps
     per_device = n_arr.size == 0
     lam = 1.0 - p_up - p_down
     total = p_up + p_down
@@ -64,9 +80,10 @@ def weak_reset_step(
                         s[i] = 0
                 if use_pink:
                     m = min(n, taps)
-                    base = ti + n - m
+                    slot = _mod(ti + n - m, taps, inv_taps)
                     for k in range(m):
-                        h[i, (base + k) % taps] = uniform_u16(key_pink, ui * utaps + np.uint64(k))
+                        h[i, slot] = uniform_u16(key_pink, ui * utaps + np.uint64(k))
+                        slot = slot + 1 if slot + 1 < taps else 0
                 ti += n
                 t[i] = ti
                 wr_count[i] += n
@@ -88,13 +105,25 @@ def weak_reset_step(
                     u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
                     w += np.float64(rtn_amp[i]) * u1 * u2
                 if use_pink:
-                    newest = (ti - 1) % taps
-                    valid = min(ti, taps)
+                    newest = _mod(ti - 1, taps, inv_taps)
                     acc = 0.0
-                    for k in range(min(newest + 1, valid)):
-                        acc += pink_coef[k] * (np.float64(h[i, newest - k]) + 0.5)
-                    for k in range(newest + 1, valid):
-                        acc += pink_coef[k] * (np.float64(h[i, newest - k + taps]) + 0.5)
+                    if ti >= taps:
+                        # four partial sums: independent chains instead of one long add latency chain
+                        a0 = a1 = a2 = a3 = 0.0
+                        j = 0
+                        while j + 4 <= taps:
+                            a0 += pink_table[newest, j] * np.float64(h[i, j])
+                            a1 += pink_table[newest, j + 1] * np.float64(h[i, j + 1])
+                            a2 += pink_table[newest, j + 2] * np.float64(h[i, j + 2])
+                            a3 += pink_table[newest, j + 3] * np.float64(h[i, j + 3])
+                            j += 4
+                        while j < taps:
+                            a0 += pink_table[newest, j] * np.float64(h[i, j])
+                            j += 1
+                        acc = (a0 + a1) + (a2 + a3) + pink_full_offset
+                    else:  # buffer still filling: only the ti newest samples exist
+                        for k in range(ti):
+                            acc += pink_coef[k] * (np.float64(h[i, newest - k]) + 0.5)
                     w += acc
                 out[i] = np.float64(r0[i]) * math.exp(w)
 

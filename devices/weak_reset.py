@@ -151,6 +151,9 @@ class WeakResetRRAM:
         self._t_bound = 0  # upper bound on max(t), to refuse int32 overflow without a pass
         scale = self.params.pink_alpha / (1.0 if code else 65536.0)
         self._pink_coef = kasdin_coefficients(taps) * scale
+        slots = np.arange(taps)
+        self._pink_table = np.ascontiguousarray(self._pink_coef[(slots[:, None] - slots[None, :]) % taps])
+        self._pink_full_offset = 0.5 * float(self._pink_coef.sum())
 
     # -- public state -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -320,7 +323,7 @@ class WeakResetRRAM:
             derive_key(self._seed, _STREAM_PINK, self._apply_calls),
             derive_key(self._seed, _STREAM_MAG, self._read_calls),
             p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
-            self.use_rtn, self.use_pink, self._pink_coef,
+            self.use_rtn, self.use_pink, self._pink_coef, self._pink_table, self._pink_full_offset,
         )  # fmt: skip
         if apply:
             self._apply_calls += 1

@@ -1,0 +1,117 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from crossbar import __version__
+from crossbar.cli import main
+from devices import presets
+
+ISSUE_PULSES = "0,10,100,500,1000,2000"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_prints_quantile_table(capsys):
+    code, out, err = run(
+        capsys, "device", "simulate", "--model", "weak-reset", "--devices", "2000",
+        "--pulses", ISSUE_PULSES, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "5%" in lines[1] and "95%" in lines[1] and "ln(R/R0)" in lines[1]
+    rows = [line for line in lines if line.strip().split(" ")[0].isdigit()]
+    assert [int(r.split()[0]) for r in rows] == [0, 10, 100, 500, 1000, 2000]
+    first = rows[0].split("|")
+    assert [float(x) for x in first[2].split()] == [0.0] * 5  # R = R0 before any pulse
+    assert "extrapolates" not in err  # 2000 is the last fitted pulse
+
+
+def test_simulate_json_is_consistent_with_library(capsys):
+    code, out, _ = run(
+        capsys, "device", "simulate", "--model", "weak-reset", "--devices", "500",
+        "--pulses", "10,0,10,30", "--seed", "4", "--noise", "none", "--json",
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["noise"] == "none" and doc["seed"] == 4 and doc["n_devices"] == 500
+    assert [r["pulses"] for r in doc["results"]] == [0, 10, 30]
+    assert doc["quantiles_percent"] == [5, 25, 50, 75, 95]
+    from devices import WeakResetRRAM
+
+    pop = WeakResetRRAM(500, noise="none", rng=4)
+    pop.apply_pulses(30)
+    r = pop.resistance()
+    np.testing.assert_allclose(doc["results"][2]["resistance_ohm"], np.percentile(r, [5, 25, 50, 75, 95]))
+
+
+def test_simulate_writes_plot_and_accepts_param_file(capsys, tmp_path):
+    params = tmp_path / "p.json"
+    presets.to_json(presets.MAJUMDAR2021, params)
+    png = tmp_path / "bands.png"
+    code, _, err = run(
+        capsys, "device", "simulate", "--model", "weak-reset", "--devices", "300",
+        "--pulses", "0,50,2100", "--params", str(params), "--plot", str(png), "--no-d2d",
+    )  # fmt: skip
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "extrapolates" in err
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["device", "simulate", "--model", "weak-reset", "--pulses", "0,ten"], "item 2 of --pulses"),
+        (["device", "simulate", "--model", "weak-reset", "--pulses", "0,-5"], "item 2 of --pulses"),
+        (["device", "simulate", "--model", "weak-rest"], "invalid choice: 'weak-rest'"),
+        (["device", "simulate", "--model", "weak-reset", "--noise", "papr"], "Did you mean 'paper'"),
+        (["device", "simulate", "--model", "weak-reset", "--devices", "0"], "positive integer"),
+        (["device", "simulate", "--model", "weak-reset", "--seed", "-1"], "non-negative"),
+        (["device", "simulate", "--model", "weak-reset", "--params", "nope.json"], "no such file"),
+        (["device", "simulate", "--model", "weak-reset", "--params", "MAJ2021"], "'name'"),
+        (["device", "simulate"], "required: --model"),
+        (["device", "simulate", "--model", "weak-reset", "--bogus"], "unrecognized arguments"),
+        (["devcie"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_arguments_give_one_error_line_and_status_2(capsys, argv, match):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert match in lines[0]
+
+
+def test_bad_param_file_is_reported_with_position(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\n  oops\n}")
+    code, _, err = run(capsys, "device", "simulate", "--model", "weak-reset", "--params", str(bad))
+    assert code == 2 and err.startswith("error:") and "line 2, column 3" in err
+
+
+def test_unwritable_plot_path_is_an_error_not_a_traceback(capsys, tmp_path):
+    code, _, err = run(
+        capsys, "device", "simulate", "--model", "weak-reset", "--devices", "10", "--pulses", "1",
+        "--plot", str(tmp_path / "no" / "such" / "dir" / "x.png"),
+    )  # fmt: skip
+    assert code == 2 and err.strip().splitlines()[-1].startswith("error:")
+
+
+def test_version_and_module_entry_point():
+    res = subprocess.run(
+        [sys.executable, "-m", "crossbar", "--version"], capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and res.stdout.strip() == f"crossbar-sim {__version__}"
+    res = subprocess.run(
+        [sys.executable, "-m", "crossbar", "device", "simulate", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0 and "--no-d2d" in res.stdout and "--plot" in res.stdout
