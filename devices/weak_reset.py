@@ -152,7 +152,9 @@ class WeakResetRRAM:
         scale = self.params.pink_alpha / (1.0 if code else 65536.0)
         self._pink_coef = kasdin_coefficients(taps) * scale
         slots = np.arange(taps)
-        self._pink_table = np.ascontiguousarray(self._pink_coef[(slots[:, None] - slots[None, :]) % taps])
+        self._pink_table = np.ascontiguousarray(
+            self._pink_coef[(slots[:, None] - slots[None, :]) % taps]
+        )
         self._pink_full_offset = 0.5 * float(self._pink_coef.sum())
 
     # -- public state -----------------------------------------------------------------------------

@@ -48,7 +48,9 @@ def test_simulate_json_is_consistent_with_library(capsys):
     pop = WeakResetRRAM(500, noise="none", rng=4)
     pop.apply_pulses(30)
     r = pop.resistance()
-    np.testing.assert_allclose(doc["results"][2]["resistance_ohm"], np.percentile(r, [5, 25, 50, 75, 95]))
+    np.testing.assert_allclose(
+        doc["results"][2]["resistance_ohm"], np.percentile(r, [5, 25, 50, 75, 95])
+    )
 
 
 def test_simulate_writes_plot_and_accepts_param_file(capsys, tmp_path):
@@ -67,10 +69,16 @@ def test_simulate_writes_plot_and_accepts_param_file(capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv,match",
     [
-        (["device", "simulate", "--model", "weak-reset", "--pulses", "0,ten"], "item 2 of --pulses"),
+        (
+            ["device", "simulate", "--model", "weak-reset", "--pulses", "0,ten"],
+            "item 2 of --pulses",
+        ),
         (["device", "simulate", "--model", "weak-reset", "--pulses", "0,-5"], "item 2 of --pulses"),
         (["device", "simulate", "--model", "weak-rest"], "invalid choice: 'weak-rest'"),
-        (["device", "simulate", "--model", "weak-reset", "--noise", "papr"], "Did you mean 'paper'"),
+        (
+            ["device", "simulate", "--model", "weak-reset", "--noise", "papr"],
+            "Did you mean 'paper'",
+        ),
         (["device", "simulate", "--model", "weak-reset", "--devices", "0"], "positive integer"),
         (["device", "simulate", "--model", "weak-reset", "--seed", "-1"], "non-negative"),
         (["device", "simulate", "--model", "weak-reset", "--params", "nope.json"], "no such file"),
