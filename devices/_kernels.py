@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
+from ._math import exp
 from ._rng import uniform, uniform_u16
 
 __all__ = ["weak_reset_code_layout_step", "weak_reset_step"]
@@ -36,21 +37,25 @@ def weak_reset_step(
     t, s, h, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, pink_coef, pink_table, pink_full_offset,
+    use_rtn, use_pink, taps, pink_int, pink_scale, pink_offset, pow2,
 ):  # fmt: skip
     """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
 
     apply : apply ``n_arr[i]`` pulses to device i (``n_scalar`` to all when ``n_arr`` is empty)
     read  : write R (ohm) to ``out``
     State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (1/f
-    ring buffer, uint16, slot of pulse q is ``(q - 1) % taps``), ``wr_count`` (int64 counter).
-    ``pink_coef[k] = alpha * b_k / 65536`` weights the sample of age k stored as ``q``, whose value
-    is ``(q + 0.5) / 65536``. Once the buffer is full the sum runs over slots instead of ages, as a
-    contiguous dot product with the row ``pink_table[newest]`` (``pink_table[p, j]`` is the
-    coefficient of the age that slot j has when slot p is the newest) plus the constant
-    ``pink_full_offset = 0.5 * sum(pink_coef)``.
+    ring buffer, uint16, rows padded to ``h.shape[1] >= taps``; the sample of pulse q sits in slot
+    ``(q - 1) % taps``; slots of pulses not yet applied hold 0), ``wr_count`` (int64 counter).
+
+    The 1/f sum is exact integer arithmetic: the sample stored as ``q`` has value
+    ``(q + 1/2) / 65536`` and Kasdin's ``b_k = C(2k, k) / 4**k``, so with ``pink_int[p, j] =
+    b_age * 4**(taps - 1)`` (``age = (p - j) % taps`` when slot p holds the newest sample; 0 in the
+    padding) the sum is ``pink_scale * sum_j pink_int[p, j] * q_j + pink_offset[min(t, taps)]``,
+    ``pink_offset[v]`` holding the ``1/2`` terms of the v valid ages. Integer sums are exact in any
+    order, so the compiler may vectorize them.
     """
-    taps = h.shape[1]
+    n_dev = t.size
+    width = h.shape[1]
     utaps = np.uint64(taps)
     inv_taps = 1.0 / taps
     per_device = n_arr.size == 0
@@ -58,74 +63,72 @@ def weak_reset_step(
     total = p_up + p_down
     pi_up = p_up / total if total > 0.0 else 0.0
     pi_down = p_down / total if total > 0.0 else 0.0
-    for i in prange(t.size):
+    for i in prange(n_dev):
         ui = np.uint64(i)
-        ti = np.int64(t[i])
+        t_old = np.int64(t[i])
+        n = 0
         if apply:
             n = n_scalar if per_device else n_arr[i]
-            if n > 0:
-                if use_rtn:
-                    if per_device:
-                        p01 = p01_scalar
-                        p10 = p10_scalar
-                    else:
-                        decay = 1.0 - lam**n
-                        p01 = pi_up * decay
-                        p10 = pi_down * decay
-                    u = uniform(key_flip, ui)
-                    if s[i] == 0:
-                        if u < p01:
-                            s[i] = 1
-                    elif u < p10:
-                        s[i] = 0
-                if use_pink:
-                    m = min(n, taps)
-                    slot = _mod(ti + n - m, taps, inv_taps)
-                    for k in range(m):
-                        h[i, slot] = uniform_u16(key_pink, ui * utaps + np.uint64(k))
-                        slot = slot + 1 if slot + 1 < taps else 0
-                ti += n
-                t[i] = ti
-                wr_count[i] += n
-        if read:
-            if ti == 0:
-                out[i] = r0[i]
-            else:
-                if ti < t_star[i]:
-                    w = np.float64(m1[i]) * ti + np.float64(c1[i])
+        ti = t_old + n
+        if n > 0:
+            if use_rtn:
+                if per_device:
+                    p01 = p01_scalar
+                    p10 = p10_scalar
                 else:
-                    ts = np.float64(t_star[i])
-                    w = (
-                        np.float64(m2[i]) * ti
-                        + ts * (np.float64(m1[i]) - np.float64(m2[i]))
-                        + np.float64(c1[i])
-                    )
+                    decay = 1.0 - lam**n
+                    p01 = pi_up * decay
+                    p10 = pi_down * decay
+                u = uniform(key_flip, ui)
+                if s[i] == 0:
+                    if u < p01:
+                        s[i] = 1
+                elif u < p10:
+                    s[i] = 0
+            t[i] = ti
+            wr_count[i] += n
+        # The 1/f dot product is taken over the row as it is *before* this call's samples are
+        # stored, then corrected for each stored sample: a wide load right after a narrow store
+        # to the same row would stall on store-to-load forwarding.
+        acc = 0
+        newest = 0  # slot of the newest sample = row of pink_int (an index: views cost refcounts)
+        if use_pink and ti > 0:
+            newest = _mod(ti - 1, taps, inv_taps)
+        pink_read = read and use_pink and ti > 0
+        if pink_read:
+            for j in range(width):
+                acc += pink_int[newest, j] * np.int64(h[i, j])
+        if n > 0 and use_pink:
+            m = min(n, taps)
+            slot = newest - (m - 1)
+            if slot < 0:
+                slot += taps
+            for k in range(m):
+                q = uniform_u16(key_pink, ui * utaps + np.uint64(k))
+                if pink_read:
+                    acc += pink_int[newest, slot] * (np.int64(q) - np.int64(h[i, slot]))
+                h[i, slot] = q
+                slot = slot + 1 if slot + 1 < taps else 0
+        if read:
+            x = 0.0  # t = 0: R = R0 exactly
+            if ti > 0:
+                a1 = np.float64(m1[i])
+                if ti < t_star[i]:
+                    x = a1 * ti + np.float64(c1[i])
+                else:
+                    a2 = np.float64(m2[i])
+                    x = a2 * ti + np.float64(t_star[i]) * (a1 - a2) + np.float64(c1[i])
                 if use_rtn and s[i] == 1:
                     u1 = uniform(key_mag, np.uint64(2) * ui)
                     u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
-                    w += np.float64(rtn_amp[i]) * u1 * u2
+                    x += np.float64(rtn_amp[i]) * u1 * u2
                 if use_pink:
-                    newest = _mod(ti - 1, taps, inv_taps)
-                    acc = 0.0
-                    if ti >= taps:
-                        # four partial sums: independent chains instead of one long add latency chain
-                        a0 = a1 = a2 = a3 = 0.0
-                        j = 0
-                        while j + 4 <= taps:
-                            a0 += pink_table[newest, j] * np.float64(h[i, j])
-                            a1 += pink_table[newest, j + 1] * np.float64(h[i, j + 1])
-                            a2 += pink_table[newest, j + 2] * np.float64(h[i, j + 2])
-                            a3 += pink_table[newest, j + 3] * np.float64(h[i, j + 3])
-                            j += 4
-                        while j < taps:
-                            a0 += pink_table[newest, j] * np.float64(h[i, j])
-                            j += 1
-                        acc = (a0 + a1) + (a2 + a3) + pink_full_offset
-                    else:  # buffer still filling: only the ti newest samples exist
-                        for k in range(ti):
-                            acc += pink_coef[k] * (np.float64(h[i, newest - k]) + 0.5)
-                    w += acc
-                out[i] = np.float64(r0[i]) * math.exp(w)
+                    x += acc * pink_scale + pink_offset[min(ti, taps)]
+            out[i] = x
+    if read:
+        # a second, branch-free pass: the compiler turns it into SIMD code (see _math.exp)
+        for i in prange(n_dev):
+            out[i] = np.float64(r0[i]) * exp(out[i], pow2)
 
 
 @jit_parallel

@@ -51,7 +51,7 @@ class WeakResetParams:
     pink_alpha : float
         Amplitude ``alpha`` of the 1/f term ``alpha * sum_k b_k h_k`` (ln R).
     pink_taps : int
-        Length of the 1/f sample buffer (Kasdin filter taps).
+        Length of the 1/f sample buffer (Kasdin filter taps), at most 16.
     fit_max_pulses : int
         Largest pulse count covered by the fit; beyond it the model extrapolates with slope m2.
     name, citation : str
@@ -94,7 +94,7 @@ class WeakResetParams:
                 f"sum to at most 1. Got {p_up!r} + {p_down!r} instead."
             )
         check_real("pink_alpha", self.pink_alpha, owner, 0.0)
-        check_int("pink_taps", self.pink_taps, owner, 1, 64)
+        check_int("pink_taps", self.pink_taps, owner, 1, 16)
         check_int("fit_max_pulses", self.fit_max_pulses, owner, 1)
 
     def medians(self) -> dict[str, float]:

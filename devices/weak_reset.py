@@ -12,6 +12,7 @@ import numpy as np
 
 from . import presets as _presets
 from ._kernels import weak_reset_code_layout_step, weak_reset_step
+from ._math import POW2
 from ._rng import derive_key
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int
 from .endurance import EnduranceCounters
@@ -29,6 +30,7 @@ _NOISE_ALIASES = {"code": "code_layout"}
 _STATE_FORMAT = "crossbar-sim/weak-reset-state"
 _STATE_VERSION = 1
 _INT32_MAX = np.iinfo(np.int32).max
+_PINK_WIDTH = 16  # 1/f buffer slots stored per device (>= pink_taps)
 _STREAM_FLIP, _STREAM_PINK, _STREAM_MAG, _STREAM_CODE_MAG = 0, 1, 2, 3
 _OWNER = "WeakResetRRAM"
 
@@ -142,20 +144,23 @@ class WeakResetRRAM:
         taps = self.params.pink_taps
         code = self.noise == "code_layout"
         self._s = np.zeros(0 if code else n, dtype=np.uint8)
-        self._h = np.zeros((0, taps) if code else (n, taps), dtype=np.uint16)
+        # rows padded to 16 slots: 32-byte rows, and a dot product the compiler vectorizes
+        self._h = np.zeros((0, _PINK_WIDTH) if code else (n, _PINK_WIDTH), dtype=np.uint16)
         # code_layout: the released code's delay line [RTN value, 15 pink samples] per device
         self._line = np.zeros((n, taps + 1) if code else (0, taps + 1), dtype=np.float32)
         self.counters = EnduranceCounters(n, ("weak_reset", "set"))
         self._apply_calls = 0
         self._read_calls = 0
         self._t_bound = 0  # upper bound on max(t), to refuse int32 overflow without a pass
-        scale = self.params.pink_alpha / (1.0 if code else 65536.0)
-        self._pink_coef = kasdin_coefficients(taps) * scale
-        slots = np.arange(taps)
-        self._pink_table = np.ascontiguousarray(
-            self._pink_coef[(slots[:, None] - slots[None, :]) % taps]
-        )
-        self._pink_full_offset = 0.5 * float(self._pink_coef.sum())
+        # code_layout: float coefficients alpha * b_k; otherwise the exact integer form of the
+        # kernel: b_k * 4**(taps - 1) = C(2k, k) * 4**(taps - 1 - k)
+        self._pink_coef = kasdin_coefficients(taps) * self.params.pink_alpha
+        ages = np.arange(taps)
+        b_int = np.array([math.comb(2 * k, k) * 4 ** (taps - 1 - k) for k in ages], dtype=np.int64)
+        self._pink_int = np.zeros((taps, _PINK_WIDTH), dtype=np.int64)
+        self._pink_int[:, :taps] = b_int[(ages[:, None] - ages[None, :]) % taps]
+        self._pink_scale = self.params.pink_alpha / 65536.0 / 4.0 ** (taps - 1)
+        self._pink_offset = self._pink_scale * 0.5 * np.concatenate([[0], np.cumsum(b_int)])
 
     # -- public state -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -226,7 +231,7 @@ class WeakResetRRAM:
             return self._line[:, 1:].astype(np.float64)
         ages = np.arange(taps)
         slots = (self._t[:, None].astype(np.int64) - 1 - ages[None, :]) % taps
-        values = (np.take_along_axis(self._h, slots, axis=1) + 0.5) / 65536.0
+        values = (np.take_along_axis(self._h[:, :taps], slots, axis=1) + 0.5) / 65536.0
         return np.where(ages[None, :] < self._t[:, None], values, 0.0)
 
     # -- dynamics ---------------------------------------------------------------------------------
@@ -325,7 +330,8 @@ class WeakResetRRAM:
             derive_key(self._seed, _STREAM_PINK, self._apply_calls),
             derive_key(self._seed, _STREAM_MAG, self._read_calls),
             p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
-            self.use_rtn, self.use_pink, self._pink_coef, self._pink_table, self._pink_full_offset,
+            self.use_rtn, self.use_pink, p.pink_taps, self._pink_int, self._pink_scale,
+            self._pink_offset, POW2,
         )  # fmt: skip
         if apply:
             self._apply_calls += 1

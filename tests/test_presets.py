@@ -95,7 +95,7 @@ def test_from_json_reports_missing_file_and_syntax_errors(tmp_path):
         (dict(rtn_p_up_per_pulse=-0.1), "rtn_p_up_per_pulse"),
         (dict(rtn_p_up_per_pulse=0.6, rtn_p_down_per_pulse=0.6), "sum to at most 1"),
         (dict(pink_alpha=float("nan")), "pink_alpha"),
-        (dict(pink_taps=65), "pink_taps"),
+        (dict(pink_taps=17), "pink_taps"),
         (dict(fit_max_pulses=0), "fit_max_pulses"),
         (dict(c1=0.5), "TruncatedDistribution"),
         (dict(r0_ohm=TruncatedDistribution("norm", 7000, 300)), "r0_ohm"),
