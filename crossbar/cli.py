@@ -153,7 +153,7 @@ def _cmd_device_simulate(args: argparse.Namespace) -> int:
         doc = {
             "model": "weak-reset",
             "params": params.name,
-            "noise": args.noise,
+            "noise": pop.noise,
             "d2d": not args.no_d2d,
             "n_devices": args.devices,
             "seed": args.seed,
@@ -175,7 +175,7 @@ def _cmd_device_simulate(args: argparse.Namespace) -> int:
         qs = "  ".join(f"{q:>6g}%" for q in stats.quantiles_percent)
         print(
             f"weak-RESET population: {args.devices} devices, params {params.name}, "
-            f"noise={args.noise}, d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
+            f"noise={pop.noise}, d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
         )
         print(f"{'pulses':>7} | R (kOhm) {qs} | ln(R/R0) {qs}")
         for r in rows:
@@ -191,12 +191,12 @@ def _cmd_device_simulate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.plot:
-        _plot_quantiles(stats, args, params.name)
+        _plot_quantiles(stats, args, params.name, pop.noise)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
 
-def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str) -> None:
+def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str, noise: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,7 +217,7 @@ def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str) -> None:
     axes[1].plot(x, stats.mean_log_ratio, "--", color="C1", label="mean")
     axes[1].legend(loc="upper left")
     fig.suptitle(
-        f"{name}: {args.devices} devices, noise={args.noise}, "
+        f"{name}: {args.devices} devices, noise={noise}, "
         f"d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
     )
     fig.savefig(args.plot, dpi=120)

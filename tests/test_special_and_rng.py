@@ -71,3 +71,26 @@ def test_uniforms_are_uniform_and_uncorrelated(kernel_draws):
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
     v, _ = kernel_draws(_rng.derive_key(11, 0, 1), 200_000)  # next call's key
     assert abs(np.corrcoef(u, v)[0, 1]) < 0.01
+
+
+def test_vectorizable_exp_is_within_one_ulp_of_numpy():
+    import numba
+
+    from devices._math import POW2, exp
+
+    @numba.njit
+    def vexp(x, out, pow2):
+        for i in range(x.size):
+            out[i] = exp(x[i], pow2)
+
+    x = np.concatenate(
+        [np.linspace(-708.0, 709.78, 400_001), np.random.default_rng(0).uniform(-2, 30, 200_000)]
+    )
+    out = np.empty_like(x)
+    vexp(x, out, POW2)
+    ref = np.exp(x)
+    assert np.max(np.abs(out - ref) / np.spacing(ref)) <= 1.0
+    special = np.array([0.0, 800.0, -800.0, np.inf, -np.inf, np.nan])
+    out = np.empty_like(special)
+    vexp(special, out, POW2)
+    np.testing.assert_array_equal(out, [1.0, np.inf, 0.0, np.inf, 0.0, np.nan])
