@@ -30,6 +30,16 @@ def _mod(a, m, inv_m):
     return r
 
 
+@jit
+def _mean_log_r(t, m1, t_star, c1, m2):
+    """Mean model ``ln(R/R0)`` after ``t >= 1`` pulses (SPEC §1.1), in float64."""
+    a1 = np.float64(m1)
+    if t < t_star:
+        return a1 * t + np.float64(c1)
+    a2 = np.float64(m2)
+    return a2 * t + np.float64(t_star) * (a1 - a2) + np.float64(c1)
+
+
 @jit_parallel
 def weak_reset_step(
     apply, n_scalar, n_arr, read, out,
@@ -112,12 +122,7 @@ def weak_reset_step(
         if read:
             x = 0.0  # t = 0: R = R0 exactly
             if ti > 0:
-                a1 = np.float64(m1[i])
-                if ti < t_star[i]:
-                    x = a1 * ti + np.float64(c1[i])
-                else:
-                    a2 = np.float64(m2[i])
-                    x = a2 * ti + np.float64(t_star[i]) * (a1 - a2) + np.float64(c1[i])
+                x = _mean_log_r(ti, m1[i], t_star[i], c1[i], m2[i])
                 if use_rtn and s[i] == 1:
                     u1 = uniform(key_mag, np.uint64(2) * ui)
                     u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
@@ -183,12 +188,7 @@ def weak_reset_code_layout_step(
             if ti == 0:
                 out[i] = r0[i]
             else:
-                if ti < t_star[i]:
-                    w = np.float64(m1[i]) * ti + np.float64(c1[i])
-                else:
-                    ts = np.float64(t_star[i])
-                    w = np.float64(m2[i]) * ti + ts * (np.float64(m1[i]) - np.float64(m2[i]))
-                    w += np.float64(c1[i])
+                w = _mean_log_r(ti, m1[i], t_star[i], c1[i], m2[i])
                 acc = 0.0
                 for k in range(taps):
                     acc += pink_coef[k] * np.float64(line[i, 1 + k])

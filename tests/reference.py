@@ -38,23 +38,25 @@ def uniform_u16(key, counter):
     return (draw_bits(key, counter) >> np.uint64(48)).astype(np.int64)
 
 
+def _d2d_float64(population):
+    d = population.d2d_parameters
+    names = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
+    return tuple(d[k].astype(np.float64) for k in names)
+
+
+def _log_r(t, m1, t_star, c1, m2):
+    """The mean model, literally as SPEC §1.1 writes it."""
+    if t < t_star:
+        return m1 * t + c1
+    return m2 * t + t_star * (m1 - m2) + c1
+
+
 class ReferenceWeakReset:
     """Per-device loop over the weak-RESET equations, fed the same random numbers as the kernel."""
 
     def __init__(self, population):
         p = population.params
-        d = population.d2d_parameters
-        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
-            d[k].astype(np.float64)
-            for k in (
-                "m1_per_pulse",
-                "t_star_pulses",
-                "c1",
-                "m2_per_pulse",
-                "r0_ohm",
-                "rtn_amplitude",
-            )
-        )
+        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = _d2d_float64(population)
         self.n = population.n_devices
         self.taps = p.pink_taps
         self.alpha = p.pink_alpha
@@ -110,10 +112,7 @@ class ReferenceWeakReset:
             if t == 0:
                 r[i] = self.r0[i]
                 continue
-            if t < self.t_star[i]:
-                w = self.m1[i] * t + self.c1[i]
-            else:
-                w = self.m2[i] * t + self.t_star[i] * (self.m1[i] - self.m2[i]) + self.c1[i]
+            w = _log_r(t, self.m1[i], self.t_star[i], self.c1[i], self.m2[i])
             if self.use_rtn and self.s[i] == 1:
                 w += self.amp[i] * uniform(key_mag, 2 * i) * uniform(key_mag, 2 * i + 1)
             if self.use_pink:
@@ -139,18 +138,7 @@ class ReferenceCodeLayout:
 
     def __init__(self, population):
         p = population.params
-        d = population.d2d_parameters
-        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = (
-            d[k].astype(np.float64)
-            for k in (
-                "m1_per_pulse",
-                "t_star_pulses",
-                "c1",
-                "m2_per_pulse",
-                "r0_ohm",
-                "rtn_amplitude",
-            )
-        )
+        self.m1, self.t_star, self.c1, self.m2, self.r0, self.amp = _d2d_float64(population)
         self.n = population.n_devices
         self.p_up, self.p_down, self.alpha = (
             p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse, p.pink_alpha
@@ -197,10 +185,7 @@ class ReferenceCodeLayout:
             if t == 0:
                 r[i] = self.r0[i]
                 continue
-            if t < self.t_star[i]:
-                w = self.m1[i] * t + self.c1[i]
-            else:
-                w = self.m2[i] * t + self.t_star[i] * (self.m1[i] - self.m2[i]) + self.c1[i]
+            w = _log_r(t, self.m1[i], self.t_star[i], self.c1[i], self.m2[i])
             w += self.state[i, 0] + self.alpha * np.dot(self.b, self.state[i, 1:16])
             r[i] = self.r0[i] * math.exp(w)
         return r
