@@ -443,7 +443,7 @@ class WeakResetRRAM:
             "t_bound": self._t_bound,
             "params": {"model": "weak-reset", **self.params.to_dict()},
         }
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             **{f"d2d_{k}": v for k, v in self._d2d.items()},
             "t": self._t,
             "s": self._s,
