@@ -81,6 +81,18 @@ def run(n, threads, repeat):
     }
 
 
+def breakdown(n, repeat):
+    """ns/device of the fused step per noise mode, one thread: where the time goes."""
+    numba.set_num_threads(1)
+    out = np.empty(n)
+    result = {}
+    for noise in ("none", "rtn", "pink", "paper"):
+        pop = WeakResetRRAM(n, noise=noise, rng=0)
+        pop.apply_pulses(20)
+        result[noise] = best_time(lambda p=pop: p.pulse_and_read(1, out=out), repeat) / n * 1e9
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7", help="comma-separated device counts")
@@ -93,6 +105,7 @@ def main():
     for threads in sorted({1, min(2, max_threads)}):
         for n in sizes:
             results.append(run(n, threads, args.repeat))
+    modes = breakdown(sizes[0], args.repeat)
     one = [r for r in results if r["threads"] == 1]
     scaling = one[-1]["ns_per_device"] / one[0]["ns_per_device"] if len(one) > 1 else 1.0
     summary = {
@@ -100,6 +113,7 @@ def main():
         "numba": numba.__version__,
         "results": results,
         "scaling_ns_per_device_largest_over_smallest_1thread": scaling,
+        "ns_per_device_by_noise_mode_1thread": modes,
         "goals": {
             "ratio_to_triad_min": 0.5,
             "state_bytes_per_device_max": 96,
@@ -126,6 +140,10 @@ def main():
     print("B/dev = bytes stored / state bytes the step touches / bytes read+written (incl. R out)")
     print("2-pass = time of apply_pulses(1) then resistance(), relative to the fused step")
     print(f"scaling (1 thread): ns/device at {sizes[-1]:.0e} / at {sizes[0]:.0e} = {scaling:.2f}")
+    print(
+        f"ns/device by noise mode at {sizes[0]:.0e}, 1 thread: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in modes.items())
+    )
     print(f"goals met: {summary['goals']['met']}")
 
 
