@@ -13,7 +13,9 @@ import numpy as np
 
 from ._jit import jit, jit_parallel, prange
 from ._math import exp
-from ._rng import uniform, uniform_u16
+from ._rng import normal, uniform, uniform_u16
+
+_ALT_KEY = np.uint64(0x2545F4914F6CDD1D)  # a second key derived from a first: key ^ _ALT_KEY
 
 __all__ = ["weak_reset_code_layout_step", "weak_reset_step"]
 
@@ -194,3 +196,138 @@ def weak_reset_code_layout_step(
                     acc += pink_coef[k] * np.float64(line[i, 1 + k])
                 w += np.float64(line[i, 0]) + acc
                 out[i] = np.float64(r0[i]) * math.exp(w)
+
+
+# -- multi-level 1T1R cells ---------------------------------------------------------------------
+#
+# Cell state: g_prog (conductance right after the last write, S), z_relax (the standard normal
+# that scales this programming's relaxation), stuck (0 none, 1 HRS, 2 LRS), the wear-out arrays
+# and int64 counters. Counters of the random streams: (cell << 16 | iteration) << 6 | redraw.
+
+_STUCK_NONE, _STUCK_HRS, _STUCK_LRS = 0, 1, 2
+_U6 = np.uint64(6)
+_U16 = np.uint64(16)
+
+
+@jit
+def _count_write(i, counter, set_count, reset_count, limit, failed, stuck, stuck_lrs):
+    """Count one SET or RESET; the write that takes the cell past its limit wears it out."""
+    counter[i] += 1
+    if not failed[i] and set_count[i] + reset_count[i] > limit[i]:
+        failed[i] = True
+        stuck[i] = _STUCK_LRS if stuck_lrs[i] else _STUCK_HRS
+
+
+@jit
+def _set_draw(key, ctr, mu, sigma, lo, hi):
+    """One SET's conductance: N(mu, sigma) truncated to [lo, hi] by rejection (exact)."""
+    base = ctr << _U6
+    x = mu
+    for r in range(64):
+        x = mu + sigma * normal(key, base | np.uint64(r))
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)  # after 64 rejections (never seen in practice): clip
+
+
+@jit
+def _stuck_value(state, g, g_low, g_high):
+    if state == _STUCK_HRS:
+        return g_low
+    if state == _STUCK_LRS:
+        return g_high
+    return g
+
+
+@jit_parallel
+def multilevel_program(
+    cells, targets, means,
+    g_prog, z_relax, stuck, failed, stuck_lrs, limit,
+    set_count, reset_count, verify_count,
+    iterations, converged,
+    key_set, key_verify, key_relax,
+    sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations,
+    g_hrs, g_stuck_low, g_stuck_high,
+):  # fmt: skip
+    """Program-and-verify: per iteration RESET, SET, verify read; accept ``|G_read - target| <= tol``.
+
+    ``means[j]`` is the mean SET conductance of cell ``cells[j]`` at the compliance current chosen
+    for ``targets[j]`` (including the cell's D2D factor).
+    """
+    for j in prange(cells.size):
+        i = cells[j]
+        target = targets[j]
+        mu = means[j]
+        sigma = sigma_prog_s * math.sqrt(g_max_s / mu)
+        g = g_prog[i]
+        ok = False
+        it = 0
+        while it < max_iterations:
+            it += 1
+            _count_write(i, reset_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
+            _count_write(i, set_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
+            ctr = (np.uint64(i) << _U16) | np.uint64(it)
+            if stuck[i] == _STUCK_NONE:
+                g = _set_draw(key_set, ctr, mu, sigma, lo, hi)
+            else:
+                g = _stuck_value(stuck[i], g, g_stuck_low, g_stuck_high)
+            verify_count[i] += 1
+            g_read = g * (1.0 + read_rel * normal(key_verify, ctr))
+            if abs(g_read - target) <= tolerance:
+                ok = True
+                break
+        g_prog[i] = g
+        z_relax[i] = normal(key_relax, np.uint64(i))
+        iterations[j] = it
+        converged[j] = ok
+
+
+@jit_parallel
+def multilevel_set(
+    cells, means, g_prog, z_relax, stuck, failed, stuck_lrs, limit, set_count, reset_count,
+    key_set, sigma_prog_s, g_max_s, lo, hi, g_stuck_low, g_stuck_high,
+):  # fmt: skip
+    """One SET per selected cell at mean conductance ``means[j]``."""
+    for j in prange(cells.size):
+        i = cells[j]
+        _count_write(i, set_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
+        if stuck[i] == _STUCK_NONE:
+            sigma = sigma_prog_s * math.sqrt(g_max_s / means[j])
+            g_prog[i] = _set_draw(key_set, np.uint64(i) << _U16, means[j], sigma, lo, hi)
+        else:
+            g_prog[i] = _stuck_value(stuck[i], g_prog[i], g_stuck_low, g_stuck_high)
+        z_relax[i] = normal(key_set ^ _ALT_KEY, np.uint64(i))
+
+
+@jit_parallel
+def multilevel_reset(cells, g_prog, z_relax, stuck, failed, stuck_lrs, limit, set_count,
+                     reset_count, g_hrs, g_stuck_low, g_stuck_high):  # fmt: skip
+    """One RESET per selected cell: back to the HRS conductance."""
+    for j in prange(cells.size):
+        i = cells[j]
+        _count_write(i, reset_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
+        g_prog[i] = _stuck_value(stuck[i], g_hrs, g_stuck_low, g_stuck_high)
+        z_relax[i] = 0.0
+
+
+@jit_parallel
+def multilevel_read(
+    out, t_scalar, t_arr, g_prog, z_relax, stuck, read_count, key_read,
+    sigma_relax_s, g_max_s, relax_reference_s, relax_log_growth, read_rel,
+    g_stuck_low, g_stuck_high,
+):  # fmt: skip
+    """Read every cell ``t`` seconds after its programming: relaxation, then read noise."""
+    per_cell = t_arr.size > 0
+    for i in prange(out.size):
+        state = stuck[i]
+        if state == _STUCK_NONE:
+            g = g_prog[i]
+            t = t_arr[i] if per_cell else t_scalar
+            growth = 1.0 + relax_log_growth * math.log10(t / relax_reference_s) if t > 0 else 0.0
+            if growth > 0.0 and g > 0.0:
+                g += z_relax[i] * sigma_relax_s * math.sqrt(g_max_s / g) * growth
+            g = max(g, 0.0)
+        else:
+            g = _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)
+        read_count[i] += 1
+        out[i] = g * (1.0 + read_rel * normal(key_read, np.uint64(i)))

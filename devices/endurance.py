@@ -12,8 +12,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._validation import InvalidParameterError, check_int, closest
+from .params import WearOutParams
 
-__all__ = ["EnduranceCounters"]
+__all__ = ["EnduranceCounters", "WearOut"]
 
 
 class EnduranceCounters:
@@ -107,3 +108,59 @@ class EnduranceCounters:
                     f"expected ({self.n_devices},)."
                 )
             self._counts[kind][:] = arr
+
+
+class WearOut:
+    """Per-device endurance limits and the worn-out state (SPEC §1.5).
+
+    Parameters
+    ----------
+    n_devices : int
+        Number of devices.
+    params : WearOutParams or None
+        Limit distribution and stuck-state split; ``None`` disables wear-out (no limit).
+    rng : numpy.random.Generator
+        Draws the limits (one uniform per device) and the stuck states (one more).
+
+    Attributes
+    ----------
+    limit : ndarray of int64
+        Writes a device survives; the write that takes its counter past it fails the device.
+    stuck_lrs_on_failure : ndarray of bool
+        Where a worn-out device gets stuck: its LRS (True) or its HRS (False).
+    failed : ndarray of bool
+        Worn-out devices (live array, updated by the kernels).
+    """
+
+    NO_LIMIT = np.iinfo(np.int64).max
+
+    def __init__(self, n_devices: int, params: WearOutParams | None, rng: np.random.Generator):
+        self.params = params
+        if params is None:
+            self.limit = np.full(n_devices, self.NO_LIMIT, dtype=np.int64)
+            self.stuck_lrs_on_failure = np.zeros(n_devices, dtype=np.bool_)
+        else:
+            draws = np.floor(params.limit_writes.sample(n_devices, rng))
+            self.limit = np.minimum(draws, 2.0**62).astype(np.int64)
+            self.stuck_lrs_on_failure = rng.random(n_devices) < params.stuck_lrs_probability
+        self.failed = np.zeros(n_devices, dtype=np.bool_)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "wear_limit": self.limit,
+            "wear_stuck_lrs": self.stuck_lrs_on_failure,
+            "wear_failed": self.failed,
+        }
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for key, target in (
+            ("wear_limit", self.limit),
+            ("wear_stuck_lrs", self.stuck_lrs_on_failure),
+            ("wear_failed", self.failed),
+        ):
+            arr = arrays.get(key)
+            if arr is None or arr.shape != target.shape or arr.dtype != target.dtype:
+                raise InvalidParameterError(
+                    f"State file array {key!r} must be {target.dtype}{target.shape}."
+                )
+            target[:] = arr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from ._validation import InvalidParameterError, check_int, check_real
 from .distributions import TruncatedDistribution
 
-__all__ = ["D2D_FIELDS", "WeakResetParams"]
+__all__ = ["D2D_FIELDS", "MultiLevelParams", "STTMRAMParams", "WeakResetParams", "WearOutParams"]
 
 #: Per-device (D2D) parameters of the weak-RESET model, in the order they are drawn.
 D2D_FIELDS = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
@@ -139,3 +140,239 @@ class WeakResetParams:
             if key in data:
                 kwargs[key] = str(data[key])
         return cls(**kwargs)
+
+
+def _check_positive(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        check_real(name, value, owner, 0.0, low_open=True)
+
+
+def _check_probability(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        check_real(name, value, owner, 0.0, 1.0)
+
+
+def _check_increasing(owner: str, name: str, points: tuple[float, ...]) -> None:
+    arr = tuple(points)
+    if (
+        len(arr) < 2
+        or any(not math.isfinite(x) or x < 0 for x in arr)
+        or any(b <= a for a, b in itertools.pairwise(arr))
+    ):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be at least two finite, non-negative, "
+            f"strictly increasing values. Got {points!r} instead."
+        )
+
+
+@dataclass(frozen=True)
+class WearOutParams:
+    """Endurance wear-out shared by the device models (SPEC §1.5, an inferred model).
+
+    Every device draws an endurance limit ``N_end`` (writes) once; the write that takes its write
+    counter past ``N_end`` leaves it stuck: at its LRS with probability ``stuck_lrs_probability``,
+    else at its HRS. Default: log-normal with median 1e6 writes and ``sigma_ln = 1`` — an
+    assumption consistent with 1e6 cycles reported for CEA-Leti HfOx 1T1R OxRAM (Frontiers
+    Nanotechnol. 2025, doi 10.3389/fnano.2025.1549547) and the typical 1e5-1e9 of HfO2 RRAM.
+
+    Parameters
+    ----------
+    limit_writes : TruncatedDistribution
+        Distribution of the per-device endurance limit (writes).
+    stuck_lrs_probability : float
+        Probability that a worn-out device is stuck at its LRS (else at its HRS).
+    """
+
+    limit_writes: TruncatedDistribution = field(
+        default_factory=lambda: TruncatedDistribution("lognorm", 0.0, 1e6, 1.0, 1.0)
+    )
+    stuck_lrs_probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        owner = "WearOutParams"
+        if not isinstance(self.limit_writes, TruncatedDistribution):
+            raise InvalidParameterError(
+                f"The 'limit_writes' parameter of {owner} must be a TruncatedDistribution. "
+                f"Got {self.limit_writes!r} instead."
+            )
+        if self.limit_writes.lower < 0:
+            raise InvalidParameterError(
+                f"The 'limit_writes' parameter of {owner} must be truncated to non-negative "
+                f"values (lower >= 0). Got lower={self.limit_writes.lower!r} instead."
+            )
+        _check_probability(owner, stuck_lrs_probability=self.stuck_lrs_probability)
+
+
+@dataclass(frozen=True)
+class MultiLevelParams:
+    """Multi-level programming of 130 nm HfO2 1T1R cells (CEA-Leti; SPEC §2).
+
+    One SET draws ``G ~ N(mu, sigma_prog(mu))`` truncated to
+    ``[prog_low_fraction * g_min, prog_high_fraction * g_max]``, where ``mu`` is the mean
+    conductance at the SET's compliance current (``icc_points_ua`` -> ``g_points_s``, linear
+    interpolation) times the device's D2D factor, and
+    ``sigma_prog(G) = sigma_prog_s * (G / g_max)^(-1/2)`` (relative spread falling with G,
+    Poisson-like defect count; Bonnet et al., Nat. Commun. 14:7530, 2023). The compliance current
+    is set by the word-line voltage (``wl_points_v`` -> ``icc_for_wl_points_ua``). After
+    programming the conductance relaxes: ``G(t) = G_prog + z * sigma_rel(G_prog, t)`` with a
+    per-programming ``z ~ N(0, 1)``, ``sigma_rel(G, t) = sigma_relax_s * (G / g_max)^(-1/2) *
+    max(0, 1 + relax_log_growth * log10(t / relax_reference_s))`` (spread grows with log time, low
+    levels relax most; Esmanhotto et al., IEDM 2020). Every read multiplies by
+    ``1 + N(0, read_noise_rel)``.
+
+    Values marked [INFERRED] in SPEC §2.2 are calibrated so that 8 linear levels in 20-120 uS
+    reach BER < 1e-3 after 60 s, as the CEA-Leti multi-level chips do.
+
+    Parameters
+    ----------
+    g_min_s, g_max_s : float
+        Programming window: lowest and highest level (siemens).
+    g_hrs_s : float
+        Conductance after a RESET (siemens) [INFERRED].
+    g_stuck_low_s, g_stuck_high_s : float
+        Conductance of a cell stuck at its HRS / LRS (siemens) [INFERRED].
+    sigma_prog_s : float
+        Programming spread at ``g_max`` (siemens), ``sigma_0`` of SPEC §2.2.
+    prog_low_fraction, prog_high_fraction : float
+        Truncation of one SET's conductance, as fractions of ``g_min`` and ``g_max``.
+    d2d_window_rel : float
+        Relative D2D spread of each device's conductance for a given compliance current
+        (the device's factor is ``1 + N(0, d2d_window_rel)``) [INFERRED].
+    verify_tolerance_s : float
+        Program-and-verify accepts a verify read within ``± verify_tolerance_s`` of the target.
+    max_iterations : int
+        Maximum RESET + SET + verify iterations per programming.
+    sigma_relax_s, relax_reference_s, relax_log_growth : float
+        Relaxation spread at ``g_max`` after ``relax_reference_s`` seconds, and its growth per
+        decade of time.
+    read_noise_rel : float
+        Relative standard deviation of a read.
+    stuck_fraction, stuck_low_probability : float
+        Fraction of cells with a stuck-at fault from fabrication, and the share stuck at HRS.
+    icc_points_ua, g_points_s : tuple of float
+        Compliance current (uA) -> mean conductance (S) after SET [INFERRED: G = I_cc / 0.45 V].
+    wl_points_v, icc_for_wl_points_ua : tuple of float
+        Word-line voltage (V) -> compliance current (uA); SET uses V_WL in [1.4, 2.2] V (Bonnet
+        2023 Methods); the currents are [INFERRED].
+    """
+
+    g_min_s: float = 20e-6
+    g_max_s: float = 120e-6
+    g_hrs_s: float = 2e-6
+    g_stuck_low_s: float = 1e-6
+    g_stuck_high_s: float = 150e-6
+    sigma_prog_s: float = 4e-6
+    prog_low_fraction: float = 0.5
+    prog_high_fraction: float = 1.2
+    d2d_window_rel: float = 0.02
+    verify_tolerance_s: float = 2e-6
+    max_iterations: int = 50
+    sigma_relax_s: float = 0.6e-6
+    relax_reference_s: float = 60.0
+    relax_log_growth: float = 0.1
+    read_noise_rel: float = 0.01
+    stuck_fraction: float = 0.0
+    stuck_low_probability: float = 0.5
+    icc_points_ua: tuple[float, ...] = (9.0, 54.0)
+    g_points_s: tuple[float, ...] = (20e-6, 120e-6)
+    wl_points_v: tuple[float, ...] = (1.4, 2.2)
+    icc_for_wl_points_ua: tuple[float, ...] = (9.0, 54.0)
+    name: str = "custom"
+    citation: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        owner = "MultiLevelParams"
+        _check_positive(
+            owner,
+            g_min_s=self.g_min_s,
+            g_max_s=self.g_max_s,
+            g_hrs_s=self.g_hrs_s,
+            g_stuck_low_s=self.g_stuck_low_s,
+            g_stuck_high_s=self.g_stuck_high_s,
+            verify_tolerance_s=self.verify_tolerance_s,
+            relax_reference_s=self.relax_reference_s,
+            prog_low_fraction=self.prog_low_fraction,
+            prog_high_fraction=self.prog_high_fraction,
+        )
+        if not self.g_min_s < self.g_max_s:
+            raise InvalidParameterError(
+                f"The 'g_min_s' and 'g_max_s' parameters of {owner} must satisfy g_min_s < "
+                f"g_max_s. Got g_min_s={self.g_min_s!r}, g_max_s={self.g_max_s!r} instead."
+            )
+        if not self.prog_low_fraction * self.g_min_s < self.prog_high_fraction * self.g_max_s:
+            raise InvalidParameterError(
+                f"The truncation of {owner} must be a non-empty interval; got "
+                f"[{self.prog_low_fraction * self.g_min_s!r}, "
+                f"{self.prog_high_fraction * self.g_max_s!r}]."
+            )
+        for name in ("sigma_prog_s", "sigma_relax_s", "read_noise_rel", "d2d_window_rel",
+                     "relax_log_growth"):  # fmt: skip
+            check_real(name, getattr(self, name), owner, 0.0)
+        check_real("read_noise_rel", self.read_noise_rel, owner, 0.0, 0.5)
+        check_real("d2d_window_rel", self.d2d_window_rel, owner, 0.0, 0.5)
+        _check_probability(
+            owner,
+            stuck_fraction=self.stuck_fraction,
+            stuck_low_probability=self.stuck_low_probability,
+        )
+        check_int("max_iterations", self.max_iterations, owner, 1, 65535)
+        for name in ("icc_points_ua", "g_points_s", "wl_points_v", "icc_for_wl_points_ua"):
+            _check_increasing(owner, name, getattr(self, name))
+            object.__setattr__(self, name, tuple(float(x) for x in getattr(self, name)))
+        for a, b in (("icc_points_ua", "g_points_s"), ("wl_points_v", "icc_for_wl_points_ua")):
+            if len(getattr(self, a)) != len(getattr(self, b)):
+                raise InvalidParameterError(
+                    f"The {a!r} and {b!r} parameters of {owner} must have the same length. Got "
+                    f"{len(getattr(self, a))} and {len(getattr(self, b))} instead."
+                )
+
+
+@dataclass(frozen=True)
+class STTMRAMParams:
+    """Binary spin-transfer-torque MRAM write errors (SPEC §5; standard macrospin model).
+
+    Write error rate of a pulse of current ``I`` and duration ``t_p``:
+
+    .. math::
+
+        \\mathrm{WER} = 1 - \\exp\\Big(-\\frac{\\pi^2\\Delta}{4}
+            \\exp\\big(-2 (I/I_{c0} - 1)\\, t_p/\\tau_D\\big)\\Big)   \\quad (I > I_{c0},
+            \\text{ precessional})
+
+        \\mathrm{WER} = \\exp(-t_p/\\tau), \\quad \\tau = \\tau_0 \\exp\\big(\\Delta (1 - I/I_{c0})\\big)
+            \\quad (I \\le I_{c0}, \\text{ thermal})
+
+    and energy per write ``E = V I t_p``. The model is the textbook one [unverified: not read from
+    Hirtzlin et al. 2019], with the defaults of SPEC §5.
+
+    Parameters
+    ----------
+    thermal_stability : float
+        Thermal stability factor Delta.
+    critical_current_ua : float
+        Critical switching current I_c0 (uA).
+    precession_time_ns : float
+        Characteristic precession time tau_D (ns).
+    attempt_time_ns : float
+        Thermal attempt time tau_0 (ns).
+    write_voltage_v : float
+        Voltage across the cell during a write (V).
+    """
+
+    thermal_stability: float = 60.0
+    critical_current_ua: float = 50.0
+    precession_time_ns: float = 1.0
+    attempt_time_ns: float = 1.0
+    write_voltage_v: float = 0.5
+    name: str = "custom"
+    citation: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            "STTMRAMParams",
+            thermal_stability=self.thermal_stability,
+            critical_current_ua=self.critical_current_ua,
+            precession_time_ns=self.precession_time_ns,
+            attempt_time_ns=self.attempt_time_ns,
+            write_voltage_v=self.write_voltage_v,
+        )

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._validation import InvalidParameterError, closest
 from .distributions import TruncatedDistribution
-from .params import WeakResetParams
+from .params import MultiLevelParams, STTMRAMParams, WeakResetParams
 
 __all__ = ["FORMAT_VERSION", "MAJUMDAR2021", "PRESETS", "from_json", "get_preset", "to_json"]
 
@@ -46,13 +46,39 @@ MAJUMDAR2021 = WeakResetParams(
     ),
 )
 
+CEA_LETI_130NM = MultiLevelParams(
+    name="CEA_LETI_130NM",
+    citation=(
+        "130 nm HfO2 1T1R (CEA-Leti): TiN/HfOx/Ti, SET V_WL 1.4-2.2 V for 1 us, program-and-verify "
+        "and sigma falling with G from T. Bonnet et al., Nat. Commun. 14:7530 (2023), Methods; "
+        "relaxation at 60 s, low levels relaxing most, BER < 1e-3 acceptance from Esmanhotto et "
+        "al., IEDM 2020 (secondary). Numerical sigmas, D2D, HRS and the I_cc map are inferred "
+        "(SPEC §2.2), calibrated to BER < 1e-3 with 8 levels in 20-120 uS."
+    ),
+)
+
+HIRTZLIN2019_STTMRAM = STTMRAMParams(
+    name="HIRTZLIN2019_STTMRAM",
+    citation=(
+        "Standard macrospin write-error model with the defaults of SPEC §5 (Delta 60, I_c0 50 uA, "
+        "tau_D 1 ns, tau_0 1 ns, 0.5 V); used for the BNN-in-ST-MRAM study of T. Hirtzlin et al., "
+        "NANOARCH 2019. The model is not taken from that paper's text [unverified]."
+    ),
+)
+
 #: Read-only registry of the presets, by name.
-PRESETS = MappingProxyType({"MAJUMDAR2021": MAJUMDAR2021})
+PRESETS = MappingProxyType(
+    {
+        "MAJUMDAR2021": MAJUMDAR2021,
+        "CEA_LETI_130NM": CEA_LETI_130NM,
+        "HIRTZLIN2019_STTMRAM": HIRTZLIN2019_STTMRAM,
+    }
+)
 
 _MODELS = {"weak-reset": WeakResetParams}
 
 
-def get_preset(name: str) -> WeakResetParams:
+def get_preset(name: str) -> Any:
     """Return the preset called ``name`` (case-insensitive); suggest the closest on a typo."""
     if isinstance(name, str):
         for key, value in PRESETS.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import os
 from typing import Any
@@ -14,6 +12,7 @@ from . import presets as _presets
 from ._kernels import weak_reset_code_layout_step, weak_reset_step
 from ._math import POW2
 from ._rng import derive_key
+from ._state import copy_checked, read_state, write_state
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int
 from .endurance import EnduranceCounters
 from .params import D2D_FIELDS, WeakResetParams
@@ -432,8 +431,6 @@ class WeakResetRRAM:
         header; it is read without pickle, and a loaded population continues bit-identically.
         """
         meta = {
-            "format": _STATE_FORMAT,
-            "version": _STATE_VERSION,
             "n_devices": self.n_devices,
             "noise": self.noise,
             "d2d": self.d2d,
@@ -443,40 +440,20 @@ class WeakResetRRAM:
             "t_bound": self._t_bound,
             "params": {"model": "weak-reset", **self.params.to_dict()},
         }
-        arrays: dict[str, np.ndarray] = {
+        arrays = {
             **{f"d2d_{k}": v for k, v in self._d2d.items()},
             "t": self._t,
             "s": self._s,
             "h": self._h,
             "line": self._line,
             **self.counters.to_arrays(),
-            "meta_json": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
         }
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        with open(path, "wb") as fh:
-            fh.write(buf.getbuffer())
+        write_state(path, _STATE_FORMAT, _STATE_VERSION, meta, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> WeakResetRRAM:
         """Load a population saved by :meth:`save`."""
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise InvalidParameterError(f"{path}: no such state file.") from None
-        except (ValueError, OSError) as exc:
-            raise InvalidParameterError(
-                f"{path}: not a WeakResetRRAM state file ({exc})."
-            ) from None
-        if "meta_json" not in arrays:
-            raise InvalidParameterError(f"{path}: not a WeakResetRRAM state file (no header).")
-        meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
-        if meta.get("format") != _STATE_FORMAT or meta.get("version") != _STATE_VERSION:
-            raise InvalidParameterError(
-                f"{path}: expected format {_STATE_FORMAT!r} version {_STATE_VERSION}. "
-                f"Got {meta.get('format')!r} version {meta.get('version')!r} instead."
-            )
+        arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
         self = cls.__new__(cls)
         self.n_devices = int(meta["n_devices"])
         self.params = _presets.from_dict(
@@ -486,25 +463,11 @@ class WeakResetRRAM:
         self.d2d = bool(meta["d2d"])
         self._seed = int(meta["seed"])
         self._allocate_state()
-        expected = {
-            **{f"d2d_{k}": ((self.n_devices,), np.float32) for k in D2D_FIELDS},
-            "t": ((self.n_devices,), np.int32),
-            "s": (self._s.shape, np.uint8),
-            "h": (self._h.shape, np.uint16),
-            "line": (self._line.shape, np.float32),
-        }
-        for key, (shape, dtype) in expected.items():
-            arr = arrays.get(key)
-            if arr is None or arr.shape != shape or arr.dtype != dtype:
-                got = "missing" if arr is None else f"{arr.dtype}{arr.shape}"
-                raise InvalidParameterError(
-                    f"{path}: array {key!r} must be {np.dtype(dtype)}{shape}. Got {got} instead."
-                )
-        self._d2d = {k: np.ascontiguousarray(arrays[f"d2d_{k}"]) for k in D2D_FIELDS}
-        self._t[:] = arrays["t"]
-        self._s[:] = arrays["s"]
-        self._h[:] = arrays["h"]
-        self._line[:] = arrays["line"]
+        self._d2d = {k: np.zeros(self.n_devices, dtype=np.float32) for k in D2D_FIELDS}
+        for k in D2D_FIELDS:
+            copy_checked(path, arrays, f"d2d_{k}", self._d2d[k])
+        for key, target in (("t", self._t), ("s", self._s), ("h", self._h), ("line", self._line)):
+            copy_checked(path, arrays, key, target)
         self.counters.load_arrays(arrays)
         self._apply_calls = int(meta["apply_calls"])
         self._read_calls = int(meta["read_calls"])
