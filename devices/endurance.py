@@ -8,13 +8,15 @@ counters and so that wear-out models can fail a device when its count passes its
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ._validation import InvalidParameterError, check_int, closest
+from .distributions import TruncatedDistribution
 from .params import WearOutParams
 
-__all__ = ["EnduranceCounters", "WearOut"]
+__all__ = ["EnduranceCounters", "WearOut", "wear_from_dict", "wear_to_dict"]
 
 
 class EnduranceCounters:
@@ -164,3 +166,22 @@ class WearOut:
                     f"State file array {key!r} must be {target.dtype}{target.shape}."
                 )
             target[:] = arr
+
+
+def wear_to_dict(wear: WearOutParams | None) -> dict[str, Any] | None:
+    """JSON form of wear-out parameters (None stays None)."""
+    if wear is None:
+        return None
+    return {
+        "limit_writes": wear.limit_writes.to_dict(),
+        "stuck_lrs_probability": wear.stuck_lrs_probability,
+    }
+
+
+def wear_from_dict(data: dict[str, Any] | None) -> WearOutParams | None:
+    """Inverse of :func:`wear_to_dict`."""
+    if data is None:
+        return None
+    return WearOutParams(
+        TruncatedDistribution.from_dict(data["limit_writes"]), data["stuck_lrs_probability"]
+    )

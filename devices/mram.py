@@ -13,7 +13,7 @@ from ._jit import jit_parallel, prange
 from ._rng import derive_key, uniform
 from ._state import copy_checked, read_state, write_state
 from ._validation import InvalidParameterError, as_generator, check_int, check_real
-from .endurance import EnduranceCounters, WearOut
+from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import STTMRAMParams, WearOutParams
 
 __all__ = ["STTMRAM", "pulse_for_wer", "write_energy_j", "write_error_rate"]
@@ -241,7 +241,7 @@ class STTMRAM:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save bits, counters and wear state (npz + JSON header, no pickle)."""
-        from .multilevel import _params_to_dict, _wear_to_dict
+        from .multilevel import _params_to_dict
 
         wear = self.wear.params
         meta = {
@@ -249,7 +249,7 @@ class STTMRAM:
             "seed": str(self._seed),
             "calls": self._calls,
             "params": _params_to_dict(self.params),
-            "wear_out": None if wear is None else _wear_to_dict(wear),
+            "wear_out": wear_to_dict(wear),
         }
         arrays = {"bits": self._bits, **self.wear.to_arrays(), **self.counters.to_arrays()}
         write_state(path, _STATE_FORMAT, _STATE_VERSION, meta, arrays)
@@ -257,14 +257,12 @@ class STTMRAM:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> STTMRAM:
         """Load an array saved by :meth:`save`; later writes continue bit-identically."""
-        from .multilevel import _wear_from_dict
-
         arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
         wear = meta["wear_out"]
         self = cls(
             int(meta["n_bits"]),
             params=STTMRAMParams(**meta["params"]),
-            wear_out=None if wear is None else _wear_from_dict(wear),
+            wear_out=wear_from_dict(wear),
             rng=0,
         )
         self._seed = int(meta["seed"])

@@ -21,8 +21,7 @@ from ._validation import (
     check_int,
     check_real,
 )
-from .distributions import TruncatedDistribution
-from .endurance import EnduranceCounters, WearOut
+from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import MultiLevelParams, WearOutParams
 
 __all__ = ["ALLOCATIONS", "MultiLevelRRAM", "ProgramResult", "allocate_levels"]
@@ -496,7 +495,7 @@ class MultiLevelRRAM:
             "seed": str(self._seed),
             "calls": self._calls,
             "params": _params_to_dict(self.params),
-            "wear_out": None if wear is None else _wear_to_dict(wear),
+            "wear_out": wear_to_dict(wear),
         }
         arrays = {
             "levels": self._levels, "d2d": self._d2d, "stuck": self._stuck, "faulty": self.faulty,
@@ -513,7 +512,7 @@ class MultiLevelRRAM:
             int(meta["n_cells"]),
             params=MultiLevelParams(**_params_from_dict(meta["params"])),
             level_conductances_s=arrays.get("levels"),
-            wear_out=None if meta["wear_out"] is None else _wear_from_dict(meta["wear_out"]),
+            wear_out=wear_from_dict(meta["wear_out"]),
             allocation=meta["allocation"],
             rng=0,
         )
@@ -544,19 +543,6 @@ def _params_to_dict(params: Any) -> dict[str, Any]:
 
 def _params_from_dict(data: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-
-
-def _wear_to_dict(wear: WearOutParams) -> dict[str, Any]:
-    return {
-        "limit_writes": wear.limit_writes.to_dict(),
-        "stuck_lrs_probability": wear.stuck_lrs_probability,
-    }
-
-
-def _wear_from_dict(data: dict[str, Any]) -> WearOutParams:
-    return WearOutParams(
-        TruncatedDistribution.from_dict(data["limit_writes"]), data["stuck_lrs_probability"]
-    )
 
 
 def _describe(x: Any) -> str:

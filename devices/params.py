@@ -55,6 +55,9 @@ class WeakResetParams:
         Length of the 1/f sample buffer (Kasdin filter taps), at most 16.
     fit_max_pulses : int
         Largest pulse count covered by the fit; beyond it the model extrapolates with slope m2.
+    hrs_ohm : float
+        Resistance of a device worn out stuck at its HRS (ohm) [INFERRED; used only with
+        wear-out].
     name, citation : str
         Where the values come from.
     """
@@ -70,11 +73,13 @@ class WeakResetParams:
     pink_alpha: float = 0.025
     pink_taps: int = 15
     fit_max_pulses: int = 2000
+    hrs_ohm: float = 1e5
     name: str = "custom"
     citation: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         owner = "WeakResetParams"
+        check_real("hrs_ohm", self.hrs_ohm, owner, 0.0, low_open=True)
         for name in D2D_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, TruncatedDistribution):

@@ -14,8 +14,10 @@ from ._math import POW2
 from ._rng import derive_key
 from ._state import copy_checked, read_state, write_state
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int
-from .endurance import EnduranceCounters
-from .params import D2D_FIELDS, WeakResetParams
+from .endurance import EnduranceCounters, WearOut
+from .endurance import wear_from_dict as _wear_from_dict
+from .endurance import wear_to_dict as _wear_to_dict
+from .params import D2D_FIELDS, WeakResetParams, WearOutParams
 from .variability import sample_weak_reset_population
 
 __all__ = ["NOISE_MODES", "WeakResetRRAM", "kasdin_coefficients", "mean_log_resistance"]
@@ -91,6 +93,10 @@ class WeakResetRRAM:
         Seed or generator. It draws the D2D parameters and a 64-bit key for the counter-based
         generator of the noise, so a given seed always gives the same simulation, whatever the
         number of threads.
+    wear_out : WearOutParams or None, default None
+        Endurance limits on writes (weak-RESET pulses + SETs); a device past its limit is stuck
+        at its LRS (``R0``) or HRS (``params.hrs_ohm``). None (default): the weak-RESET model's
+        only wear mechanism is the saturation of its window (SPEC §1.5).
 
     Attributes
     ----------
@@ -112,8 +118,14 @@ class WeakResetRRAM:
         noise: str = "paper",
         d2d: bool = True,
         rng: int | np.random.Generator | None = None,
+        wear_out: WearOutParams | None = None,
     ) -> None:
         self.n_devices = check_int("n_devices", n_devices, _OWNER, 1, _INT32_MAX)
+        if wear_out is not None and not isinstance(wear_out, WearOutParams):
+            raise InvalidParameterError(
+                f"The 'wear_out' parameter of {_OWNER} must be a WearOutParams or None. "
+                f"Got {type(wear_out).__name__} instead."
+            )
         if isinstance(params, str):
             params = _presets.get_preset(params)
         if not isinstance(params, WeakResetParams):
@@ -136,6 +148,8 @@ class WeakResetRRAM:
         draws = sample_weak_reset_population(params, self.n_devices, gen, d2d=self.d2d)
         self._d2d = {name: draws[name].astype(np.float32) for name in D2D_FIELDS}
         self._allocate_state()
+        # weak-RESET pulses and SETs both count as writes; None: no endurance limit
+        self.wear = None if wear_out is None else WearOut(self.n_devices, wear_out, gen)
 
     def _allocate_state(self) -> None:
         n = self.n_devices
@@ -282,8 +296,33 @@ class WeakResetRRAM:
         self.counters.add("set", index, 1)
         if devices is None:
             self._t_bound = 0
+        self._update_wear(False, _EMPTY_F64)
+
+    @property
+    def failed(self) -> np.ndarray:
+        """Worn-out devices (all False without wear-out), read-only."""
+        if self.wear is None:
+            return np.zeros(self.n_devices, dtype=np.bool_)
+        return _readonly(self.wear.failed)
+
+    def _update_wear(self, read: bool, out: np.ndarray) -> None:
+        wear = self.wear
+        if wear is None:
+            return
+        np.logical_or(wear.failed, self.pulse_count > wear.limit, out=wear.failed)
+        if read and wear.failed.any():
+            idx = np.flatnonzero(wear.failed)
+            stuck = np.where(
+                wear.stuck_lrs_on_failure[idx], self._d2d["r0_ohm"][idx], self.params.hrs_ohm
+            )
+            out[idx] = stuck
 
     def _run(self, n: Any, read: bool, out: np.ndarray | None) -> np.ndarray:
+        out = self._run_kernels(n, read, out)
+        self._update_wear(read, out)
+        return out
+
+    def _run_kernels(self, n: Any, read: bool, out: np.ndarray | None) -> np.ndarray:
         apply = n is not None
         n_scalar, n_arr = (0, _EMPTY_I64)
         if apply:
@@ -439,8 +478,10 @@ class WeakResetRRAM:
             "read_calls": self._read_calls,
             "t_bound": self._t_bound,
             "params": {"model": "weak-reset", **self.params.to_dict()},
+            "wear_out": None if self.wear is None else _wear_to_dict(self.wear.params),
         }
         arrays = {
+            **({} if self.wear is None else self.wear.to_arrays()),
             **{f"d2d_{k}": v for k, v in self._d2d.items()},
             "t": self._t,
             "s": self._s,
@@ -469,6 +510,11 @@ class WeakResetRRAM:
         for key, target in (("t", self._t), ("s", self._s), ("h", self._h), ("line", self._line)):
             copy_checked(path, arrays, key, target)
         self.counters.load_arrays(arrays)
+        wear = meta.get("wear_out")
+        self.wear = None
+        if wear is not None:
+            self.wear = WearOut(self.n_devices, _wear_from_dict(wear), np.random.default_rng(0))
+            self.wear.load_arrays(arrays)
         self._apply_calls = int(meta["apply_calls"])
         self._read_calls = int(meta["read_calls"])
         self._t_bound = int(meta["t_bound"])

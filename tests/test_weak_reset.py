@@ -319,7 +319,9 @@ def test_load_rejects_bad_files(tmp_path):
         WeakResetRRAM.load(tmp_path / "missing.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(InvalidParameterError, match="not a .crossbar-sim/weak-reset-state. state file"):
+    with pytest.raises(
+        InvalidParameterError, match=r"not a .crossbar-sim/weak-reset-state. state file"
+    ):
         WeakResetRRAM.load(junk)
     other = tmp_path / "other.npz"
     np.savez(other, x=np.zeros(3))
