@@ -67,6 +67,56 @@ _positive_int = _int_at_least(1, "a positive integer")
 _seed = _int_at_least(0, "a non-negative integer")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}")
+    return value
+
+
+def _float_list(text: str) -> list[float]:
+    out = []
+    for i, token in enumerate(text.split(","), start=1):
+        try:
+            out.append(_positive_float(token.strip()))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"item {i} must be a positive number; got {token.strip()!r} in {text!r}"
+            ) from None
+    return out
+
+
+#: Options that belong to one model only, with the model's default.
+_MODEL_OPTIONS = {
+    "weak-reset": {"pulses": [0, 10, 100, 500, 1000, 2000], "noise": "paper", "devices": 10000,
+                   "params": "MAJUMDAR2021"},
+    "multilevel": {"levels": 8, "allocation": "linear", "devices": 16384, "params": "CEA_LETI_130NM"},
+    "mram": {"current_ua": 100.0, "pulse_widths_ns": [1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
+             "target_wer": [1e-3, 1e-6, 1e-9], "devices": 100000, "params": "HIRTZLIN2019_STTMRAM"},
+}  # fmt: skip
+_MODELS = tuple(_MODEL_OPTIONS)
+
+
+def _apply_model_defaults(args: argparse.Namespace) -> None:
+    """Fill each model's defaults; refuse options that belong to another model."""
+    mine = _MODEL_OPTIONS[args.model]
+    for model, options in _MODEL_OPTIONS.items():
+        for name in options:
+            if name in ("devices", "params"):
+                continue
+            if model != args.model and getattr(args, name) is not None and name not in mine:
+                flag = "--" + name.replace("_", "-")
+                raise CliError(f"{flag} applies to --model {model} only (got --model {args.model})")
+    if args.no_d2d and args.model != "weak-reset":
+        raise CliError(f"--no-d2d applies to --model weak-reset only (got --model {args.model})")
+    for name, default in mine.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crossbar`` command."""
     parser = _Parser(
@@ -88,27 +138,36 @@ def build_parser() -> argparse.ArgumentParser:
             "ln(R/R0) per pulse count. Pulses are applied one at a time."
         ),
     )
-    sim.add_argument("--model", required=True, choices=["weak-reset"], help="device model")
-    sim.add_argument("--devices", type=_positive_int, default=10000, help="population size")
     sim.add_argument(
-        "--pulses",
-        type=_pulse_list,
-        default=[0, 10, 100, 500, 1000, 2000],
-        help="comma-separated pulse counts at which to report (default 0,10,100,500,1000,2000)",
+        "--model", required=True, choices=list(_MODELS), help="device model: " + ", ".join(_MODELS)
     )
     sim.add_argument(
-        "--noise", default="paper", help="noise mode: none, paper, rtn or pink (default paper)"
-    )
-    sim.add_argument("--no-d2d", action="store_true", help="every device at the median parameters")
-    sim.add_argument(
-        "--params",
-        default="MAJUMDAR2021",
-        help="preset name or path to a JSON parameter file (default MAJUMDAR2021)",
-    )
+        "--devices", type=_positive_int, default=None,
+        help="population size (default 10000 weak-reset, 16384 multilevel, 100000 mram bits)",
+    )  # fmt: skip
     sim.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    sim.add_argument("--plot", metavar="PNG", help="write a PNG of quantile bands vs pulse count")
+    sim.add_argument("--params", default=None, help="preset name or JSON parameter file")
+    sim.add_argument("--plot", metavar="PNG", help="write a PNG of the results")
     sim.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    wr = sim.add_argument_group("weak-reset")
+    wr.add_argument(
+        "--pulses", type=_pulse_list, default=None,
+        help="comma-separated pulse counts at which to report (default 0,10,100,500,1000,2000)",
+    )  # fmt: skip
+    wr.add_argument("--noise", default=None, help="none, paper, rtn, pink or code (default paper)")
+    wr.add_argument("--no-d2d", action="store_true", help="every device at the median parameters")
+    ml = sim.add_argument_group("multilevel")
+    ml.add_argument("--levels", type=_int_at_least(2, "an integer >= 2"), default=None,
+                    help="number of conductance levels (default 8)")  # fmt: skip
+    ml.add_argument("--allocation", default=None, help="linear or statistics (default linear)")
+    mr = sim.add_argument_group("mram")
+    mr.add_argument("--current-ua", type=_positive_float, default=None,
+                    help="write current for the WER curve (default 100 uA)")  # fmt: skip
+    mr.add_argument("--pulse-widths-ns", type=_float_list, default=None,
+                    help="pulse widths (default 1,2,3,5,10,20,50 ns)")  # fmt: skip
+    mr.add_argument("--target-wer", type=_float_list, default=None,
+                    help="target write error rates for the energy table (default 1e-3,1e-6,1e-9)")  # fmt: skip
     sim.set_defaults(handler=_cmd_device_simulate)
     return parser
 
@@ -124,6 +183,19 @@ def _load_params(spec: str) -> Any:
 
 
 def _cmd_device_simulate(args: argparse.Namespace) -> int:
+    _apply_model_defaults(args)
+    if args.model == "multilevel":
+        from ._cli_devices import simulate_multilevel
+
+        return simulate_multilevel(args)
+    if args.model == "mram":
+        from ._cli_devices import simulate_mram
+
+        return simulate_mram(args)
+    return _simulate_weak_reset(args)
+
+
+def _simulate_weak_reset(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 

@@ -4,22 +4,41 @@
     HfOx RRAM driven by weak-RESET pulses (Majumdar et al., IEEE TED 2021): progressive,
     stochastic resistance change per pulse, device-to-device variability, random telegraph noise
     and 1/f noise, with endurance counters.
+``MultiLevelRRAM``
+    130 nm HfO2 1T1R cells programmed to K conductance levels by program-and-verify, with
+    relaxation, read noise, stuck-at faults and wear-out (CEA-Leti; SPEC §2).
+``STTMRAM``
+    Binary spin-transfer-torque MRAM with write errors and write energy (SPEC §5).
 """
 
 from . import presets
 from ._validation import InvalidParameterError
 from .distributions import TruncatedDistribution
-from .endurance import EnduranceCounters
-from .params import WeakResetParams
+from .endurance import EnduranceCounters, WearOut
+from .mram import STTMRAM, pulse_for_wer, write_energy_j, write_error_rate
+from .multilevel import ALLOCATIONS, MultiLevelRRAM, ProgramResult, allocate_levels
+from .params import MultiLevelParams, STTMRAMParams, WeakResetParams, WearOutParams
 from .weak_reset import NOISE_MODES, WeakResetRRAM, mean_log_resistance
 
 __all__ = [
+    "ALLOCATIONS",
     "NOISE_MODES",
+    "STTMRAM",
     "EnduranceCounters",
     "InvalidParameterError",
+    "MultiLevelParams",
+    "MultiLevelRRAM",
+    "ProgramResult",
+    "STTMRAMParams",
     "TruncatedDistribution",
     "WeakResetParams",
     "WeakResetRRAM",
+    "WearOut",
+    "WearOutParams",
+    "allocate_levels",
     "mean_log_resistance",
     "presets",
+    "pulse_for_wer",
+    "write_energy_j",
+    "write_error_rate",
 ]
