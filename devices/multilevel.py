@@ -369,7 +369,7 @@ class MultiLevelRRAM:
                 f"Got icc_ua={icc_ua!r}, wl_voltage_v={wl_voltage_v!r} instead."
             )
         if icc_ua is None:
-            icc_ua = self.compliance_current_ua(wl_voltage_v)  # type: ignore[arg-type]
+            icc_ua = float(self.compliance_current_ua(wl_voltage_v))
         icc = check_real("icc_ua", icc_ua, f"{_OWNER}.set", 0.0, low_open=True)
         idx = self._check_cells(cells)
         means = float(self.mean_set_conductance(icc)) * self._d2d[idx]

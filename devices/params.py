@@ -87,10 +87,10 @@ class WeakResetParams:
                     f"The {name!r} parameter of {owner} must be a TruncatedDistribution. "
                     f"Got {value!r} instead."
                 )
-        if self.r0_ohm.lower < 0 or (self.r0_ohm.lower == -math.inf):
+        if not self.r0_ohm.ppf(0.0) >= 0:
             raise InvalidParameterError(
-                f"The 'r0_ohm' parameter of {owner} must be truncated to non-negative values "
-                f"(lower >= 0). Got lower={self.r0_ohm.lower!r} instead."
+                f"The 'r0_ohm' parameter of {owner} must only take non-negative values. "
+                f"Got a distribution reaching {float(self.r0_ohm.ppf(0.0))!r} instead."
             )
         p_up = check_real("rtn_p_up_per_pulse", self.rtn_p_up_per_pulse, owner, 0.0, 1.0)
         p_down = check_real("rtn_p_down_per_pulse", self.rtn_p_down_per_pulse, owner, 0.0, 1.0)
@@ -200,10 +200,10 @@ class WearOutParams:
                 f"The 'limit_writes' parameter of {owner} must be a TruncatedDistribution. "
                 f"Got {self.limit_writes!r} instead."
             )
-        if self.limit_writes.lower < 0:
+        if not self.limit_writes.ppf(0.0) >= 0:
             raise InvalidParameterError(
-                f"The 'limit_writes' parameter of {owner} must be truncated to non-negative "
-                f"values (lower >= 0). Got lower={self.limit_writes.lower!r} instead."
+                f"The 'limit_writes' parameter of {owner} must only take non-negative values. "
+                f"Got a distribution reaching {float(self.limit_writes.ppf(0.0))!r} instead."
             )
         _check_probability(owner, stuck_lrs_probability=self.stuck_lrs_probability)
 

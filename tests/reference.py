@@ -189,3 +189,95 @@ class ReferenceCodeLayout:
             w += self.state[i, 0] + self.alpha * np.dot(self.b, self.state[i, 1:16])
             r[i] = self.r0[i] * math.exp(w)
         return r
+
+
+# -- normals and multi-level programming --------------------------------------------------------
+
+_MASK = (1 << 64) - 1
+
+
+def _bits(key, counter):
+    return mix64_int((int(key) + (int(counter) + 1) * GOLDEN_GAMMA) & _MASK)
+
+
+def mix64_int(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def _uniform_int(key, counter):
+    return (_bits(key, counter) >> 11) * 2.0**-53
+
+
+def normal(key, counter):
+    """Marsaglia-Tsang ziggurat, written out with Python integers (twin of devices._rng.normal)."""
+    from devices._rng import ZIG_F, ZIG_K, ZIG_W
+
+    def split(z):
+        low = z & 0xFFFFFFFF
+        hz = low - (1 << 32) if low >= (1 << 31) else low
+        return hz, (z >> 32) & 127
+
+    key, counter = int(key), int(counter)
+    hz, iz = split(_bits(key, counter))
+    if abs(hz) < ZIG_K[iz]:
+        return hz * ZIG_W[iz]
+    alt = key ^ 0x5851F42D4C957F2D
+    base = (counter << 8) & _MASK
+    k = 0
+    while True:
+        x = hz * ZIG_W[iz]
+        if iz == 0:
+            while True:
+                xt = -math.log1p(-_uniform_int(alt, base + k)) / 3.442619855899
+                yt = -math.log1p(-_uniform_int(alt, base + k + 1))
+                k += 2
+                if yt + yt >= xt * xt:
+                    return 3.442619855899 + xt if hz > 0 else -3.442619855899 - xt
+        u = _uniform_int(alt, base + k)
+        k += 1
+        if ZIG_F[iz] + u * (ZIG_F[iz - 1] - ZIG_F[iz]) < math.exp(-0.5 * x * x):
+            return x
+        hz, iz = split(_bits(alt, base + k))
+        k += 1
+        if abs(hz) < ZIG_K[iz]:
+            return hz * ZIG_W[iz]
+
+
+def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs, counts, keys, p):
+    """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays."""
+    key_set, key_verify, key_relax = (int(k) for k in keys)
+    lo, hi = p.prog_low_fraction * p.g_min_s, p.prog_high_fraction * p.g_max_s
+    iterations, converged = [], []
+    z = {}
+    for i, target, mu in zip(cells, targets, means, strict=True):
+        i = int(i)
+        sigma = p.sigma_prog_s * math.sqrt(p.g_max_s / mu)
+        ok, it = False, 0
+        value = g[i]
+        while it < p.max_iterations:
+            it += 1
+            for kind in ("reset", "set"):
+                counts[kind][i] += 1
+                if not failed[i] and counts["set"][i] + counts["reset"][i] > limit[i]:
+                    failed[i] = True
+                    stuck[i] = 2 if stuck_lrs[i] else 1
+            ctr = (i << 16) | it
+            if stuck[i] == 0:
+                for r in range(64):
+                    value = mu + sigma * normal(key_set, (ctr << 6) | r)
+                    if lo <= value <= hi:
+                        break
+            else:
+                value = p.g_stuck_low_s if stuck[i] == 1 else p.g_stuck_high_s
+            counts["verify_read"][i] += 1
+            read = value * (1.0 + p.read_noise_rel * normal(key_verify, ctr))
+            if abs(read - target) <= p.verify_tolerance_s:
+                ok = True
+                break
+        g[i] = value
+        z[i] = normal(key_relax, i)
+        iterations.append(it)
+        converged.append(ok)
+    return np.array(iterations), np.array(converged), z
