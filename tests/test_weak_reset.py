@@ -478,3 +478,31 @@ def test_code_layout_save_load_and_many_pulses(tmp_path):
         np.testing.assert_array_equal(pop.pulse_and_read(n), other.pulse_and_read(n))
     pop.full_set()
     np.testing.assert_array_equal(pop.resistance(), pop.d2d_parameters["r0_ohm"])
+
+
+def test_optional_wear_out_sticks_devices_past_their_limit():
+    from devices import TruncatedDistribution, WearOutParams
+
+    wear = WearOutParams(TruncatedDistribution("uniform", 5.0, 20.0), stuck_lrs_probability=0.5)
+    pop = WeakResetRRAM(2000, noise="none", rng=1, wear_out=wear)
+    for _ in range(30):
+        r = pop.pulse_and_read(1)
+        np.testing.assert_array_equal(pop.failed, pop.pulse_count > pop.wear.limit)
+    lrs = pop.wear.stuck_lrs_on_failure
+    failed = pop.failed
+    np.testing.assert_array_equal(r[failed & lrs], pop.d2d_parameters["r0_ohm"][failed & lrs])
+    np.testing.assert_array_equal(r[failed & ~lrs], P.hrs_ohm)
+    assert not WeakResetRRAM(10, rng=0).failed.any()
+    with pytest.raises(InvalidParameterError, match="'wear_out'"):
+        WeakResetRRAM(10, wear_out=3)
+
+
+def test_wear_out_survives_save_load(tmp_path):
+    from devices import WearOutParams
+
+    pop = WeakResetRRAM(100, rng=2, wear_out=WearOutParams())
+    pop.apply_pulses(3)
+    pop.save(tmp_path / "w.npz")
+    other = WeakResetRRAM.load(tmp_path / "w.npz")
+    np.testing.assert_array_equal(other.wear.limit, pop.wear.limit)
+    np.testing.assert_array_equal(other.pulse_and_read(2), pop.pulse_and_read(2))
