@@ -123,3 +123,62 @@ def test_version_and_module_entry_point():
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert res.returncode == 0 and "--no-d2d" in res.stdout and "--plot" in res.stdout
+
+
+def test_multilevel_simulation_json(capsys, tmp_path):
+    png = tmp_path / "ml.png"
+    code, out, err = run(
+        capsys, "device", "simulate", "--model", "multilevel", "--devices", "4000", "--levels",
+        "4", "--allocation", "statistics", "--json", "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["levels"] == 4 and doc["cells"] == 4000 and doc["allocation"] == "statistics"
+    assert set(doc["ber"]) == {"verify", "1 s", "60 s", "1 day"}
+    assert len(doc["per_level"]) == 4 and 1.0 < doc["mean_iterations"] < 10
+    sig = [r["sigma_us@1 day"] for r in doc["per_level"]]
+    assert sig[0] > sig[-1]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_multilevel_simulation_table(capsys):
+    code, out, _ = run(capsys, "device", "simulate", "--model", "multilevel", "--devices", "800")
+    assert code == 0
+    assert "iterations per cell" in out and "BER" in out and "sigma@60 s" in out
+
+
+def test_mram_simulation(capsys, tmp_path):
+    png = tmp_path / "m.png"
+    code, out, err = run(
+        capsys, "device", "simulate", "--model", "mram", "--devices", "20000", "--pulse-widths-ns",
+        "2,5", "--target-wer", "1e-3,1e-6", "--json", "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["pulse_widths_ns"] == [2.0, 5.0] and set(doc["for_target_wer"]) == {"0.001", "1e-06"}
+    assert abs(doc["wer_measured"][1] - doc["wer"][1]) < 5 * np.sqrt(doc["wer"][1] / 20000)
+    e3 = doc["for_target_wer"]["0.001"]["energy_j"]
+    e6 = doc["for_target_wer"]["1e-06"]["energy_j"]
+    assert all(a < b for a, b in zip(e3, e6, strict=True))
+    assert png.exists()
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--model", "multilevel", "--pulses", "1,2"], "--pulses applies to --model weak-reset"),
+        (["--model", "weak-reset", "--levels", "4"], "--levels applies to --model multilevel"),
+        (["--model", "mram", "--no-d2d"], "--no-d2d applies to --model weak-reset"),
+        (["--model", "multilevel", "--levels", "1"], "integer >= 2"),
+        (["--model", "multilevel", "--allocation", "log"], "'allocation'"),
+        (["--model", "multilevel", "--params", "MAJUMDAR2021"], "not a MultiLevelParams"),
+        (["--model", "mram", "--pulse-widths-ns", "1,-2"], "item 2 must be a positive number"),
+        (["--model", "mram", "--current-ua", "0"], "positive number"),
+        (["--model", "mram", "--target-wer", "2"], "'target_wer'"),
+    ],
+)
+def test_model_specific_errors(capsys, argv, match):
+    code, out, err = run(capsys, "device", "simulate", *argv)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], err
