@@ -15,9 +15,14 @@ from ._jit import jit, jit_parallel, prange
 from ._math import exp
 from ._rng import normal, uniform, uniform_u16
 
-_ALT_KEY = np.uint64(0x2545F4914F6CDD1D)  # a second key derived from a first: key ^ _ALT_KEY
-
-__all__ = ["weak_reset_code_layout_step", "weak_reset_step"]
+__all__ = [
+    "multilevel_program",
+    "multilevel_read",
+    "multilevel_reset",
+    "multilevel_set",
+    "weak_reset_code_layout_step",
+    "weak_reset_step",
+]
 
 
 @jit
@@ -200,13 +205,16 @@ def weak_reset_code_layout_step(
 
 # -- multi-level 1T1R cells ---------------------------------------------------------------------
 #
-# Cell state: g_prog (conductance right after the last write, S), z_relax (the standard normal
-# that scales this programming's relaxation), stuck (0 none, 1 HRS, 2 LRS), the wear-out arrays
-# and int64 counters. Counters of the random streams: (cell << 16 | iteration) << 6 | redraw.
+# Cell state: g_prog (conductance right after the last write, S), relaxes (1 after a SET, 0 after
+# a RESET), stuck (0 none, 1 HRS, 2 LRS), the wear-out arrays and int64 counters. Counters of the
+# random streams: (cell << 16 | iteration) << 6 | redraw. The standard normal that scales a
+# programming's relaxation is keyed by (SET count, cell), so it is fixed from one programming to
+# the next without being stored, and costs nothing when cells are only programmed.
 
 _STUCK_NONE, _STUCK_HRS, _STUCK_LRS = 0, 1, 2
 _U6 = np.uint64(6)
 _U16 = np.uint64(16)
+_U32 = np.uint64(32)
 
 
 @jit
@@ -241,50 +249,62 @@ def _stuck_value(state, g, g_low, g_high):
 
 @jit_parallel
 def multilevel_program(
-    cells, targets, means,
-    g_prog, z_relax, stuck, failed, stuck_lrs, limit,
+    cells, levels, level_g, level_means, d2d, target_level,
+    g_prog, relaxes, stuck, failed, stuck_lrs, limit,
     set_count, reset_count, verify_count,
     iterations, converged,
-    key_set, key_verify, key_relax,
+    key_set, key_verify,
     sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations,
     g_hrs, g_stuck_low, g_stuck_high,
 ):  # fmt: skip
     """Program-and-verify: per iteration RESET, SET, verify read; accept ``|G_read - target| <= tol``.
 
-    ``means[j]`` is the mean SET conductance of cell ``cells[j]`` at the compliance current chosen
-    for ``targets[j]`` (including the cell's D2D factor).
+    Cell ``cells[j]`` (``j`` itself when ``cells`` is empty) goes to level ``levels[j]``, whose
+    target is ``level_g[level]``; its mean SET conductance is ``level_means[level] * d2d[cell]``
+    (the compliance current chosen for the level, and the cell's D2D factor).
     """
-    for j in prange(cells.size):
-        i = cells[j]
-        target = targets[j]
-        mu = means[j]
+    all_cells = cells.size == 0
+    for j in prange(levels.size):
+        i = np.int64(j) if all_cells else cells[j]
+        level = levels[j]
+        target = level_g[level]
+        mu = level_means[level] * d2d[i]
+        target_level[i] = level
         sigma = sigma_prog_s * math.sqrt(g_max_s / mu)
         g = g_prog[i]
+        state = stuck[i]
+        # writes this cell can still take before wearing out (counters are updated once, below)
+        margin = limit[i] - set_count[i] - reset_count[i] if not failed[i] else np.int64(2**62)
         ok = False
         it = 0
         while it < max_iterations:
             it += 1
-            _count_write(i, reset_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
-            _count_write(i, set_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
+            if 2 * it > margin:  # this iteration's RESET or SET wears the cell out
+                failed[i] = True
+                state = _STUCK_LRS if stuck_lrs[i] else _STUCK_HRS
+                margin = np.int64(2**62)
             ctr = (np.uint64(i) << _U16) | np.uint64(it)
-            if stuck[i] == _STUCK_NONE:
+            if state == _STUCK_NONE:
                 g = _set_draw(key_set, ctr, mu, sigma, lo, hi)
             else:
-                g = _stuck_value(stuck[i], g, g_stuck_low, g_stuck_high)
-            verify_count[i] += 1
+                g = _stuck_value(state, g, g_stuck_low, g_stuck_high)
             g_read = g * (1.0 + read_rel * normal(key_verify, ctr))
             if abs(g_read - target) <= tolerance:
                 ok = True
                 break
+        stuck[i] = state
+        set_count[i] += it
+        reset_count[i] += it
+        verify_count[i] += it
         g_prog[i] = g
-        z_relax[i] = normal(key_relax, np.uint64(i))
+        relaxes[i] = 1
         iterations[j] = it
         converged[j] = ok
 
 
 @jit_parallel
 def multilevel_set(
-    cells, means, g_prog, z_relax, stuck, failed, stuck_lrs, limit, set_count, reset_count,
+    cells, means, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count, reset_count,
     key_set, sigma_prog_s, g_max_s, lo, hi, g_stuck_low, g_stuck_high,
 ):  # fmt: skip
     """One SET per selected cell at mean conductance ``means[j]``."""
@@ -296,23 +316,23 @@ def multilevel_set(
             g_prog[i] = _set_draw(key_set, np.uint64(i) << _U16, means[j], sigma, lo, hi)
         else:
             g_prog[i] = _stuck_value(stuck[i], g_prog[i], g_stuck_low, g_stuck_high)
-        z_relax[i] = normal(key_set ^ _ALT_KEY, np.uint64(i))
+        relaxes[i] = 1
 
 
 @jit_parallel
-def multilevel_reset(cells, g_prog, z_relax, stuck, failed, stuck_lrs, limit, set_count,
+def multilevel_reset(cells, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count,
                      reset_count, g_hrs, g_stuck_low, g_stuck_high):  # fmt: skip
     """One RESET per selected cell: back to the HRS conductance."""
     for j in prange(cells.size):
         i = cells[j]
         _count_write(i, reset_count, set_count, reset_count, limit, failed, stuck, stuck_lrs)
         g_prog[i] = _stuck_value(stuck[i], g_hrs, g_stuck_low, g_stuck_high)
-        z_relax[i] = 0.0
+        relaxes[i] = 0
 
 
 @jit_parallel
 def multilevel_read(
-    out, t_scalar, t_arr, g_prog, z_relax, stuck, read_count, key_read,
+    out, t_scalar, t_arr, g_prog, relaxes, stuck, set_count, read_count, key_read, key_relax,
     sigma_relax_s, g_max_s, relax_reference_s, relax_log_growth, read_rel,
     g_stuck_low, g_stuck_high,
 ):  # fmt: skip
@@ -324,8 +344,9 @@ def multilevel_read(
             g = g_prog[i]
             t = t_arr[i] if per_cell else t_scalar
             growth = 1.0 + relax_log_growth * math.log10(t / relax_reference_s) if t > 0 else 0.0
-            if growth > 0.0 and g > 0.0:
-                g += z_relax[i] * sigma_relax_s * math.sqrt(g_max_s / g) * growth
+            if growth > 0.0 and g > 0.0 and relaxes[i] == 1:
+                z = normal(key_relax, (np.uint64(set_count[i]) << _U32) | np.uint64(i))
+                g += z * sigma_relax_s * math.sqrt(g_max_s / g) * growth
             g = max(g, 0.0)
         else:
             g = _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)

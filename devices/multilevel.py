@@ -219,7 +219,7 @@ class MultiLevelRRAM:
         self.faulty = faulty  # fabrication faults (stuck-at), fixed
         self.wear = WearOut(n, wear_out, gen)
         self._g = np.full(n, params.g_hrs_s)
-        self._z = np.zeros(n)
+        self._relaxes = np.zeros(n, dtype=np.uint8)  # 1 after a SET: the cell relaxes
         self._target = np.full(n, -1, dtype=np.int64)
         self.counters = EnduranceCounters(
             n, ("set", "reset", "verify_read", "read"), non_pulse_kinds=("verify_read", "read")
@@ -334,26 +334,26 @@ class MultiLevelRRAM:
                 f"The 'levels' parameter of {_OWNER}.program must hold level indices in "
                 f"[0, {self.levels - 1}]. Got {lv[bad].item()} at position {bad} instead."
             )
-        lv = lv.astype(np.int64)
-        targets = self._levels[lv]
-        means = self.mean_set_conductance(self.compliance_current_for(targets)) * self._d2d[idx]
-        iterations = np.zeros(idx.size, dtype=np.int32)
-        converged = np.zeros(idx.size, dtype=np.bool_)
+        lv = np.ascontiguousarray(lv, dtype=np.int64)
+        # the controller sets, per level, the compliance current whose nominal mean is the target
+        level_means = self.mean_set_conductance(self.compliance_current_for(self._levels))
+        iterations = np.empty(idx.size, dtype=np.int32)
+        converged = np.empty(idx.size, dtype=np.bool_)
         p = self.params
         multilevel_program(
-            idx, targets, means,
-            self._g, self._z, self._stuck, self.wear.failed, self.wear.stuck_lrs_on_failure,
-            self.wear.limit,
+            _EMPTY_I64 if cells is None else idx, lv, self._levels, level_means, self._d2d,
+            self._target,
+            self._g, self._relaxes, self._stuck, self.wear.failed,
+            self.wear.stuck_lrs_on_failure, self.wear.limit,
             self.counters.array("set"), self.counters.array("reset"),
             self.counters.array("verify_read"),
             iterations, converged,
-            self._key(_STREAM_SET), self._key(_STREAM_VERIFY), self._key(_STREAM_RELAX),
+            self._key(_STREAM_SET), self._key(_STREAM_VERIFY),
             p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
             p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
             p.max_iterations, p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
         )  # fmt: skip
         self._calls += 1
-        self._target[idx] = lv
         return ProgramResult(idx, lv, iterations, converged)
 
     def set(
@@ -375,7 +375,7 @@ class MultiLevelRRAM:
         means = float(self.mean_set_conductance(icc)) * self._d2d[idx]
         p = self.params
         multilevel_set(
-            idx, means, self._g, self._z, self._stuck, self.wear.failed,
+            idx, means, self._g, self._relaxes, self._stuck, self.wear.failed,
             self.wear.stuck_lrs_on_failure, self.wear.limit,
             self.counters.array("set"), self.counters.array("reset"),
             self._key(_STREAM_SET), p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
@@ -389,7 +389,8 @@ class MultiLevelRRAM:
         idx = self._check_cells(cells)
         p = self.params
         multilevel_reset(
-            idx, self._g, self._z, self._stuck, self.wear.failed, self.wear.stuck_lrs_on_failure,
+            idx, self._g, self._relaxes, self._stuck, self.wear.failed,
+            self.wear.stuck_lrs_on_failure,
             self.wear.limit, self.counters.array("set"), self.counters.array("reset"),
             p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
         )  # fmt: skip
@@ -407,8 +408,9 @@ class MultiLevelRRAM:
         out = np.empty(self.n_cells)
         p = self.params
         multilevel_read(
-            out, t_scalar, t_arr, self._g, self._z, self._stuck, self.counters.array("read"),
-            self._key(_STREAM_READ), p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
+            out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
+            self.counters.array("set"), self.counters.array("read"), self._key(_STREAM_READ),
+            derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
             p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s, p.g_stuck_high_s,
         )  # fmt: skip
         self._calls += 1
@@ -499,7 +501,7 @@ class MultiLevelRRAM:
         }
         arrays = {
             "levels": self._levels, "d2d": self._d2d, "stuck": self._stuck, "faulty": self.faulty,
-            "g": self._g, "z": self._z, "target": self._target,
+            "g": self._g, "relaxes": self._relaxes, "target": self._target,
             **self.wear.to_arrays(), **self.counters.to_arrays(),
         }  # fmt: skip
         write_state(path, _STATE_FORMAT, _STATE_VERSION, meta, arrays)
@@ -519,11 +521,15 @@ class MultiLevelRRAM:
         self._seed = int(meta["seed"])
         self._calls = int(meta["calls"])
         for key, target in (("d2d", self._d2d), ("stuck", self._stuck), ("faulty", self.faulty),
-                            ("g", self._g), ("z", self._z), ("target", self._target)):  # fmt: skip
+                            ("g", self._g), ("relaxes", self._relaxes),
+                            ("target", self._target)):  # fmt: skip
             copy_checked(path, arrays, key, target)
         self.wear.load_arrays(arrays)
         self.counters.load_arrays(arrays)
         return self
+
+
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
 
 
 def _interp(x: np.ndarray, xp: tuple[float, ...], fp: tuple[float, ...]) -> np.ndarray:

@@ -247,10 +247,9 @@ def normal(key, counter):
 
 def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs, counts, keys, p):
     """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays."""
-    key_set, key_verify, key_relax = (int(k) for k in keys)
+    key_set, key_verify = (int(k) for k in keys)
     lo, hi = p.prog_low_fraction * p.g_min_s, p.prog_high_fraction * p.g_max_s
     iterations, converged = [], []
-    z = {}
     for i, target, mu in zip(cells, targets, means, strict=True):
         i = int(i)
         sigma = p.sigma_prog_s * math.sqrt(p.g_max_s / mu)
@@ -277,7 +276,25 @@ def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs
                 ok = True
                 break
         g[i] = value
-        z[i] = normal(key_relax, i)
         iterations.append(it)
         converged.append(ok)
-    return np.array(iterations), np.array(converged), z
+    return np.array(iterations), np.array(converged)
+
+
+def multilevel_read(t, g, stuck, relaxes, set_count, key_read, key_relax, p):
+    """Relaxation ``z * sigma_rel(G, t)`` with z keyed by (SET count, cell), then read noise."""
+    out = np.empty(len(g))
+    growth = 1.0 + p.relax_log_growth * math.log10(t / p.relax_reference_s) if t > 0 else 0.0
+    for i in range(len(g)):
+        if stuck[i] == 1:
+            value = p.g_stuck_low_s
+        elif stuck[i] == 2:
+            value = p.g_stuck_high_s
+        else:
+            value = g[i]
+            if growth > 0 and relaxes[i]:
+                z = normal(key_relax, (int(set_count[i]) << 32) | i)
+                value += z * p.sigma_relax_s * math.sqrt(p.g_max_s / g[i]) * growth
+            value = max(value, 0.0)
+        out[i] = value * (1.0 + p.read_noise_rel * normal(key_read, i))
+    return out
