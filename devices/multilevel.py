@@ -38,15 +38,17 @@ _DEFAULT_WEAR = WearOutParams()
 
 
 def level_sigma_s(g: np.ndarray | float, params: MultiLevelParams, t_s: float) -> np.ndarray:
-    """Model spread of a level at conductance ``g``, ``t_s`` seconds after program-and-verify.
+    """Model spread of a level read at conductance ``g``, ``t_s`` seconds after program-and-verify.
 
-    ``sqrt(tol**2 / 3 + sigma_rel(g, t)**2)``: verified cells spread about uniformly over the
-    acceptance window, then relax. Used by the statistics-based allocation.
+    ``sqrt(tol**2 / 3 + sigma_rel(g, t)**2 + (read_noise_rel * g)**2)``: verified cells spread
+    about uniformly over the acceptance window, then relax, then the read adds its noise. Used by
+    the statistics-based allocation.
     """
     g = np.asarray(g, dtype=np.float64)
     growth = max(0.0, 1.0 + params.relax_log_growth * math.log10(t_s / params.relax_reference_s))
     relax = params.sigma_relax_s * np.sqrt(params.g_max_s / g) * growth
-    return np.sqrt(params.verify_tolerance_s**2 / 3.0 + relax**2)
+    read = params.read_noise_rel * g
+    return np.sqrt(params.verify_tolerance_s**2 / 3.0 + relax**2 + read**2)
 
 
 def allocate_levels(
