@@ -182,3 +182,10 @@ def test_model_specific_errors(capsys, argv, match):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], err
+
+
+def test_out_of_memory_is_one_error_line(capsys):
+    code, out, err = run(
+        capsys, "device", "simulate", "--model", "multilevel", "--devices", str(10**11)
+    )
+    assert code == 2 and out == "" and err.startswith("error: not enough memory")
