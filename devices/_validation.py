@@ -19,6 +19,7 @@ __all__ = [
     "check_int",
     "check_real",
     "closest",
+    "readonly",
 ]
 
 
@@ -106,3 +107,10 @@ def as_generator(rng: object, owner: str) -> np.random.Generator:
     ):
         return np.random.default_rng(int(rng))
     raise _fail("rng", owner, "None, a non-negative int or a numpy.random.Generator", rng)
+
+
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only view of ``arr`` (state exposed by properties must not be edited in place)."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InvalidParameterError, check_int, closest
+from ._validation import InvalidParameterError, check_int, closest, readonly
 from .distributions import TruncatedDistribution
 from .params import WearOutParams
 
@@ -60,9 +60,7 @@ class EnduranceCounters:
             ) from None
 
     def __getitem__(self, kind: str) -> np.ndarray:
-        out = self.array(kind).view()
-        out.flags.writeable = False
-        return out
+        return readonly(self.array(kind))
 
     def add(self, kind: str, index: np.ndarray | slice, amount: int | np.ndarray = 1) -> None:
         """Add ``amount`` events of ``kind`` to the devices selected by ``index``."""

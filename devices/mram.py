@@ -12,7 +12,7 @@ from . import presets as _presets
 from ._jit import jit_parallel, prange
 from ._rng import derive_key, uniform
 from ._state import copy_checked, read_state, write_state
-from ._validation import InvalidParameterError, as_generator, check_int, check_real
+from ._validation import InvalidParameterError, as_generator, check_int, check_real, readonly
 from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import STTMRAMParams, WearOutParams
 
@@ -25,16 +25,7 @@ _STATE_VERSION = 1
 
 
 def _params(params: STTMRAMParams | str | None) -> STTMRAMParams:
-    if params is None:
-        return _presets.HIRTZLIN2019_STTMRAM
-    if isinstance(params, str):
-        params = _presets.get_preset(params)
-    if not isinstance(params, STTMRAMParams):
-        raise InvalidParameterError(
-            f"The 'params' parameter must be an STTMRAMParams or a preset name. "
-            f"Got {type(params).__name__} instead."
-        )
-    return params
+    return _presets.resolve(params, STTMRAMParams, "STTMRAM", _presets.HIRTZLIN2019_STTMRAM)
 
 
 def _non_negative(name: str, value: Any, owner: str) -> np.ndarray:
@@ -173,11 +164,7 @@ class STTMRAM:
     ) -> None:
         self.n_bits = check_int("n_bits", n_bits, _OWNER, 1, 2**40)
         self.params = _params(params)
-        if wear_out is not None and not isinstance(wear_out, WearOutParams):
-            raise InvalidParameterError(
-                f"The 'wear_out' parameter of {_OWNER} must be a WearOutParams or None. "
-                f"Got {type(wear_out).__name__} instead."
-            )
+        _presets.check_wear_out(wear_out, _OWNER)
         gen = as_generator(rng, _OWNER)
         self._seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self.wear = WearOut(self.n_bits, wear_out, gen)
@@ -188,9 +175,7 @@ class STTMRAM:
     @property
     def bits(self) -> np.ndarray:
         """Stored bits (0/1), read-only."""
-        out = self._bits.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self._bits)
 
     @property
     def write_count(self) -> np.ndarray:
@@ -200,9 +185,7 @@ class STTMRAM:
     @property
     def failed(self) -> np.ndarray:
         """Worn-out bits (stuck), read-only."""
-        out = self.wear.failed.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self.wear.failed)
 
     def write(
         self, bits: Any, current_ua: float = 100.0, duration_ns: float = 10.0

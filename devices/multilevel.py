@@ -20,6 +20,7 @@ from ._validation import (
     check_choice,
     check_int,
     check_real,
+    readonly,
 )
 from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import MultiLevelParams, WearOutParams
@@ -191,20 +192,8 @@ class MultiLevelRRAM:
         rng: int | np.random.Generator | None = None,
     ) -> None:
         self.n_cells = check_int("n_cells", n_cells, _OWNER, 1, 2**40)
-        if params is None:
-            params = _presets.CEA_LETI_130NM
-        elif isinstance(params, str):
-            params = _presets.get_preset(params)
-        if not isinstance(params, MultiLevelParams):
-            raise InvalidParameterError(
-                f"The 'params' parameter of {_OWNER} must be a MultiLevelParams or a preset name. "
-                f"Got {type(params).__name__} instead."
-            )
-        if wear_out is not None and not isinstance(wear_out, WearOutParams):
-            raise InvalidParameterError(
-                f"The 'wear_out' parameter of {_OWNER} must be a WearOutParams or None. "
-                f"Got {type(wear_out).__name__} instead."
-            )
+        params = _presets.resolve(params, MultiLevelParams, _OWNER, _presets.CEA_LETI_130NM)
+        _presets.check_wear_out(wear_out, _OWNER)
         self.params = params
         self.allocation = check_choice("allocation", allocation, ALLOCATIONS, _OWNER)
         if level_conductances_s is None:
@@ -250,9 +239,7 @@ class MultiLevelRRAM:
     @property
     def level_conductances(self) -> np.ndarray:
         """Target conductance of each level (S), increasing."""
-        out = self._levels.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self._levels)
 
     @property
     def levels(self) -> int:
@@ -262,9 +249,7 @@ class MultiLevelRRAM:
     @property
     def target_levels(self) -> np.ndarray:
         """Level each cell was last programmed to (-1: never programmed)."""
-        out = self._target.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self._target)
 
     def nearest_level(self, g: np.ndarray) -> np.ndarray:
         """Index of the level nearest to each conductance ``g`` (S)."""
@@ -295,16 +280,12 @@ class MultiLevelRRAM:
     @property
     def failed(self) -> np.ndarray:
         """Worn-out cells (past their endurance limit), read-only."""
-        out = self.wear.failed.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self.wear.failed)
 
     @property
     def stuck(self) -> np.ndarray:
         """Stuck state per cell: 0 none, 1 stuck at HRS (low G), 2 stuck at LRS (high G)."""
-        out = self._stuck.view()
-        out.flags.writeable = False
-        return out
+        return readonly(self._stuck)
 
     # -- operations --------------------------------------------------------------------------------
     def program(self, levels: Any, cells: Any = None) -> ProgramResult:

@@ -16,6 +16,19 @@ __all__ = ["D2D_FIELDS", "MultiLevelParams", "STTMRAMParams", "WeakResetParams",
 D2D_FIELDS = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
 
 
+def _check_distribution(owner: str, name: str, value: object, non_negative: bool) -> None:
+    if not isinstance(value, TruncatedDistribution):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be a TruncatedDistribution. "
+            f"Got {value!r} instead."
+        )
+    if non_negative and not value.ppf(0.0) >= 0:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must only take non-negative values. "
+            f"Got a distribution reaching {float(value.ppf(0.0))!r} instead."
+        )
+
+
 @dataclass(frozen=True)
 class WeakResetParams:
     """Parameters of the HfOx weak-RESET model (Majumdar et al., IEEE TED 2021).
@@ -81,17 +94,7 @@ class WeakResetParams:
         owner = "WeakResetParams"
         check_real("hrs_ohm", self.hrs_ohm, owner, 0.0, low_open=True)
         for name in D2D_FIELDS:
-            value = getattr(self, name)
-            if not isinstance(value, TruncatedDistribution):
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of {owner} must be a TruncatedDistribution. "
-                    f"Got {value!r} instead."
-                )
-        if not self.r0_ohm.ppf(0.0) >= 0:
-            raise InvalidParameterError(
-                f"The 'r0_ohm' parameter of {owner} must only take non-negative values. "
-                f"Got a distribution reaching {float(self.r0_ohm.ppf(0.0))!r} instead."
-            )
+            _check_distribution(owner, name, getattr(self, name), name == "r0_ohm")
         p_up = check_real("rtn_p_up_per_pulse", self.rtn_p_up_per_pulse, owner, 0.0, 1.0)
         p_down = check_real("rtn_p_down_per_pulse", self.rtn_p_down_per_pulse, owner, 0.0, 1.0)
         if p_up + p_down > 1.0:
@@ -195,16 +198,7 @@ class WearOutParams:
 
     def __post_init__(self) -> None:
         owner = "WearOutParams"
-        if not isinstance(self.limit_writes, TruncatedDistribution):
-            raise InvalidParameterError(
-                f"The 'limit_writes' parameter of {owner} must be a TruncatedDistribution. "
-                f"Got {self.limit_writes!r} instead."
-            )
-        if not self.limit_writes.ppf(0.0) >= 0:
-            raise InvalidParameterError(
-                f"The 'limit_writes' parameter of {owner} must only take non-negative values. "
-                f"Got a distribution reaching {float(self.limit_writes.ppf(0.0))!r} instead."
-            )
+        _check_distribution(owner, "limit_writes", self.limit_writes, non_negative=True)
         _check_probability(owner, stuck_lrs_probability=self.stuck_lrs_probability)
 
 

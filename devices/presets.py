@@ -19,7 +19,7 @@ from typing import Any
 
 from ._validation import InvalidParameterError, closest
 from .distributions import TruncatedDistribution
-from .params import MultiLevelParams, STTMRAMParams, WeakResetParams
+from .params import MultiLevelParams, STTMRAMParams, WeakResetParams, WearOutParams
 
 __all__ = ["FORMAT_VERSION", "MAJUMDAR2021", "PRESETS", "from_json", "get_preset", "to_json"]
 
@@ -88,6 +88,30 @@ def get_preset(name: str) -> Any:
         f"The 'name' parameter of get_preset must be one of {', '.join(map(repr, PRESETS))}. "
         f"Got {name!r} instead." + (closest(name.upper(), PRESETS) if isinstance(name, str) else "")
     )
+
+
+def resolve(params: Any, kind: type, owner: str, default: Any) -> Any:
+    """``params`` as a parameter object of class ``kind``: ``None`` gives ``default``, a string the
+    preset of that name; anything else must already be a ``kind``."""
+    if params is None:
+        return default
+    if isinstance(params, str):
+        params = get_preset(params)
+    if not isinstance(params, kind):
+        raise InvalidParameterError(
+            f"The 'params' parameter of {owner} must be a {kind.__name__} or the name of such a "
+            f"preset. Got {type(params).__name__} instead."
+        )
+    return params
+
+
+def check_wear_out(wear_out: Any, owner: str) -> None:
+    """Check that ``wear_out`` is a WearOutParams or None."""
+    if wear_out is not None and not isinstance(wear_out, WearOutParams):
+        raise InvalidParameterError(
+            f"The 'wear_out' parameter of {owner} must be a WearOutParams or None. "
+            f"Got {type(wear_out).__name__} instead."
+        )
 
 
 def to_json(params: WeakResetParams, path: str | os.PathLike[str] | None = None) -> str:

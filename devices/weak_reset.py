@@ -13,7 +13,7 @@ from ._kernels import weak_reset_code_layout_step, weak_reset_step
 from ._math import POW2
 from ._rng import derive_key
 from ._state import copy_checked, read_state, write_state
-from ._validation import InvalidParameterError, as_generator, check_choice, check_int
+from ._validation import InvalidParameterError, as_generator, check_choice, check_int, readonly
 from .endurance import EnduranceCounters, WearOut
 from .endurance import wear_from_dict as _wear_from_dict
 from .endurance import wear_to_dict as _wear_to_dict
@@ -121,18 +121,8 @@ class WeakResetRRAM:
         wear_out: WearOutParams | None = None,
     ) -> None:
         self.n_devices = check_int("n_devices", n_devices, _OWNER, 1, _INT32_MAX)
-        if wear_out is not None and not isinstance(wear_out, WearOutParams):
-            raise InvalidParameterError(
-                f"The 'wear_out' parameter of {_OWNER} must be a WearOutParams or None. "
-                f"Got {type(wear_out).__name__} instead."
-            )
-        if isinstance(params, str):
-            params = _presets.get_preset(params)
-        if not isinstance(params, WeakResetParams):
-            raise InvalidParameterError(
-                f"The 'params' parameter of {_OWNER} must be a WeakResetParams or a preset name. "
-                f"Got {type(params).__name__} instead."
-            )
+        _presets.check_wear_out(wear_out, _OWNER)
+        params = _presets.resolve(params, WeakResetParams, _OWNER, _presets.MAJUMDAR2021)
         self.params = params
         self.noise = check_choice(
             "noise", _NOISE_ALIASES.get(noise, noise) if isinstance(noise, str) else noise,
@@ -198,12 +188,12 @@ class WeakResetRRAM:
     @property
     def d2d_parameters(self) -> dict[str, np.ndarray]:
         """Per-device parameters (read-only float32 views), keyed by the names of D2D_FIELDS."""
-        return {name: _readonly(arr) for name, arr in self._d2d.items()}
+        return {name: readonly(arr) for name, arr in self._d2d.items()}
 
     @property
     def pulses_since_set(self) -> np.ndarray:
         """Weak-RESET pulses since the last full SET (the model's ``t``), read-only."""
-        return _readonly(self._t)
+        return readonly(self._t)
 
     @property
     def rtn_state(self) -> np.ndarray:
@@ -213,7 +203,7 @@ class WeakResetRRAM:
         """
         if self.noise == "code_layout":
             return (self._line[:, 0] > 0).astype(np.uint8)
-        return _readonly(self._s)
+        return readonly(self._s)
 
     @property
     def pulse_count(self) -> np.ndarray:
@@ -303,7 +293,7 @@ class WeakResetRRAM:
         """Worn-out devices (all False without wear-out), read-only."""
         if self.wear is None:
             return np.zeros(self.n_devices, dtype=np.bool_)
-        return _readonly(self.wear.failed)
+        return readonly(self.wear.failed)
 
     def _update_wear(self, read: bool, out: np.ndarray) -> None:
         wear = self.wear
@@ -523,12 +513,6 @@ class WeakResetRRAM:
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _EMPTY_F64 = np.empty(0, dtype=np.float64)
-
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
 
 
 def _describe(x: Any) -> str:

@@ -1,3 +1,4 @@
+import numba
 import numpy as np
 import pytest
 
@@ -5,3 +6,23 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def assert_thread_independent():
+    """Run ``simulate()`` with 1 and with 2 numba threads; its arrays must be bit-identical."""
+
+    def check(simulate):
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            pytest.skip("numba has a single thread here")
+        outputs = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            try:
+                outputs.append(simulate())
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        for x, y in zip(*outputs, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+    return check

@@ -1,4 +1,3 @@
-import numba
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -262,20 +261,13 @@ def test_default_endurance_limits_are_lognormal_median_1e6():
 # -- determinism and persistence -------------------------------------------------------------------
 
 
-def test_results_do_not_depend_on_thread_count():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has a single thread here")
-    out = []
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        try:
-            cells = MultiLevelRRAM(20_001, rng=12)
-            res = cells.program(_levels(20_001, 8))
-            out.append((res.iterations, cells.read(60.0)))
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    np.testing.assert_array_equal(out[0][0], out[1][0])
-    np.testing.assert_array_equal(out[0][1], out[1][1])
+def test_results_do_not_depend_on_thread_count(assert_thread_independent):
+    def simulate():
+        cells = MultiLevelRRAM(20_001, rng=12)
+        res = cells.program(_levels(20_001, 8))
+        return res.iterations, cells.read(60.0)
+
+    assert_thread_independent(simulate)
 
 
 def test_save_load_resumes_exactly(tmp_path):

@@ -1,4 +1,3 @@
-import numba
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -103,22 +102,15 @@ def test_pulse_and_read_equals_apply_then_read():
         np.testing.assert_array_equal(ra, b.resistance())
 
 
-def test_results_do_not_depend_on_thread_count():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has a single thread here")
-    out = []
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        try:
-            pop = WeakResetRRAM(10_001, rng=42)
-            n = np.random.default_rng(0).integers(0, 16, size=10_001)
-            for _ in range(5):
-                pop.apply_pulses(n)
-            out.append((pop.resistance(), pop.pink_samples(), pop.rtn_state.copy()))
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for x, y in zip(*out, strict=True):
-        np.testing.assert_array_equal(x, y)
+def test_results_do_not_depend_on_thread_count(assert_thread_independent):
+    def simulate():
+        pop = WeakResetRRAM(10_001, rng=42)
+        n = np.random.default_rng(0).integers(0, 16, size=10_001)
+        for _ in range(5):
+            pop.apply_pulses(n)
+        return pop.resistance(), pop.pink_samples(), pop.rtn_state.copy()
+
+    assert_thread_independent(simulate)
 
 
 def test_same_seed_same_result_and_generator_accepted():
