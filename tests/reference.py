@@ -298,3 +298,42 @@ def multilevel_read(t, g, stuck, relaxes, set_count, key_read, key_relax, p):
             value = max(value, 0.0)
         out[i] = value * (1.0 + p.read_noise_rel * normal(key_read, i))
     return out
+
+
+# -- IR drop: sparse direct nodal solve (scipy) --------------------------------------------------
+
+
+def ir_drop_direct(G, v, r_wl, r_bl):
+    """Currents into the sense amplifiers by a sparse LU solve of the nodal equations."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    G = np.asarray(G, dtype=np.float64)
+    M, N = G.shape
+    gw, gb = 1.0 / r_wl, 1.0 / r_bl
+    w = np.arange(M * N).reshape(M, N)  # word-line node (i, j)
+    b = w + M * N  # bit-line node (i, j)
+    rows, cols, vals = [], [], []
+
+    def link(p, q, g):  # a conductance g between nodes p and q
+        rows.extend([p, q, p, q])
+        cols.extend([p, q, q, p])
+        vals.extend([g, g, -g, -g])
+
+    diag = np.zeros(2 * M * N)
+    diag[w[:, 0]] += gw  # driver segment of every word line
+    diag[b[M - 1, :]] += gb  # segment from the last cell to the amplifier
+    for i in range(M):
+        for j in range(N):
+            if j + 1 < N:
+                link(w[i, j], w[i, j + 1], gw)
+            if i + 1 < M:
+                link(b[i, j], b[i + 1, j], gb)
+            link(w[i, j], b[i, j], G[i, j])
+    A = sp.coo_matrix((vals, (rows, cols)), shape=(2 * M * N,) * 2).tocsc() + sp.diags(diag)
+    V = np.atleast_2d(v)
+    rhs = np.zeros((2 * M * N, V.shape[0]))
+    rhs[w[:, 0], :] = V.T * gw
+    x = spla.splu(A.tocsc()).solve(rhs)
+    currents = (x[b[M - 1, :], :] * gb).T
+    return currents[0] if np.ndim(v) == 1 else currents

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from crossbar.ir_drop import solve
+from devices import InvalidParameterError
+from tests.reference import ir_drop_direct
+
+
+def _rel_err(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (7, 1), (5, 3), (32, 17), (64, 64)])
+@pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
+def test_matches_sparse_direct_solve(shape, r):
+    gen = np.random.default_rng(hash((shape, r)) % 2**32)
+    G = gen.uniform(20e-6, 120e-6, shape)
+    v = gen.uniform(-0.2, 0.2, (3, shape[0]))
+    r_bl = r * gen.uniform(0.5, 2.0)
+    ours = solve(G, v, r, r_bl)
+    assert _rel_err(ours, ir_drop_direct(G, v, r, r_bl)) <= 1e-6
+    assert ours.shape == (3, shape[1]) and (ours.iterations >= 1).all()
+
+
+@pytest.mark.parametrize("r", [0.1, 10.0])
+def test_256x256_within_1e6(r):
+    gen = np.random.default_rng(int(r * 10))
+    G = gen.uniform(0.0, 120e-6, (256, 256))
+    v = gen.uniform(0.0, 0.2, (2, 256))
+    assert _rel_err(solve(G, v, r, r), ir_drop_direct(G, v, r, r)) <= 1e-6
+
+
+def test_single_vector_and_vanishing_wires_give_ohms_law():
+    gen = np.random.default_rng(1)
+    G = gen.uniform(20e-6, 120e-6, (20, 30))
+    v = gen.uniform(0, 0.2, 20)
+    out = solve(G, v, 1e-6, 1e-6)
+    assert out.shape == (30,)
+    np.testing.assert_allclose(out, v @ G, rtol=1e-6)
+
+
+def test_wire_resistance_lowers_the_currents_more_far_from_the_drivers():
+    G = np.full((64, 64), 100e-6)
+    v = np.full(64, 0.2)
+    ideal = v @ G
+    out = solve(G, v, 5.0, 5.0)
+    loss = 1 - out / ideal
+    assert (loss > 0).all() and loss[-1] > loss[0]  # far end of the word lines loses most
+
+
+def test_fast_mode_is_approximate_and_reports_its_error():
+    gen = np.random.default_rng(2)
+    G = gen.uniform(20e-6, 120e-6, (64, 64))
+    v = gen.uniform(0, 0.2, (4, 64))
+    exact = ir_drop_direct(G, v, 10.0, 10.0)
+    fast = solve(G, v, 10.0, 10.0, mode="fast")
+    err = _rel_err(fast, exact)
+    assert err < 1e-2
+    assert (fast.estimated_error <= 1e-3).all()
+    assert fast.iterations.max() <= solve(G, v, 10.0, 10.0).iterations.max()
+
+
+def test_results_do_not_depend_on_thread_count(assert_thread_independent):
+    gen = np.random.default_rng(3)
+    G = gen.uniform(20e-6, 120e-6, (40, 50))
+    v = gen.uniform(0, 0.2, (5, 40))
+    assert_thread_independent(lambda: (np.asarray(solve(G, v, 2.0, 3.0)),))
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((np.ones(4), np.ones(4), 1.0, 1.0), "'G'.*2-D"),
+        ((np.ones((3, 4)), np.ones(4), 1.0, 1.0), "'v'.*\\(3,\\)"),
+        ((np.ones((3, 4)), np.ones((2, 5)), 1.0, 1.0), "'v'"),
+        ((-np.ones((3, 4)), np.ones(3), 1.0, 1.0), "'G'.*>= 0"),
+        ((np.full((3, 4), np.nan), np.ones(3), 1.0, 1.0), "'G'.*finite"),
+        ((np.ones((3, 4)), np.array([1.0, np.inf, 0.0]), 1.0, 1.0), "'v'.*finite"),
+        ((np.ones((3, 4)), np.ones(3), -1.0, 1.0), "'r_wl'"),
+        ((np.ones((3, 4)), np.ones(3), 1.0, 0.0), "'r_bl'"),
+        ((np.ones((3, 4)), np.ones(3), 1.0, float("nan")), "'r_bl'"),
+    ],
+)
+def test_bad_input_is_rejected(args, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        solve(*args)
+
+
+def test_bad_mode_is_rejected():
+    with pytest.raises(InvalidParameterError, match="'mode'"):
+        solve(np.ones((2, 2)), np.ones(2), 1.0, 1.0, mode="approx")
