@@ -399,6 +399,24 @@ class MultiLevelRRAM:
         self._calls += 1
         return out
 
+    def conductance(self, t: float | np.ndarray = 60.0) -> np.ndarray:
+        """Conductance of every cell ``t`` seconds after programming, without read noise (S).
+
+        The state a read samples from (relaxation applied, stuck cells at their stuck value); it is
+        not counted as a read. Array engines that draw read noise themselves use it.
+        """
+        t_scalar, t_arr = self._check_time(t)
+        out = np.empty(self.n_cells)
+        p = self.params
+        multilevel_read(
+            out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
+            self.counters.array("set"), np.zeros(self.n_cells, dtype=np.int64),
+            self._key(_STREAM_READ), derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s,
+            p.g_max_s, p.relax_reference_s, p.relax_log_growth, 0.0, p.g_stuck_low_s,
+            p.g_stuck_high_s,
+        )  # fmt: skip
+        return out
+
     def bit_error_rate(self, t: float = 60.0) -> float:
         """Fraction of programmed cells read nearer another level than their target ``t`` s after
         programming (the acceptance criterion of the CEA-Leti multi-level work: < 1e-3)."""

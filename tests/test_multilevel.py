@@ -391,3 +391,15 @@ def test_allocate_levels_rejects_bad_input():
         allocate_levels(4, allocation="log")
     with pytest.raises(InvalidParameterError, match="'t_s'"):
         allocate_levels(4, allocation="statistics", t_s=-1.0)
+
+
+def test_conductance_is_the_noiseless_state_reads_sample_from():
+    params = MultiLevelParams(read_noise_rel=0.05)
+    cells = MultiLevelRRAM(20_000, params=params, rng=15)
+    cells.program(np.full(20_000, 5))
+    g = cells.conductance(60.0)
+    np.testing.assert_array_equal(g, cells.conductance(60.0))
+    assert (cells.counters["read"] == 0).all()
+    reads = cells.read(60.0)
+    assert np.mean(reads / g) == pytest.approx(1.0, abs=2e-3)
+    assert np.std(reads / g) == pytest.approx(0.05, rel=0.03)

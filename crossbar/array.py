@@ -1,0 +1,447 @@
+"""Crossbar arrays of 1T1R cells, and weight matrices tiled over them.
+
+A weight matrix ``W`` (out x in) is stored transposed: inputs drive the word lines (rows),
+outputs are read on the bit lines (columns). A matrix-vector product is a physical read:
+
+1. input DAC: ``v = V_read * Q_dac(x / s)`` with ``s`` the input scale;
+2. every row tile r gives column currents ``I = v_r @ G_r`` (optionally through the IR-drop
+   solver), with read noise of the devices added at every read;
+3. a column ADC per tile quantizes each current: ``Q_adc(I) = step * clip(round(I / step))``;
+4. the digitized partial sums of the row tiles are added digitally and scaled back to weight
+   units: ``y = sum_r Q_adc(I_r) * s / (V_read * g_scale)``.
+
+Read noise is exact in distribution but drawn on the outputs: with independent relative noise
+``sigma`` on every cell read, ``sum_i v_i G_ij (1 + sigma eps_ij)`` is normal with mean
+``v @ G`` and variance ``sigma^2 (v^2 @ G^2)``, so one normal per column current replaces one per
+cell (CrossSim copies the whole conductance matrix per input vector instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from devices import InvalidParameterError, MultiLevelRRAM, ProgramResult
+from devices._rng import derive_key
+from devices._validation import as_generator, check_int, check_real
+
+from . import ir_drop
+from ._mvm_kernels import read_out
+from .config import CrossbarConfig
+
+__all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
+
+_STREAM_NOISE = 30
+
+
+class CrossbarArray:
+    """``rows x cols`` 1T1R cells of a multi-level device (or ideal conductances).
+
+    Parameters
+    ----------
+    rows, cols : int
+        Word lines and bit lines (default 128 x 128).
+    config : CrossbarConfig, optional
+        Devices, levels, noise and wires (``CrossbarConfig()`` by default).
+    rng : int, numpy.random.Generator or None
+        Seed or generator of the devices.
+
+    Notes
+    -----
+    Programming goes through the device model (program-and-verify), so every SET, RESET and
+    verify read is counted per cell in ``cells.counters``. Reads are counted per array in
+    :attr:`read_count` (every read of an array reads all its cells once).
+    """
+
+    def __init__(self, rows: int = 128, cols: int = 128, config: CrossbarConfig | None = None,
+                 rng: int | np.random.Generator | None = None) -> None:  # fmt: skip
+        self.rows = check_int("rows", rows, "CrossbarArray", 1, 1 << 16)
+        self.cols = check_int("cols", cols, "CrossbarArray", 1, 1 << 16)
+        self.config = config if config is not None else CrossbarConfig()
+        if not isinstance(self.config, CrossbarConfig):
+            raise InvalidParameterError(
+                f"The 'config' parameter of CrossbarArray must be a CrossbarConfig. "
+                f"Got {type(self.config).__name__} instead."
+            )
+        c = self.config
+        gen = as_generator(rng, "CrossbarArray")
+        self.cells: MultiLevelRRAM | None = None
+        if c.levels is not None:
+            self.cells = MultiLevelRRAM(
+                self.rows * self.cols, levels=c.levels, params=c.device, allocation=c.allocation,
+                wear_out=c.wear_out, rng=gen,
+            )  # fmt: skip
+        self._ideal = np.full((self.rows, self.cols), c.device.g_min_s)
+        self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
+        self._cache: dict[float, np.ndarray] = {}
+        self.read_count = 0
+        self._reads = 0
+
+    @property
+    def level_conductances(self) -> np.ndarray:
+        """Target conductances of the device levels (S); empty for ideal devices."""
+        return np.empty(0) if self.cells is None else self.cells.level_conductances
+
+    def program_levels(self, levels: Any) -> ProgramResult:
+        """Program-and-verify every cell to a level index (array of shape (rows, cols))."""
+        if self.cells is None:
+            raise InvalidParameterError(
+                "CrossbarArray.program_levels needs multi-level devices (config.levels is None); "
+                "use program_conductances."
+            )
+        lv = np.asarray(levels)
+        if lv.shape != (self.rows, self.cols):
+            raise InvalidParameterError(
+                f"The 'levels' parameter of CrossbarArray.program_levels must have shape "
+                f"({self.rows}, {self.cols}). Got {lv.shape} instead."
+            )
+        result = self.cells.program(lv.reshape(-1))
+        self._cache.clear()
+        return result
+
+    def program_conductances(self, g: Any) -> None:
+        """Set ideal devices exactly to conductances ``g`` (S) inside the window."""
+        if self.cells is not None:
+            raise InvalidParameterError(
+                "CrossbarArray.program_conductances is for ideal devices (config.levels=None); "
+                "multi-level devices are written with program_levels."
+            )
+        arr = np.asarray(g, dtype=np.float64)
+        p = self.config.device
+        if arr.shape != (self.rows, self.cols) or not np.all(np.isfinite(arr)):
+            raise InvalidParameterError(
+                f"The 'g' parameter of CrossbarArray.program_conductances must be finite with "
+                f"shape ({self.rows}, {self.cols}). Got shape {arr.shape} instead."
+            )
+        if arr.min() < p.g_min_s * (1 - 1e-12) or arr.max() > p.g_max_s * (1 + 1e-12):
+            raise InvalidParameterError(
+                f"The 'g' parameter of CrossbarArray.program_conductances must lie in the window "
+                f"[{p.g_min_s!r}, {p.g_max_s!r}] S. Got [{arr.min()!r}, {arr.max()!r}] instead."
+            )
+        self._ideal[...] = arr
+        self._cache.clear()
+
+    def conductance(self, t: float | None = None) -> np.ndarray:
+        """Conductances (S, rows x cols) ``t`` s after programming, without read noise."""
+        if self.cells is None:
+            return self._ideal
+        t = self.config.read_time_s if t is None else check_real("t", t, "CrossbarArray", 0.0)
+        if t not in self._cache:
+            self._cache = {t: self.cells.conductance(t).reshape(self.rows, self.cols)}
+        return self._cache[t]
+
+    def currents(self, v: Any, t: float | None = None) -> np.ndarray:
+        """Read the bit-line currents (A) for word-line voltages ``v`` ((rows,) or (B, rows))."""
+        vv = np.asarray(v, dtype=np.float64)
+        single = vv.ndim == 1
+        vv = np.atleast_2d(vv)
+        if vv.ndim != 2 or vv.shape[1] != self.rows or not np.all(np.isfinite(vv)):
+            raise InvalidParameterError(
+                f"The 'v' parameter of CrossbarArray.currents must be finite with shape "
+                f"({self.rows},) or (B, {self.rows}). Got shape {np.shape(v)} instead."
+            )
+        g = self.conductance(t)
+        c = self.config
+        mean = ir_drop.solve(g, vv, c.r_wl_ohm, c.r_bl_ohm) if c.ir_drop else vv @ g
+        sigma = c.device.read_noise_rel if (c.read_noise and self.cells is not None) else 0.0
+        if sigma > 0:
+            var = sigma**2 * ((vv**2) @ (g**2))
+            key = derive_key(self._noise_seed, _STREAM_NOISE, self._reads)
+            out = np.empty_like(mean)
+            read_out(mean[None], var[None], np.empty((1, mean.shape[0], 0)),
+                     np.empty((1, mean.shape[0], 0)), np.zeros(self.cols, dtype=np.int64),
+                     np.zeros((1, self.cols)), 1, key, out)  # fmt: skip
+            mean = out
+        self._reads += 1
+        self.read_count += vv.shape[0]
+        return mean[0] if single else mean
+
+
+@dataclasses.dataclass(frozen=True)
+class MVMStats:
+    """Energy and latency estimate of the last matrix-vector product (``docs/crossbar.md``)."""
+
+    energy_j: float
+    cell_energy_j: float
+    dac_energy_j: float
+    adc_energy_j: float
+    digital_energy_j: float
+    latency_s: float
+    adc_conversions: int
+
+
+class TiledMatrix:
+    """A weight matrix (out x in) stored in crossbar tiles and multiplied by in-memory reads.
+
+    Parameters
+    ----------
+    weight : array (out, in)
+        Weights to store (finite).
+    config : CrossbarConfig, optional
+        Tiles, mapping, devices, converters and non-idealities.
+    rng : int, numpy.random.Generator or None
+        Seed or generator (devices and read noise).
+    """
+
+    def __init__(self, weight: Any, config: CrossbarConfig | None = None,
+                 rng: int | np.random.Generator | None = None) -> None:  # fmt: skip
+        self.config = config if config is not None else CrossbarConfig()
+        if not isinstance(self.config, CrossbarConfig):
+            raise InvalidParameterError(
+                f"The 'config' parameter of TiledMatrix must be a CrossbarConfig. "
+                f"Got {type(self.config).__name__} instead."
+            )
+        w = self._check_weight(weight)
+        self.out_features, self.in_features = w.shape
+        c = self.config
+        gen = as_generator(rng, "TiledMatrix")
+        self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
+        self._calls = 0
+        per_tile = c.tile_cols if c.mapping == "differential" else c.tile_cols - 1
+        self._row_starts = list(range(0, self.in_features, c.tile_rows))
+        self._col_starts = list(range(0, self.out_features, per_tile))
+        self._per_tile = per_tile
+        self.tiles: list[list[tuple[CrossbarArray, ...]]] = []
+        for r0 in self._row_starts:
+            rows = min(c.tile_rows, self.in_features - r0)
+            row = []
+            for c0 in self._col_starts:
+                cols = min(per_tile, self.out_features - c0)
+                if c.mapping == "differential":
+                    row.append(
+                        (CrossbarArray(rows, cols, c, gen), CrossbarArray(rows, cols, c, gen))
+                    )
+                else:
+                    row.append((CrossbarArray(rows, cols + 1, c, gen),))
+            self.tiles.append(row)
+        self.program(w)
+        self.last_stats: MVMStats | None = None
+
+    # -- mapping -----------------------------------------------------------------------------------
+    def _check_weight(self, weight: Any) -> np.ndarray:
+        w = np.asarray(weight, dtype=np.float64)
+        if w.ndim != 2 or w.size == 0 or not np.all(np.isfinite(w)):
+            raise InvalidParameterError(
+                "The 'weight' parameter of TiledMatrix must be a finite, non-empty 2-D array "
+                f"(out x in). Got shape {w.shape} instead."
+            )
+        return w
+
+    def _window(self) -> tuple[np.ndarray, float, float]:
+        """Levels (S), reference conductance and the conductance per unit weight."""
+        c, p = self.config, self.config.device
+        if c.levels is None:
+            levels = np.empty(0)
+            g_ref = 0.5 * (p.g_min_s + p.g_max_s)
+        else:
+            levels = self.tiles[0][0][0].level_conductances
+            g_ref = float(levels[len(levels) // 2])
+        if c.mapping == "differential":
+            span = p.g_max_s - p.g_min_s
+        else:
+            span = min(g_ref - p.g_min_s, p.g_max_s - g_ref)
+        return levels, g_ref, span
+
+    def program(self, weight: Any) -> list[ProgramResult]:
+        """Write a new weight matrix of the same shape (every device write is counted).
+
+        Multi-level devices are programmed only where their level changes (write-on-change);
+        returns the program-and-verify results of the arrays that were written.
+        """
+        w = self._check_weight(weight)
+        if w.shape != (self.out_features, self.in_features):
+            raise InvalidParameterError(
+                f"The 'weight' parameter of TiledMatrix.program must have shape "
+                f"{(self.out_features, self.in_features)}. Got {w.shape} instead."
+            )
+        c = self.config
+        _levels, g_ref, span = self._window()
+        w_range = c.weight_range if c.weight_range is not None else float(np.abs(w).max())
+        w_range = w_range if w_range > 0 else 1.0
+        self.weight_range = w_range
+        self.g_per_weight = span / w_range
+        results = []
+        for ri, r0 in enumerate(self._row_starts):
+            for ci, c0 in enumerate(self._col_starts):
+                arrays = self.tiles[ri][ci]
+                block = w[c0 : c0 + arrays[0].cols - (c.mapping == "reference"),
+                          r0 : r0 + arrays[0].rows].T  # fmt: skip
+                block = np.clip(block, -w_range, w_range)
+                if c.mapping == "differential":
+                    targets = (
+                        c.device.g_min_s + np.maximum(block, 0) * self.g_per_weight,
+                        c.device.g_min_s + np.maximum(-block, 0) * self.g_per_weight,
+                    )
+                else:
+                    col = np.full((block.shape[0], 1), g_ref)
+                    targets = (np.hstack([g_ref + block * self.g_per_weight, col]),)
+                for array, target in zip(arrays, targets, strict=True):
+                    if array.cells is None:
+                        array.program_conductances(
+                            np.clip(target, c.device.g_min_s, c.device.g_max_s)
+                        )
+                    else:
+                        lv = array.cells.nearest_level(target).reshape(target.shape)
+                        current = array.cells.target_levels.reshape(target.shape)
+                        change = np.flatnonzero((lv != current).ravel())
+                        if change.size:
+                            results.append(array.cells.program(lv.ravel()[change], cells=change))
+                            array._cache.clear()
+        self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
+        return results
+
+    def _assemble(self, t: float) -> tuple[np.ndarray, ...]:
+        """Per row tile: delta-G (rows x out), summed squares for the noise, ADC steps, refs."""
+        if t in self._assemble_cache:
+            return self._assemble_cache[t]
+        c = self.config
+        n_r = len(self._row_starts)
+        dg, sq, ref_g, ref_sq = [], [], [], []
+        for ri in range(n_r):
+            blocks_dg, blocks_sq, rg, rs = [], [], [], []
+            for arrays in self.tiles[ri]:
+                if c.mapping == "differential":
+                    gp, gn = arrays[0].conductance(t), arrays[1].conductance(t)
+                    blocks_dg.append(gp - gn)
+                    blocks_sq.append(gp**2 + gn**2)
+                else:
+                    g = arrays[0].conductance(t)
+                    blocks_dg.append(g[:, :-1])
+                    blocks_sq.append(g[:, :-1] ** 2)
+                    rg.append(g[:, -1])
+                    rs.append(g[:, -1] ** 2)
+            dg.append(np.hstack(blocks_dg))
+            sq.append(np.hstack(blocks_sq))
+            if rg:
+                ref_g.append(np.stack(rg, axis=1))
+                ref_sq.append(np.stack(rs, axis=1))
+        v_read = c.dac.v_read_v
+        step = np.zeros((n_r, self.out_features))
+        if c.adc.bits is not None:
+            qmax = 2 ** (c.adc.bits - 1) - 1
+            for ri in range(n_r):
+                if c.adc.full_scale_a is not None:
+                    fs = np.full(self.out_features, c.adc.full_scale_a)
+                else:  # the largest (reference-subtracted) current the column can carry, + 10 %
+                    signal = dg[ri]
+                    if ref_g:
+                        signal = (
+                            signal
+                            - np.repeat(ref_g[ri], self._per_tile, axis=1)[:, : self.out_features]
+                        )
+                    fs = 1.1 * v_read * np.abs(signal).sum(axis=0)
+                step[ri] = np.where(fs > 0, fs / qmax, 1e-30)
+        out = (dg, sq, ref_g, ref_sq, step)
+        self._assemble_cache = {t: out}
+        return out
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def matvec(self, x: Any, t: float | None = None) -> np.ndarray:
+        """``W @ x`` computed by the crossbar: ``x`` of shape (in,) or (B, in); returns (out,)/(B, out)."""
+        c = self.config
+        xx = np.asarray(x, dtype=np.float64)
+        single = xx.ndim == 1
+        xx = np.atleast_2d(xx)
+        if xx.ndim != 2 or xx.shape[1] != self.in_features or not np.all(np.isfinite(xx)):
+            raise InvalidParameterError(
+                f"The 'x' parameter of TiledMatrix.matvec must be finite with shape "
+                f"({self.in_features},) or (B, {self.in_features}). Got shape {np.shape(x)} instead."
+            )
+        if not c.dac.signed and (xx < 0).any():
+            raise InvalidParameterError(
+                "The 'x' parameter of TiledMatrix.matvec must be >= 0 with an unsigned DAC "
+                "(config.dac.signed=False)."
+            )
+        t = c.read_time_s if t is None else check_real("t", t, "TiledMatrix.matvec", 0.0)
+        dg, sq, ref_g, ref_sq, step = self._assemble(t)
+        # DAC
+        scale = (np.full(xx.shape[0], c.dac.input_range) if c.dac.input_range is not None
+                 else np.abs(xx).max(axis=1))  # fmt: skip
+        scale = np.where(scale > 0, scale, 1.0)
+        u = np.clip(xx / scale[:, None], -1.0, 1.0)
+        if c.dac.bits is not None:
+            levels = 2 ** (c.dac.bits - 1) - 1 if c.dac.signed else 2**c.dac.bits - 1
+            u = np.round(u * levels) / levels
+        v = u * c.dac.v_read_v
+        n_r, n_b = len(self._row_starts), xx.shape[0]
+        mean = np.empty((n_r, n_b, self.out_features))
+        noisy = c.read_noise and c.levels is not None
+        var = np.empty((n_r, n_b, self.out_features)) if noisy else np.empty((0, 0, 0))
+        n_t = len(self._col_starts) if ref_g else 0
+        ref_mean = np.zeros((n_r, n_b, n_t))
+        ref_var = np.zeros((n_r, n_b, n_t))
+        sigma2 = c.device.read_noise_rel**2
+        for ri, r0 in enumerate(self._row_starts):
+            vr = v[:, r0 : r0 + dg[ri].shape[0]]
+            if c.ir_drop:
+                mean[ri] = self._ir_drop_currents(ri, vr, t)
+            else:
+                mean[ri] = vr @ dg[ri]
+            if noisy:
+                var[ri] = sigma2 * ((vr * vr) @ sq[ri])
+            if n_t:
+                ref_mean[ri] = vr @ ref_g[ri]
+                if noisy:
+                    ref_var[ri] = sigma2 * ((vr * vr) @ ref_sq[ri])
+        col_tile = np.repeat(np.arange(len(self._col_starts)), self._per_tile)[: self.out_features]
+        out = np.empty((n_b, self.out_features))
+        qmax = 2 ** (c.adc.bits - 1) - 1 if c.adc.bits is not None else 1
+        key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
+        read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out)
+        self._calls += 1
+        for row in self.tiles:
+            for arrays in row:
+                for array in arrays:
+                    array.read_count += n_b
+        y = out * (scale / (c.dac.v_read_v * self.g_per_weight))[:, None]
+        self.last_stats = self._estimate(v, n_b)
+        return y[0] if single else y
+
+    def _ir_drop_currents(self, ri: int, vr: np.ndarray, t: float) -> np.ndarray:
+        c = self.config
+        blocks = []
+        for arrays in self.tiles[ri]:
+            cur = [ir_drop.solve(a.conductance(t), vr, c.r_wl_ohm, c.r_bl_ohm) for a in arrays]
+            if c.mapping == "differential":
+                blocks.append(cur[0] - cur[1])
+            else:
+                blocks.append(cur[0][:, :-1])  # the reference column is read without IR drop
+        return np.hstack(blocks)
+
+    def _estimate(self, v: np.ndarray, n_b: int) -> MVMStats:
+        c, e = self.config, self.config.energy
+        cell = 0.0
+        for ri, r0 in enumerate(self._row_starts):
+            v2 = (v[:, r0 : r0 + self.tiles[ri][0][0].rows] ** 2).sum(axis=0)
+            for arrays in self.tiles[ri]:
+                for a in arrays:
+                    cell += float(v2 @ a.conductance().sum(axis=1)) * e.read_pulse_s
+        dac_bits = c.dac.bits or 8
+        adc_bits = c.adc.bits or 8
+        n_dac = n_b * self.in_features * len(self._col_starts)
+        n_adc = n_b * self.out_features * len(self._row_starts)
+        dac = n_dac * e.dac_energy_j * 2.0 ** (dac_bits - 8)
+        adc = n_adc * e.adc_fom_j_per_step * 2.0**adc_bits
+        digital = n_adc * e.digital_add_j
+        per_vector = e.read_pulse_s + e.adc_time_s * int(np.ceil(self._per_tile / e.adcs_per_tile))
+        return MVMStats(
+            cell + dac + adc + digital, cell, dac, adc, digital, n_b * per_vector, n_adc
+        )
+
+    # -- views -----------------------------------------------------------------------------------
+    def effective_weight(self, t: float = 0.0) -> np.ndarray:
+        """The weight the conductances represent ``t`` s after programming (no converters, noise)."""
+        dg = self._assemble(t)[0]
+        full = np.vstack(dg)  # (in, out)
+        if self.config.mapping == "reference":
+            ref = np.vstack([np.repeat(r, self._per_tile, axis=1)[:, : self.out_features]
+                             for r in self._assemble(t)[2]])  # fmt: skip
+            full = full - ref
+        return (full / self.g_per_weight).T
+
+    @property
+    def arrays(self) -> list[CrossbarArray]:
+        """Every crossbar array of the matrix."""
+        return [a for row in self.tiles for arrays in row for a in arrays]

@@ -1,0 +1,189 @@
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from crossbar.array import CrossbarArray, TiledMatrix
+from crossbar.config import ADCConfig, CrossbarConfig, DACConfig
+from devices import InvalidParameterError, MultiLevelParams
+from tests.reference import ir_drop_direct
+
+
+def _w(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (130, 257), (300, 200)])
+def test_ideal_mvm_equals_matmul(mapping, shape):
+    w = _w(shape)
+    x = _w((4, shape[1]), 1)
+    m = TiledMatrix(w, CrossbarConfig.ideal(mapping=mapping, tile_rows=64, tile_cols=48), rng=0)
+    np.testing.assert_allclose(m.matvec(x), x @ w.T, rtol=1e-10, atol=1e-12 * np.abs(x @ w.T).max())
+    np.testing.assert_allclose(
+        m.matvec(x[0]), x[0] @ w.T, rtol=1e-10, atol=1e-12 * np.abs(x @ w.T).max()
+    )
+    np.testing.assert_allclose(m.effective_weight(), w, atol=1e-12 * np.abs(w).max())
+
+
+def test_quantized_devices_without_noise_or_converters_equal_effective_weights():
+    w = _w((40, 70))
+    x = _w((6, 70), 1)
+    cfg = CrossbarConfig(read_noise=False, dac=DACConfig(bits=None), adc=ADCConfig(bits=None))
+    m = TiledMatrix(w, cfg, rng=2)
+    eff = m.effective_weight(60.0)
+    np.testing.assert_allclose(m.matvec(x), x @ eff.T, rtol=1e-9, atol=1e-12)
+    # 8 levels per device: the effective weights sit near 15 evenly spaced values
+    step = np.abs(w).max() / 7
+    off_grid = np.abs(eff - np.round(eff / step) * step)
+    assert np.quantile(off_grid, 0.9) < 0.3 * step and off_grid.max() < 0.5 * step
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_dac_quantization_error_within_its_bound(bits):
+    w = _w((30, 50))
+    x = _w((20, 50), 3)
+    cfg = CrossbarConfig.ideal(dac=DACConfig(bits=bits))
+    y = TiledMatrix(w, cfg, rng=0).matvec(x)
+    lsb = np.abs(x).max(axis=1) / (2 ** (bits - 1) - 1)  # per input vector
+    bound = 0.5 * lsb[:, None] * np.abs(w).sum(axis=1)[None, :]
+    assert (np.abs(y - x @ w.T) <= bound * (1 + 1e-9)).all()
+
+
+@pytest.mark.parametrize("bits", [3, 8])
+def test_adc_quantization_error_within_its_bound(bits):
+    w = _w((30, 300))
+    x = _w((20, 300), 4)
+    cfg = CrossbarConfig.ideal(adc=ADCConfig(bits=bits), tile_rows=128)
+    m = TiledMatrix(w, cfg, rng=0)
+    y = m.matvec(x)
+    _dg, _, _, _, step = m._assemble(60.0)
+    scale = np.abs(x).max(axis=1) / (cfg.dac.v_read_v * m.g_per_weight)
+    bound = 0.5 * step.sum(axis=0)[None, :] * scale[:, None]  # half a step per row tile
+    assert (np.abs(y - x @ w.T) <= bound * (1 + 1e-9)).all()
+
+
+def test_read_noise_statistics_match_the_analytic_variance():
+    params = MultiLevelParams(read_noise_rel=0.05)
+    cfg = CrossbarConfig(device=params, dac=DACConfig(bits=None), adc=ADCConfig(bits=None))
+    w = _w((8, 100))
+    m = TiledMatrix(w, cfg, rng=5)
+    x = np.tile(_w((1, 100), 6), (20_000, 1))
+    y = m.matvec(x)
+    eff = m.effective_weight(60.0)
+    mean = x[0] @ eff.T
+    # predicted std of each output: sigma * sqrt(sum_i v_i^2 (G+^2 + G-^2)) in weight units
+    _dg, sq, _, _, _ = m._assemble(60.0)
+    v = x[0] / np.abs(x[0]).max() * cfg.dac.v_read_v
+    sd = 0.05 * np.sqrt((v**2) @ sq[0]) * np.abs(x[0]).max() / (cfg.dac.v_read_v * m.g_per_weight)
+    np.testing.assert_allclose(y.mean(axis=0), mean, atol=5 * sd.max() / np.sqrt(20_000))
+    np.testing.assert_allclose(y.std(axis=0), sd, rtol=0.03)
+    assert st.kstest((y[:, 0] - mean[0]) / sd[0], "norm").pvalue > 1e-3
+
+
+def test_programming_counts_writes_and_reading_counts_only_reads():
+    m = TiledMatrix(_w((20, 30)), CrossbarConfig(tile_rows=16, tile_cols=16), rng=7)
+    sets = [a.cells.set_count.copy() for a in m.arrays]
+    assert sum(s.sum() for s in sets) > 0
+    m.matvec(_w((3, 30), 1))
+    m.matvec(_w((2, 30), 2))
+    for a, s in zip(m.arrays, sets, strict=True):
+        np.testing.assert_array_equal(a.cells.set_count, s)
+        assert a.read_count == 5
+    # write-on-change: the same weights again write nothing, one changed weight writes one pair
+    assert m.program(m.effective_weight(0.0) * 0 + _w((20, 30))) == []
+    w2 = _w((20, 30))
+    k = np.unravel_index(np.argmax(np.abs(w2)), w2.shape)
+    w2[k] = -w2[k]  # the largest weight changes sign: its two devices change level
+    results = m.program(w2)
+    assert sum(r.cells.size for r in results) == 2
+
+
+def test_ir_drop_option_uses_the_circuit_solver():
+    cfg = CrossbarConfig.ideal(ir_drop=True, r_wl_ohm=5.0, r_bl_ohm=5.0, tile_rows=32, tile_cols=32)
+    a = CrossbarArray(32, 32, cfg, rng=0)
+    g = np.random.default_rng(1).uniform(20e-6, 120e-6, (32, 32))
+    a.program_conductances(g)
+    v = np.random.default_rng(2).uniform(0, 0.2, (3, 32))
+    np.testing.assert_allclose(a.currents(v), ir_drop_direct(g, v, 5.0, 5.0), rtol=1e-6)
+    w = _w((10, 20))
+    m = TiledMatrix(w, cfg, rng=0)
+    ideal = TiledMatrix(w, CrossbarConfig.ideal(tile_rows=32, tile_cols=32), rng=0)
+    x = np.abs(_w((2, 20), 3))
+    assert not np.allclose(m.matvec(x), ideal.matvec(x))
+
+
+def test_energy_and_latency_estimate():
+    m = TiledMatrix(_w((64, 256)), CrossbarConfig(), rng=0)
+    m.matvec(_w((4, 256), 1))
+    s = m.last_stats
+    assert s.energy_j == pytest.approx(
+        s.cell_energy_j + s.dac_energy_j + s.adc_energy_j + s.digital_energy_j
+    )
+    assert s.adc_conversions == 4 * 64 * 2  # 2 row tiles, one conversion per column each
+    assert s.adc_energy_j == pytest.approx(s.adc_conversions * 20e-15 * 2**8)
+    assert s.latency_s > 0 and s.cell_energy_j > 0
+
+
+def test_results_do_not_depend_on_thread_count(assert_thread_independent):
+    w = _w((50, 300))
+    x = _w((8, 300), 1)
+    assert_thread_independent(lambda: (TiledMatrix(w, CrossbarConfig(), rng=3).matvec(x),))
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: TiledMatrix(np.ones(3)), "'weight'.*2-D"),
+        (lambda: TiledMatrix(np.array([[1.0, np.nan]])), "'weight'.*finite"),
+        (lambda: TiledMatrix(np.ones((2, 2)), config="x"), "'config'"),
+        (lambda: TiledMatrix(np.ones((2, 3))).matvec(np.ones(2)), "'x'.*\\(3,\\)"),
+        (lambda: TiledMatrix(np.ones((2, 3))).matvec(np.array([1, np.inf, 0])), "'x'.*finite"),
+        (lambda: TiledMatrix(np.ones((2, 3))).program(np.ones((3, 2))), "shape \\(2, 3\\)"),
+        (
+            lambda: TiledMatrix(
+                np.ones((2, 3)), CrossbarConfig(dac=DACConfig(signed=False))
+            ).matvec(-np.ones(3)),
+            "unsigned DAC",
+        ),
+        (lambda: DACConfig(bits=0), "'bits'.*\\[1, 16\\]"),
+        (lambda: DACConfig(bits=17), "'bits'"),
+        (lambda: ADCConfig(bits=20), "'bits'"),
+        (lambda: ADCConfig(full_scale_a=-1.0), "'full_scale_a'"),
+        (lambda: DACConfig(v_read_v=0.0), "'v_read_v'"),
+        (lambda: CrossbarConfig(r_wl_ohm=-1.0), "'r_wl_ohm'"),
+        (lambda: CrossbarConfig(r_bl_ohm=0.0), "'r_bl_ohm'"),
+        (lambda: CrossbarConfig(mapping="diff"), "Did you mean 'differential'"),
+        (lambda: CrossbarConfig(levels=1), "'levels'"),
+        (lambda: CrossbarConfig(tile_rows=0), "'tile_rows'"),
+        (lambda: CrossbarConfig(read_time_s=-1.0), "'read_time_s'"),
+        (
+            lambda: CrossbarArray(4, 4).program_levels(np.zeros((3, 4), dtype=int)),
+            "shape \\(4, 4\\)",
+        ),
+        (lambda: CrossbarArray(4, 4).program_conductances(np.zeros((4, 4))), "ideal devices"),
+        (
+            lambda: CrossbarArray(2, 2, CrossbarConfig.ideal()).program_conductances(
+                np.ones((2, 2))
+            ),
+            "window",
+        ),
+        (lambda: CrossbarArray(2, 2).currents(np.ones(3)), "'v'"),
+    ],
+)
+def test_bad_input_is_rejected(call, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        call()
+
+
+def test_rejected_call_leaves_state_unchanged():
+    m = TiledMatrix(_w((6, 9)), CrossbarConfig(tile_rows=4, tile_cols=4), rng=1)
+    before = [a.cells.set_count.copy() for a in m.arrays]
+    eff = m.effective_weight(0.0)
+    with pytest.raises(InvalidParameterError):
+        m.program(np.full((6, 9), np.nan))
+    with pytest.raises(InvalidParameterError):
+        m.matvec(np.ones((2, 8)))
+    for a, s in zip(m.arrays, before, strict=True):
+        np.testing.assert_array_equal(a.cells.set_count, s)
+        assert a.read_count == 0
+    np.testing.assert_array_equal(m.effective_weight(0.0), eff)
