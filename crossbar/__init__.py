@@ -6,3 +6,17 @@ calibration in :mod:`calibration`.
 """
 
 __version__ = "0.1.0"
+
+from .array import CrossbarArray, MVMStats, TiledMatrix
+from .config import ADCConfig, CrossbarConfig, DACConfig, EnergyModel
+
+__all__ = [
+    "ADCConfig",
+    "CrossbarArray",
+    "CrossbarConfig",
+    "DACConfig",
+    "EnergyModel",
+    "MVMStats",
+    "TiledMatrix",
+    "__version__",
+]

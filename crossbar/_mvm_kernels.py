@@ -41,7 +41,8 @@ def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out):
                         ref += math.sqrt(ref_var[r, b, t]) * normal(key, base + np.uint64(n_c + t))
                     current -= ref
                 s = step[r, c]
-                if s > 0.0:
-                    code = min(max(round(current / s), -qmax), qmax)
-                    current = code * s
+                if s > 0.0:  # round half away from zero, then saturate
+                    code = math.floor(abs(current) / s + 0.5)
+                    code = min(code, qmax)
+                    current = math.copysign(code * s, current)
                 out[b, c] += current

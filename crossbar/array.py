@@ -333,9 +333,17 @@ class TiledMatrix:
                         )
                     fs = 1.1 * v_read * np.abs(signal).sum(axis=0)
                 step[ri] = np.where(fs > 0, fs / qmax, 1e-30)
+        if self._single_precision:  # converters or noise dominate float32 rounding by far
+            dg = [a.astype(np.float32) for a in dg]
+            sq = [a.astype(np.float32) for a in sq]
         out = (dg, sq, ref_g, ref_sq, step)
         self._assemble_cache = {t: out}
         return out
+
+    @property
+    def _single_precision(self) -> bool:
+        c = self.config
+        return c.adc.bits is not None or (c.read_noise and c.levels is not None)
 
     # -- reads ---------------------------------------------------------------------------------------
     def matvec(self, x: Any, t: float | None = None) -> np.ndarray:
@@ -365,10 +373,17 @@ class TiledMatrix:
             levels = 2 ** (c.dac.bits - 1) - 1 if c.dac.signed else 2**c.dac.bits - 1
             u = np.round(u * levels) / levels
         v = u * c.dac.v_read_v
+        if self._single_precision:
+            v = v.astype(np.float32)
         n_r, n_b = len(self._row_starts), xx.shape[0]
-        mean = np.empty((n_r, n_b, self.out_features))
+        dtype = np.float32 if self._single_precision else np.float64
+        mean = np.empty((n_r, n_b, self.out_features), dtype=dtype)
         noisy = c.read_noise and c.levels is not None
-        var = np.empty((n_r, n_b, self.out_features)) if noisy else np.empty((0, 0, 0))
+        var = (
+            np.empty((n_r, n_b, self.out_features), dtype=dtype)
+            if noisy
+            else np.empty((0, 0, 0), dtype=dtype)
+        )
         n_t = len(self._col_starts) if ref_g else 0
         ref_mean = np.zeros((n_r, n_b, n_t))
         ref_var = np.zeros((n_r, n_b, n_t))
