@@ -26,19 +26,23 @@ def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out):
     noisy = var.size > 0
     width = np.uint64(n_c + n_t)
     for b in prange(n_b):
+        z = np.zeros(n_c + n_t)  # this row's normals, drawn in a tight loop of their own
         for c in range(n_c):
             out[b, c] = 0.0
         for r in range(n_r):
-            base = (np.uint64(r) * np.uint64(n_b) + np.uint64(b)) * width
+            if noisy:
+                base = (np.uint64(r) * np.uint64(n_b) + np.uint64(b)) * width
+                for c in range(n_c + n_t):
+                    z[c] = normal(key, base + np.uint64(c))
             for c in range(n_c):
                 current = mean[r, b, c]
                 if noisy:
-                    current += math.sqrt(var[r, b, c]) * normal(key, base + np.uint64(c))
+                    current += math.sqrt(var[r, b, c]) * z[c]
                 if n_t > 0:
                     t = col_tile[c]
                     ref = ref_mean[r, b, t]
                     if noisy:
-                        ref += math.sqrt(ref_var[r, b, t]) * normal(key, base + np.uint64(n_c + t))
+                        ref += math.sqrt(ref_var[r, b, t]) * z[n_c + t]
                     current -= ref
                 s = step[r, c]
                 if s > 0.0:  # round half away from zero, then saturate
