@@ -1,0 +1,120 @@
+"""Optimizers for hidden weights stored digitally beside the crossbar."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from devices import InvalidParameterError
+
+__all__ = ["MetaplasticAdam"]
+
+
+def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of MetaplasticAdam must be {allowed}. Got {value!r} instead."
+        )
+
+
+def _check_hyper(lr: float, meta: float, betas: tuple[float, float], eps: float,
+                 weight_decay: float) -> None:  # fmt: skip
+    def real(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    _check("lr", lr, real(lr) and lr >= 0, "a finite number >= 0")
+    _check("meta", meta, real(meta) and meta >= 0, "a finite number >= 0")
+    _check(
+        "betas", betas,
+        isinstance(betas, (tuple, list)) and len(betas) == 2
+        and all(real(b) and 0 <= b < 1 for b in betas),
+        "two numbers in [0, 1)",
+    )  # fmt: skip
+    _check("eps", eps, real(eps) and eps >= 0, "a finite number >= 0")
+    _check("weight_decay", weight_decay, real(weight_decay) and weight_decay >= 0,
+           "a finite number >= 0")  # fmt: skip
+
+
+class MetaplasticAdam(torch.optim.Optimizer):
+    """Adam with synaptic metaplasticity (Laborieux et al., Nat. Commun. 12:2549, 2021).
+
+    Every parameter is a hidden weight ``W_h`` (the network uses a quantized version of it, e.g.
+    ``sign(W_h)``); ``p.grad`` is read as ``dL/dW_b``. With ``g = grad + weight_decay * W_h``:
+
+    .. math::
+
+        m &\\leftarrow \\beta_1 m + (1-\\beta_1) g, \\qquad v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2 \\\\
+        s &= \\mathrm{lr}\\,\\sqrt{1-\\beta_2^t}/(1-\\beta_1^t), \\qquad u = m / (\\sqrt{v} + \\epsilon) \\\\
+        W_h &\\leftarrow W_h - s\\, f_\\mathrm{meta}\\, u, \\qquad
+        f_\\mathrm{meta} = 1 - \\tanh^2(\\mathrm{meta}\\,|W_h|) \\text{ where } \\mathrm{sign}(W_h)\\, m > 0
+        \\text{ (else 1)}
+
+    i.e. updates that push a hidden weight toward zero (toward a sign change) are attenuated the
+    more the larger ``|W_h|`` is; ``meta = 0`` is Adam in this form (the bias correction folded into
+    the step size, as in the authors' code ``models_utils.py``). There is no clipping of ``W_h``.
+    ``meta`` may differ per parameter group (the paper's batch-norm parameters use ``meta = 0``).
+
+    Parameters
+    ----------
+    params : iterable of tensors or dicts
+        Parameters or parameter groups.
+    lr : float, default 0.005
+    meta : float, default 1.35
+        Metaplasticity coefficient m >= 0.
+    betas : (float, float), default (0.9, 0.999)
+    eps : float, default 1e-8
+    weight_decay : float, default 0
+        L2 coefficient added to the gradient (the paper uses 1e-7).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 0.005, meta: float = 1.35,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:  # fmt: skip
+        _check_hyper(lr, meta, betas, eps, weight_decay)
+        defaults = {"lr": lr, "meta": meta, "betas": tuple(betas), "eps": eps,
+                    "weight_decay": weight_decay}  # fmt: skip
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            _check_hyper(group["lr"], group["meta"], group["betas"], group["eps"],
+                         group["weight_decay"])  # fmt: skip
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise InvalidParameterError(
+                        "MetaplasticAdam does not support sparse gradients."
+                    )
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"]
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.mul_(beta1).add_(grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+                update = m / (v.sqrt() + group["eps"])
+                if group["meta"] > 0:
+                    toward_zero = torch.sign(p) * m > 0
+                    f_meta = 1 - torch.tanh(group["meta"] * p.abs()) ** 2
+                    update = torch.where(toward_zero, f_meta * update, update)
+                p.add_(update, alpha=-step_size)
+        return loss

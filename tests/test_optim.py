@@ -1,0 +1,107 @@
+import copy
+import math
+
+import pytest
+import torch
+
+from crossbar.optim import MetaplasticAdam
+from devices import InvalidParameterError
+
+
+def _manual(w, grads, lr, meta, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
+    """SPEC §3 written out element by element."""
+    w = list(w)
+    m = [0.0] * len(w)
+    v = [0.0] * len(w)
+    for t, g in enumerate(grads, start=1):
+        for k in range(len(w)):
+            gk = g[k] + wd * w[k]
+            m[k] = b1 * m[k] + (1 - b1) * gk
+            v[k] = b2 * v[k] + (1 - b2) * gk * gk
+            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            u = m[k] / (math.sqrt(v[k]) + eps)
+            sign = (w[k] > 0) - (w[k] < 0)
+            if sign * m[k] > 0:
+                u *= 1 - math.tanh(meta * abs(w[k])) ** 2
+            w[k] -= step * u
+    return w
+
+
+@pytest.mark.parametrize("meta", [0.0, 1.35, 4.0])
+def test_matches_hand_computed_steps(meta):
+    w0 = [0.3, -0.8, 0.05, -0.02, 1.5]
+    grads = [[0.1, -0.2, 0.3, 0.05, -1.0], [0.2, 0.1, -0.4, -0.3, 0.5], [-0.1, 0.3, 0.2, 0.1, 0.2]]
+    p = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    opt = MetaplasticAdam([p], lr=0.05, meta=meta, weight_decay=1e-3)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+    expected = _manual(w0, grads, 0.05, meta, wd=1e-3)
+    torch.testing.assert_close(p.detach(), torch.tensor(expected, dtype=torch.float64))
+
+
+def test_meta_zero_is_adam():
+    torch.manual_seed(0)
+    a = torch.randn(20, 10, dtype=torch.float64, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    opt_a = MetaplasticAdam([a], lr=0.01, meta=0.0, eps=0.0)
+    opt_b = torch.optim.Adam([b], lr=0.01, eps=0.0)
+    for _ in range(5):
+        g = torch.randn(20, 10, dtype=torch.float64)
+        a.grad, b.grad = g.clone(), g.clone()
+        opt_a.step()
+        opt_b.step()
+    torch.testing.assert_close(a, b)
+
+
+def test_attenuates_only_updates_toward_zero():
+    p = torch.tensor([2.0, 2.0], requires_grad=True)
+    opt = MetaplasticAdam([p], lr=0.1, meta=2.0)
+    p.grad = torch.tensor([1.0, -1.0])  # first pushes 2.0 toward 0, second away from 0
+    opt.step()
+    moved = (torch.tensor([2.0, 2.0]) - p.detach()).abs()
+    # Adam's first step moves every weight by lr; the toward-zero one by lr * (1 - tanh^2(m |W|))
+    assert moved[1].item() == pytest.approx(0.1, rel=1e-4)
+    assert moved[0].item() == pytest.approx(0.1 * (1 - math.tanh(4.0) ** 2), rel=1e-3)
+
+
+def test_param_groups_and_state_dict_round_trip():
+    torch.manual_seed(1)
+    w, bn = torch.randn(4, 3, requires_grad=True), torch.randn(3, requires_grad=True)
+    opt = MetaplasticAdam([{"params": [w]}, {"params": [bn], "meta": 0.0}], lr=0.01, meta=1.5)
+    for _ in range(2):
+        w.grad, bn.grad = torch.randn(4, 3), torch.randn(3)
+        opt.step()
+    saved = copy.deepcopy(opt.state_dict())  # as if written to disk
+    w2, bn2 = w.detach().clone().requires_grad_(True), bn.detach().clone().requires_grad_(True)
+    opt2 = MetaplasticAdam([{"params": [w2]}, {"params": [bn2], "meta": 0.0}], lr=0.01, meta=1.5)
+    opt2.load_state_dict(saved)
+    g1, g2 = torch.randn(4, 3), torch.randn(3)
+    w.grad, bn.grad, w2.grad, bn2.grad = g1, g2, g1.clone(), g2.clone()
+    opt.step()
+    opt2.step()
+    torch.testing.assert_close(w, w2)
+    torch.testing.assert_close(bn, bn2)
+    assert opt2.param_groups[1]["meta"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(meta=-0.5), "'meta'.*>= 0"),
+        (dict(lr=-1.0), "'lr'"),
+        (dict(lr=float("nan")), "'lr'"),
+        (dict(betas=(0.9, 1.0)), "'betas'"),
+        (dict(betas=(0.9,)), "'betas'"),
+        (dict(eps=-1e-8), "'eps'"),
+        (dict(weight_decay=-1.0), "'weight_decay'"),
+    ],
+)
+def test_bad_hyper_parameters_are_rejected(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        MetaplasticAdam([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_bad_group_meta_is_rejected():
+    with pytest.raises(InvalidParameterError, match="'meta'"):
+        MetaplasticAdam([{"params": [torch.zeros(2, requires_grad=True)], "meta": -1.0}])
