@@ -189,3 +189,21 @@ def test_out_of_memory_is_one_error_line(capsys):
         capsys, "device", "simulate", "--model", "multilevel", "--devices", str(10**11)
     )
     assert code == 2 and out == "" and err.startswith("error: not enough memory")
+
+
+def test_demo_runs_small_and_reports(capsys):
+    code, out, err = run(
+        capsys, "demo", "--train", "200", "--test", "100", "--epochs", "1", "--hidden", "16",
+        "--no-progress", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["meta"] for r in doc["results"]] == [0.0, 3.0]
+    for r in doc["results"]:
+        assert 0.0 <= r["mnist_after_fmnist"] <= 1.0 and r["max_writes_per_device"] > 0
+    assert doc["footprint_ratio_vs_bnn"] > 100
+
+
+def test_demo_rejects_negative_meta(capsys):
+    code, _, err = run(capsys, "demo", "--meta", "-1")
+    assert code == 2 and err.startswith("error:") and "--meta" in err
