@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--meta", type=_non_negative_float, default=3.0,
                       help="metaplasticity m (in units of the weight range; default 3)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0)
+    demo.add_argument("--data", metavar="DIR", default=None,
+                      help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
+                           "../shared/data, ~/.cache/crossbar-sim/data)")  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(handler=_cmd_demo)
@@ -221,7 +224,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with tqdm(total=steps, unit="step", desc="training", leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         results = run_demo(args.train, args.test, args.epochs, args.hidden, args.meta,
-                           seed=args.seed, progress=bar.update)  # fmt: skip
+                           seed=args.seed, progress=bar.update, root=args.data)  # fmt: skip
     n_weights = results[0].hidden_weight_bytes // 4
     ratio = BNN_BASELINE_WEIGHTS / n_weights
     if args.json:

@@ -72,7 +72,7 @@ def _find(name: str, root: str | os.PathLike[str] | None) -> Path:
     raise DatasetNotFoundError(
         f"{name} not found. Looked in: {', '.join(str(p / name) for p in searched)}. Put the four "
         f"official IDX files ({', '.join(_FILES.values())}) in <folder>/{name}/ and pass "
-        f"root=<folder> or set CROSSBAR_DATA=<folder>."
+        f"root=<folder> (crossbar demo --data <folder>) or set CROSSBAR_DATA=<folder>."
     )
 
 

@@ -44,12 +44,14 @@ class DemoResult:
     seconds: float
 
 
-def _data(name: str, n_train: int, n_test: int, seed: int) -> tuple[torch.Tensor, ...]:
+def _data(
+    name: str, n_train: int, n_test: int, seed: int, root: str | None
+) -> tuple[torch.Tensor, ...]:
     gen = np.random.default_rng(seed)
-    x, y = load_dataset(name, "train")
-    idx = gen.choice(len(y), n_train, replace=False)
-    xt, yt = load_dataset(name, "test")
-    idt = gen.choice(len(yt), n_test, replace=False)
+    x, y = load_dataset(name, "train", root)
+    idx = gen.choice(len(y), min(n_train, len(y)), replace=False)
+    xt, yt = load_dataset(name, "test", root)
+    idt = gen.choice(len(yt), min(n_test, len(yt)), replace=False)
 
     def prep(images: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
@@ -83,9 +85,14 @@ def run_demo(
     batch: int = 100,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    root: str | None = None,
 ) -> list[DemoResult]:
-    """Train MNIST then Fashion-MNIST with ``meta = 0`` and with ``meta``; one result each."""
-    tasks = [_data("mnist", n_train, n_test, seed), _data("fashion-mnist", n_train, n_test, seed)]
+    """Train MNIST then Fashion-MNIST with ``meta = 0`` and with ``meta``; one result each.
+
+    ``root`` is the data folder (see :mod:`crossbar.data` for where it is looked for otherwise).
+    """
+    tasks = [_data("mnist", n_train, n_test, seed, root),
+             _data("fashion-mnist", n_train, n_test, seed, root)]  # fmt: skip
     results = []
     for m in (0.0, meta):
         start = time.perf_counter()

@@ -191,6 +191,17 @@ def test_out_of_memory_is_one_error_line(capsys):
     assert code == 2 and out == "" and err.startswith("error: not enough memory")
 
 
+def _have_data():
+    from crossbar import data
+
+    try:
+        data._find("mnist", None), data._find("fashion-mnist", None)
+    except data.DatasetNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_data(), reason="MNIST / Fashion-MNIST files not available")
 def test_demo_runs_small_and_reports(capsys):
     code, out, err = run(
         capsys, "demo", "--train", "200", "--test", "100", "--epochs", "1", "--hidden", "16",
@@ -207,3 +218,14 @@ def test_demo_runs_small_and_reports(capsys):
 def test_demo_rejects_negative_meta(capsys):
     code, _, err = run(capsys, "demo", "--meta", "-1")
     assert code == 2 and err.startswith("error:") and "--meta" in err
+
+
+def test_demo_without_data_is_one_error_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("CROSSBAR_DATA", raising=False)
+    from crossbar import data
+
+    monkeypatch.setattr(data, "search_paths", lambda root=None: [tmp_path / "nowhere"])
+    code, out, err = run(capsys, "demo", "--no-progress", "--data", str(tmp_path / "nowhere"))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: mnist not found")
