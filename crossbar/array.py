@@ -460,3 +460,63 @@ class TiledMatrix:
     def arrays(self) -> list[CrossbarArray]:
         """Every crossbar array of the matrix."""
         return [a for row in self.tiles for arrays in row for a in arrays]
+
+    # -- persistence -------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Complete state (devices, counters, random streams) as a JSON-ready header and arrays."""
+        meta: dict[str, Any] = {
+            "shape": [self.out_features, self.in_features],
+            "noise_seed": str(self._noise_seed),
+            "calls": self._calls,
+            "weight_range": self.weight_range,
+            "g_per_weight": self.g_per_weight,
+            "arrays": [],
+        }
+        arrays: dict[str, np.ndarray] = {}
+        for k, a in enumerate(self.arrays):
+            entry: dict[str, Any] = {"shape": [a.rows, a.cols], "noise_seed": str(a._noise_seed),
+                                     "reads": a._reads, "read_count": a.read_count}  # fmt: skip
+            if a.cells is None:
+                arrays[f"a{k}.ideal"] = a._ideal
+            else:
+                cell_meta, cell_arrays = a.cells.state()
+                entry["cells"] = cell_meta
+                arrays.update({f"a{k}.{name}": v for name, v in cell_arrays.items()})
+            meta["arrays"].append(entry)
+        return meta, arrays
+
+    def load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore a state from :meth:`state` into a matrix of the same shape and configuration."""
+        from devices import MultiLevelRRAM
+
+        if list(meta.get("shape", [])) != [self.out_features, self.in_features] or len(
+            meta.get("arrays", [])
+        ) != len(self.arrays):
+            raise InvalidParameterError(
+                f"The state is of a {meta.get('shape')} matrix with {len(meta.get('arrays', []))} "
+                f"arrays; this one is {[self.out_features, self.in_features]} with "
+                f"{len(self.arrays)}."
+            )
+        for k, (a, entry) in enumerate(zip(self.arrays, meta["arrays"], strict=True)):
+            if [a.rows, a.cols] != list(entry["shape"]) or (a.cells is None) != (
+                "cells" not in entry
+            ):
+                raise InvalidParameterError(f"Array {k} of the state does not match this matrix.")
+            if a.cells is None:
+                a._ideal[...] = arrays[f"a{k}.ideal"]
+            else:
+                prefix = f"a{k}."
+                cell_arrays = {
+                    n[len(prefix) :]: v for n, v in arrays.items() if n.startswith(prefix)
+                }
+                a.cells = MultiLevelRRAM.from_state(entry["cells"], cell_arrays, where=f"array {k}")
+            a._noise_seed = int(entry["noise_seed"])
+            a._reads = int(entry["reads"])
+            a.read_count = int(entry["read_count"])
+            a._cache.clear()
+        self._noise_seed = int(meta["noise_seed"])
+        self._calls = int(meta["calls"])
+        self.weight_range = float(meta["weight_range"])
+        self.g_per_weight = float(meta["g_per_weight"])
+        self.config = dataclasses.replace(self.config, weight_range=self.weight_range)
+        self._assemble_cache = {}

@@ -10,6 +10,7 @@ the layer were ``F.linear`` with the weight the conductances represent.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -22,7 +23,7 @@ from devices import InvalidParameterError
 from .array import TiledMatrix
 from .config import CrossbarConfig
 
-__all__ = ["CrossbarLinear"]
+__all__ = ["CrossbarConv2d", "CrossbarLinear", "convert_to_crossbar"]
 
 
 class _CrossbarLinearFunction(torch.autograd.Function):
@@ -68,7 +69,8 @@ class CrossbarLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  config: CrossbarConfig | None = None, weight_range: float | None = None,
-                 rng: int | np.random.Generator | None = None) -> None:  # fmt: skip
+                 rng: int | np.random.Generator | None = None,
+                 weight: torch.Tensor | None = None) -> None:  # fmt: skip
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -79,9 +81,14 @@ class CrossbarLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         gen = torch.Generator().manual_seed(int(np.random.default_rng(rng).integers(2**62)))
-        self.weight = nn.Parameter(
-            torch.empty(out_features, in_features).uniform_(-bound, bound, generator=gen)
-        )
+        if weight is None:
+            weight = torch.empty(out_features, in_features).uniform_(-bound, bound, generator=gen)
+        elif tuple(weight.shape) != (out_features, in_features) or not torch.isfinite(weight).all():
+            raise InvalidParameterError(
+                f"The 'weight' parameter of CrossbarLinear must be finite with shape "
+                f"({out_features}, {in_features}). Got shape {tuple(weight.shape)} instead."
+            )
+        self.weight = nn.Parameter(weight.detach().to(torch.float32).clone())
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         config = config if config is not None else CrossbarConfig()
         if not isinstance(config, CrossbarConfig):
@@ -131,6 +138,61 @@ class CrossbarLinear(nn.Module):
         y = y.reshape(*lead, self.out_features)
         return y + self.bias if self.bias is not None else y
 
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, config: CrossbarConfig | None = None,
+                    weight_range: float | None = None,
+                    rng: int | np.random.Generator | None = None) -> CrossbarLinear:  # fmt: skip
+        """A crossbar layer holding ``linear``'s weights (programmed once) and bias."""
+        if not isinstance(linear, nn.Linear):
+            raise InvalidParameterError(
+                f"from_linear needs an nn.Linear. Got {type(linear).__name__} instead."
+            )
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, config,
+                    weight_range, rng, weight=linear.weight.detach().cpu())  # fmt: skip
+        if linear.bias is not None:
+            with torch.no_grad():
+                layer.bias.copy_(linear.bias.detach().cpu())
+        return layer
+
+    def to_linear(self, stored: bool = False) -> nn.Linear:
+        """An ``nn.Linear`` with the hidden weights (``stored=True``: the weights the devices hold)."""
+        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(self.read_weight() if stored else self.weight.detach())
+            if self.bias is not None:
+                linear.bias.copy_(self.bias.detach())
+        return linear
+
+    # -- state_dict: the devices travel with the hidden weights -------------------------------------
+    _STATE_FORMAT = "crossbar-sim/crossbar-linear"
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """Device states, counters and random streams, as tensors and a JSON string."""
+        meta, arrays = self.matrix.state()
+        return {
+            "format": self._STATE_FORMAT,
+            "version": 1,
+            "meta": json.dumps(meta),
+            "arrays": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore :meth:`get_extra_state`: later reads continue bit-identically."""
+        if not isinstance(state, dict) or state.get("format") != self._STATE_FORMAT:
+            raise InvalidParameterError(
+                f"CrossbarLinear state must have format {self._STATE_FORMAT!r}. "
+                f"Got {state.get('format') if isinstance(state, dict) else type(state).__name__!r}."
+            )
+        arrays = {k: v.numpy() for k, v in state["arrays"].items()}
+        self.matrix.load_state(json.loads(state["meta"]), arrays)
+        self.config = self.matrix.config
+        self._synced = self.weight._version
+        self._read_weight = None
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._synced = self.weight._version  # the devices arrived with the weights
+
     def device_writes(self) -> np.ndarray:
         """Programming pulses (SET + RESET) received by every device of the layer."""
         return np.concatenate([a.cells.pulse_count for a in self.matrix.arrays if a.cells is not None]
@@ -142,3 +204,94 @@ class CrossbarLinear(nn.Module):
             f"bias={self.bias is not None}, levels={self.config.levels}, "
             f"mapping={self.config.mapping!r}"
         )
+
+
+class CrossbarConv2d(nn.Module):
+    """2-D convolution computed by a crossbar: im2col (``F.unfold``) then a :class:`CrossbarLinear`
+    whose rows are the ``in_channels * kh * kw`` inputs of a receptive field.
+
+    Parameters follow :class:`torch.nn.Conv2d` (``groups=1`` only), plus ``config``,
+    ``weight_range`` and ``rng`` of :class:`CrossbarLinear`. ``weight`` has the Conv2d shape
+    ``(out_channels, in_channels, kh, kw)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 dilation: int | tuple[int, int] = 1, bias: bool = True,
+                 config: CrossbarConfig | None = None, weight_range: float | None = None,
+                 rng: int | np.random.Generator | None = None,
+                 weight: torch.Tensor | None = None) -> None:  # fmt: skip
+        super().__init__()
+        pair = nn.modules.utils._pair
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = pair(kernel_size), pair(stride)
+        self.padding, self.dilation = pair(padding), pair(dilation)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        flat = None if weight is None else weight.reshape(out_channels, -1)
+        self.core = CrossbarLinear(fan_in, out_channels, bias, config, weight_range, rng, flat)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """Hidden weights in the Conv2d shape (a view of the core layer's parameter)."""
+        return self.core.weight.view(self.out_channels, self.in_channels, *self.kernel_size)
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        return self.core.bias
+
+    @classmethod
+    def from_conv2d(cls, conv: nn.Conv2d, config: CrossbarConfig | None = None,
+                    weight_range: float | None = None,
+                    rng: int | np.random.Generator | None = None) -> CrossbarConv2d:  # fmt: skip
+        """A crossbar convolution holding ``conv``'s weights and bias."""
+        if not isinstance(conv, nn.Conv2d) or conv.groups != 1 or conv.padding_mode != "zeros":
+            raise InvalidParameterError(
+                "from_conv2d needs an nn.Conv2d with groups=1 and zero padding. "
+                f"Got {conv!r} instead."
+            )
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                    conv.padding, conv.dilation, conv.bias is not None, config, weight_range, rng,
+                    weight=conv.weight.detach().cpu())  # fmt: skip
+        if conv.bias is not None:
+            with torch.no_grad():
+                layer.core.bias.copy_(conv.bias.detach().cpu())
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise InvalidParameterError(
+                f"CrossbarConv2d expects (N, {self.in_channels}, H, W) inputs. "
+                f"Got shape {tuple(x.shape)} instead."
+            )
+        n, _, h, w = x.shape
+        cols = nn.functional.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+        out = self.core(cols.transpose(1, 2))  # (N, L, out)
+        kh, kw = self.kernel_size
+        h_out = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        w_out = (w + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        return out.transpose(1, 2).reshape(n, self.out_channels, h_out, w_out)
+
+
+def convert_to_crossbar(model: nn.Module, config: CrossbarConfig | None = None,
+                        filter_fn: Any = None, rng: int | None = 0) -> nn.Module:  # fmt: skip
+    """Replace, in place, every ``nn.Linear`` and ``nn.Conv2d`` (groups=1) of ``model`` for which
+    ``filter_fn(module, qualified_name)`` is true (all by default) by its crossbar version.
+
+    Returns the model. Each converted layer gets its own device seed derived from ``rng``.
+    """
+    seeds = np.random.default_rng(rng)
+    targets = [(name, mod) for name, mod in model.named_modules()
+               if isinstance(mod, (nn.Linear, nn.Conv2d)) and not isinstance(mod, CrossbarLinear)
+               and (filter_fn is None or filter_fn(mod, name))]  # fmt: skip
+    for name, mod in targets:
+        seed = int(seeds.integers(2**62))
+        if isinstance(mod, nn.Linear):
+            new: nn.Module = CrossbarLinear.from_linear(mod, config, rng=seed)
+        elif mod.groups == 1 and mod.padding_mode == "zeros":
+            new = CrossbarConv2d.from_conv2d(mod, config, rng=seed)
+        else:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, new)
+    return model

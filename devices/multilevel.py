@@ -489,28 +489,27 @@ class MultiLevelRRAM:
         return 0.0, np.ascontiguousarray(arr)
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the complete state (npz + JSON header, no pickle); :meth:`load` resumes exactly."""
-        wear = self.wear.params
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The complete state as a JSON-ready header and plain arrays (see :meth:`from_state`)."""
         meta = {
             "n_cells": self.n_cells,
             "allocation": self.allocation,
             "seed": str(self._seed),
             "calls": self._calls,
             "params": _params_to_dict(self.params),
-            "wear_out": wear_to_dict(wear),
+            "wear_out": wear_to_dict(self.wear.params),
         }
         arrays = {
             "levels": self._levels, "d2d": self._d2d, "stuck": self._stuck, "faulty": self.faulty,
             "g": self._g, "relaxes": self._relaxes, "target": self._target,
             **self.wear.to_arrays(), **self.counters.to_arrays(),
         }  # fmt: skip
-        write_state(path, _STATE_FORMAT, _STATE_VERSION, meta, arrays)
+        return meta, arrays
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MultiLevelRRAM:
-        """Load cells saved by :meth:`save`."""
-        arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   where: str = "state") -> MultiLevelRRAM:  # fmt: skip
+        """Rebuild cells from :meth:`state`; they continue exactly where the original was."""
         self = cls(
             int(meta["n_cells"]),
             params=MultiLevelParams(**_params_from_dict(meta["params"])),
@@ -524,10 +523,21 @@ class MultiLevelRRAM:
         for key, target in (("d2d", self._d2d), ("stuck", self._stuck), ("faulty", self.faulty),
                             ("g", self._g), ("relaxes", self._relaxes),
                             ("target", self._target)):  # fmt: skip
-            copy_checked(path, arrays, key, target)
+            copy_checked(where, arrays, key, target)
         self.wear.load_arrays(arrays)
         self.counters.load_arrays(arrays)
         return self
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the complete state (npz + JSON header, no pickle); :meth:`load` resumes exactly."""
+        meta, arrays = self.state()
+        write_state(path, _STATE_FORMAT, _STATE_VERSION, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MultiLevelRRAM:
+        """Load cells saved by :meth:`save`."""
+        arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
+        return cls.from_state(meta, arrays, where=str(path))
 
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from crossbar import CrossbarConfig
-from crossbar.nn import CrossbarLinear
+from crossbar.nn import CrossbarConv2d, CrossbarLinear, convert_to_crossbar
 from devices import InvalidParameterError
 
 
@@ -85,3 +85,76 @@ def test_bad_arguments_are_rejected(kwargs, match):
 def test_wrong_input_width_is_rejected():
     with pytest.raises(InvalidParameterError, match="expects inputs with 5 features"):
         CrossbarLinear(5, 2, rng=0)(torch.randn(3, 4))
+
+
+def test_state_dict_round_trip_is_bit_identical(tmp_path):
+    torch.manual_seed(0)
+    a = CrossbarLinear(40, 20, config=CrossbarConfig(tile_rows=16, tile_cols=16), rng=5)
+    opt = torch.optim.SGD(a.parameters(), lr=0.05)
+    x = torch.randn(8, 40)
+    a(x).sum().backward()
+    opt.step()
+    a(x)  # syncs the devices and advances the noise stream
+    torch.save(a.state_dict(), tmp_path / "layer.pt")
+    b = CrossbarLinear(40, 20, config=CrossbarConfig(tile_rows=16, tile_cols=16), rng=99)
+    b.load_state_dict(torch.load(tmp_path / "layer.pt", weights_only=True))
+    writes = b.device_writes().copy()
+    np.testing.assert_array_equal(writes, a.device_writes())
+    torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+    np.testing.assert_array_equal(b.device_writes(), writes)  # loading wrote nothing
+
+
+def test_state_of_another_shape_is_rejected():
+    a = CrossbarLinear(10, 4, rng=0)
+    b = CrossbarLinear(12, 4, rng=0)
+    state = a.state_dict()
+    with pytest.raises(Exception, match=r"size mismatch|matrix"):
+        b.load_state_dict(state)
+    with pytest.raises(InvalidParameterError, match="format"):
+        b.set_extra_state({"format": "other"})
+
+
+def test_from_linear_to_linear_round_trip_and_single_programming():
+    lin = torch.nn.Linear(30, 9)
+    layer = CrossbarLinear.from_linear(lin, rng=1)
+    back = layer.to_linear()
+    torch.testing.assert_close(back.weight, lin.weight)
+    torch.testing.assert_close(back.bias, lin.bias)
+    # every device was programmed once (one program-and-verify), not twice
+    sets = np.concatenate([a.cells.set_count for a in layer.matrix.arrays])
+    verify = np.concatenate([a.cells.verify_count for a in layer.matrix.arrays])
+    np.testing.assert_array_equal(sets, verify)
+    assert layer.to_linear(stored=True).weight.shape == (9, 30)
+
+
+def test_conv2d_equals_torch_conv_with_ideal_devices():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1)
+    layer = CrossbarConv2d.from_conv2d(conv, config=CrossbarConfig.ideal(), rng=0)
+    x = torch.randn(2, 3, 9, 8)
+    torch.testing.assert_close(layer(x), conv(x), atol=1e-5, rtol=1e-5)
+    layer(x).sum().backward()
+    assert layer.core.weight.grad.shape == (5, 27)
+
+
+def test_convert_to_crossbar_with_filter():
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(),
+                                torch.nn.Linear(2 * 4 * 4, 8), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 3))  # fmt: skip
+    x = torch.randn(4, 1, 6, 6)
+    ref = model(x)
+    convert_to_crossbar(model, CrossbarConfig.ideal(), filter_fn=lambda m, name: name != "4")
+    assert isinstance(model[0], CrossbarConv2d) and isinstance(model[2], CrossbarLinear)
+    assert type(model[4]) is torch.nn.Linear
+    torch.testing.assert_close(model(x), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_conversion_rejects_bad_input():
+    with pytest.raises(InvalidParameterError, match=r"nn\.Linear"):
+        CrossbarLinear.from_linear(torch.nn.Conv2d(1, 1, 1))
+    with pytest.raises(InvalidParameterError, match="groups=1"):
+        CrossbarConv2d.from_conv2d(torch.nn.Conv2d(2, 2, 1, groups=2))
+    with pytest.raises(InvalidParameterError, match="'weight'"):
+        CrossbarLinear(3, 2, weight=torch.zeros(2, 4))
+    with pytest.raises(InvalidParameterError, match="\\(N, 3, H, W\\)"):
+        CrossbarConv2d(3, 2, 3, config=CrossbarConfig.ideal())(torch.randn(1, 2, 5, 5))
