@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--test", type=_positive_int, default=2000, help="test images per task")
     demo.add_argument("--epochs", type=_positive_int, default=2, help="epochs per task")
     demo.add_argument("--hidden", type=_positive_int, default=128, help="hidden units")
-    demo.add_argument("--meta", type=_non_negative_float, default=3.0,
-                      help="metaplasticity m (in units of the weight range; default 3)")  # fmt: skip
+    demo.add_argument("--meta", type=_non_negative_float, default=2.0,
+                      help="metaplasticity m* of the multi-level rule (default 2)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--data", metavar="DIR", default=None,
                       help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
@@ -240,7 +240,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"{'rule':<22} {'MNIST':>7} {'MNIST':>7} {'FMNIST':>7} {'writes/device':>14}")
     print(f"{'':<22} {'after 1':>7} {'after 2':>7} {'after 2':>7} {'max':>6} {'mean':>7}")
     for r in results:
-        name = "Adam (m = 0)" if r.meta == 0 else f"metaplastic (m = {r.meta:g})"
+        name = "Adam (m* = 0)" if r.meta == 0 else f"metaplastic (m* = {r.meta:g})"
         print(
             f"{name:<22} {r.mnist_after_mnist:>7.1%} {r.mnist_after_fmnist:>7.1%} "
             f"{r.fmnist_after_fmnist:>7.1%} {r.max_writes_per_device:>6} "

@@ -193,6 +193,20 @@ class CrossbarLinear(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._synced = self.weight._version  # the devices arrived with the weights
 
+    def weight_levels(self) -> torch.Tensor | None:
+        """The values a stored weight can take (increasing), for the multi-level metaplastic rule;
+        None with ideal (continuous) devices."""
+        levels = self.matrix.tiles[0][0][0].level_conductances
+        if levels.size == 0:
+            return None
+        if self.config.mapping == "differential":
+            mags = (levels - levels[0]) / self.matrix.g_per_weight
+            values = np.concatenate([-mags[:0:-1], mags])
+        else:
+            g_ref = levels[len(levels) // 2]
+            values = (levels - g_ref) / self.matrix.g_per_weight
+        return torch.from_numpy(values)
+
     def device_writes(self) -> np.ndarray:
         """Programming pulses (SET + RESET) received by every device of the layer."""
         return np.concatenate([a.cells.pulse_count for a in self.matrix.arrays if a.cells is not None]

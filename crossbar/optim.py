@@ -10,7 +10,11 @@ import torch
 
 from devices import InvalidParameterError
 
-__all__ = ["MetaplasticAdam"]
+__all__ = ["META_MODES", "MetaplasticAdam", "multilevel_meta_factor"]
+
+#: Attenuation modes of the multi-level rule (SPEC §4): attenuate updates heading for a threshold
+#: whose crossing decreases |W_Q|, or any threshold crossing.
+META_MODES = ("toward_zero", "any_crossing")
 
 
 def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
@@ -38,6 +42,38 @@ def _check_hyper(lr: float, meta: float, betas: tuple[float, float], eps: float,
            "a finite number >= 0")  # fmt: skip
 
 
+def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.Tensor,
+                           meta: float, mode: str = "toward_zero") -> torch.Tensor:  # fmt: skip
+    """Attenuation ``M`` of the multi-level metaplastic rule (SPEC §4, a reconstruction).
+
+    ``W_Q`` is the level nearest to the hidden weight ``w`` (saturating); thresholds sit halfway
+    between levels. For an update ``delta`` the next threshold in its direction is at distance
+    ``d``; ``I`` is the width of the interval holding ``w`` (the level spacing for the two
+    unbounded outer intervals). ``M = 1 - tanh^2(meta * d / I)`` when crossing that threshold would
+    decrease ``|W_Q|`` (``mode="toward_zero"``) or for any crossing (``"any_crossing"``), else 1.
+    With two levels it is exactly the binary rule: ``d = |w|``, ``I = 1``.
+    """
+    q = levels.to(w.dtype)
+    k = q.numel()
+    if k == 2:
+        toward = torch.sign(w) * delta < 0
+        factor = 1 - torch.tanh(meta * w.abs()) ** 2
+        return torch.where(toward, factor, torch.ones_like(w))
+    thr = 0.5 * (q[1:] + q[:-1])
+    j = torch.searchsorted(thr, w.contiguous())  # interval (= level) index of w, 0..k-1
+    up = delta > 0
+    has_next = torch.where(up, j < k - 1, j > 0)
+    nxt = torch.where(up, thr[j.clamp(max=k - 2)], thr[(j - 1).clamp(min=0)])
+    new = torch.where(up, (j + 1).clamp(max=k - 1), (j - 1).clamp(min=0))
+    lower = torch.where(j > 0, thr[(j - 1).clamp(min=0)], thr[0] - (q[1] - q[0]))
+    upper = torch.where(j < k - 1, thr[j.clamp(max=k - 2)], thr[-1] + (q[-1] - q[-2]))
+    width = upper - lower
+    d = (nxt - w).abs()
+    crossing_matters = has_next & ((q[new].abs() < q[j].abs()) | (mode == "any_crossing"))
+    factor = 1 - torch.tanh(meta * d / width) ** 2
+    return torch.where(crossing_matters, factor, torch.ones_like(w))
+
+
 class MetaplasticAdam(torch.optim.Optimizer):
     """Adam with synaptic metaplasticity (Laborieux et al., Nat. Commun. 12:2549, 2021).
 
@@ -57,6 +93,11 @@ class MetaplasticAdam(torch.optim.Optimizer):
     the step size, as in the authors' code ``models_utils.py``). There is no clipping of ``W_h``.
     ``meta`` may differ per parameter group (the paper's batch-norm parameters use ``meta = 0``).
 
+    **Multi-level weights** (D'Agostino et al., AICAS 2023; SPEC §4, a reconstruction): a
+    parameter group with ``"levels"`` (the quantization levels of the weight, increasing, >= 2)
+    uses :func:`multilevel_meta_factor` instead, with ``"meta_mode"`` ``"toward_zero"`` (default)
+    or ``"any_crossing"``; ``meta`` is then the dimensionless ``m*`` (robust for 2-4 per the paper).
+
     Parameters
     ----------
     params : iterable of tensors or dicts
@@ -75,11 +116,28 @@ class MetaplasticAdam(torch.optim.Optimizer):
                  weight_decay: float = 0.0) -> None:  # fmt: skip
         _check_hyper(lr, meta, betas, eps, weight_decay)
         defaults = {"lr": lr, "meta": meta, "betas": tuple(betas), "eps": eps,
-                    "weight_decay": weight_decay}  # fmt: skip
+                    "weight_decay": weight_decay, "levels": None,
+                    "meta_mode": "toward_zero"}  # fmt: skip
         super().__init__(params, defaults)
         for group in self.param_groups:
             _check_hyper(group["lr"], group["meta"], group["betas"], group["eps"],
                          group["weight_decay"])  # fmt: skip
+            if group["meta_mode"] not in META_MODES:
+                from devices._validation import closest
+
+                raise InvalidParameterError(
+                    f"The 'meta_mode' parameter of MetaplasticAdam must be one of "
+                    f"{', '.join(map(repr, META_MODES))}. Got {group['meta_mode']!r} instead."
+                    + closest(str(group["meta_mode"]), META_MODES)
+                )
+            if group["levels"] is not None:
+                q = torch.as_tensor(group["levels"], dtype=torch.float64).flatten()
+                if q.numel() < 2 or not torch.isfinite(q).all() or (q[1:] <= q[:-1]).any():
+                    raise InvalidParameterError(
+                        "The 'levels' parameter of MetaplasticAdam must hold at least 2 finite, "
+                        f"strictly increasing values (K >= 2). Got {group['levels']!r} instead."
+                    )
+                group["levels"] = q
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -112,7 +170,11 @@ class MetaplasticAdam(torch.optim.Optimizer):
                 v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
                 update = m / (v.sqrt() + group["eps"])
-                if group["meta"] > 0:
+                if group["meta"] > 0 and group["levels"] is not None:
+                    factor = multilevel_meta_factor(p, -update, group["levels"].to(p.device),
+                                                    group["meta"], group["meta_mode"])  # fmt: skip
+                    update = update * factor
+                elif group["meta"] > 0:
                     toward_zero = torch.sign(p) * m > 0
                     f_meta = 1 - torch.tanh(group["meta"] * p.abs()) ** 2
                     update = torch.where(toward_zero, f_meta * update, update)

@@ -209,7 +209,7 @@ def test_demo_runs_small_and_reports(capsys):
     )  # fmt: skip
     assert code == 0, err
     doc = json.loads(out)
-    assert [r["meta"] for r in doc["results"]] == [0.0, 3.0]
+    assert [r["meta"] for r in doc["results"]] == [0.0, 2.0]
     for r in doc["results"]:
         assert 0.0 <= r["mnist_after_fmnist"] <= 1.0 and r["max_writes_per_device"] > 0
     assert doc["footprint_ratio_vs_bnn"] > 100

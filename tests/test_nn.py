@@ -158,3 +158,12 @@ def test_conversion_rejects_bad_input():
         CrossbarLinear(3, 2, weight=torch.zeros(2, 4))
     with pytest.raises(InvalidParameterError, match="\\(N, 3, H, W\\)"):
         CrossbarConv2d(3, 2, 3, config=CrossbarConfig.ideal())(torch.randn(1, 2, 5, 5))
+
+
+def test_weight_levels_are_the_values_stored_weights_take():
+    layer = CrossbarLinear(20, 6, config=CrossbarConfig(read_noise=False), rng=0)
+    q = layer.weight_levels()
+    assert q.numel() == 15 and torch.all(q[1:] > q[:-1])
+    torch.testing.assert_close(q, -q.flip(0))
+    assert q[-1].item() == pytest.approx(layer.config.weight_range)
+    assert CrossbarLinear(4, 2, config=CrossbarConfig.ideal()).weight_levels() is None

@@ -1,4 +1,5 @@
 import copy
+import itertools
 import math
 
 import pytest
@@ -105,3 +106,61 @@ def test_bad_hyper_parameters_are_rejected(kwargs, match):
 def test_bad_group_meta_is_rejected():
     with pytest.raises(InvalidParameterError, match="'meta'"):
         MetaplasticAdam([{"params": [torch.zeros(2, requires_grad=True)], "meta": -1.0}])
+
+
+def _factor_by_hand(w, delta, q, meta, mode):
+    """SPEC §4 for one scalar, by enumeration of the thresholds."""
+    thr = [(a + b) / 2 for a, b in itertools.pairwise(q)]
+    j = sum(w >= t for t in thr)  # nearest level (saturating)
+    ahead = [t for t in thr if t > w] if delta > 0 else [t for t in thr if t < w]
+    if not ahead:
+        return 1.0
+    nxt = min(ahead) if delta > 0 else max(ahead)
+    new = j + 1 if delta > 0 else j - 1
+    lo = thr[j - 1] if j > 0 else thr[0] - (q[1] - q[0])
+    hi = thr[j] if j < len(thr) else thr[-1] + (q[-1] - q[-2])
+    if mode == "toward_zero" and not abs(q[new]) < abs(q[j]):
+        return 1.0
+    return 1 - math.tanh(meta * abs(nxt - w) / (hi - lo)) ** 2
+
+
+@pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
+def test_multilevel_factor_matches_hand_enumeration(mode):
+    from crossbar.optim import multilevel_meta_factor
+
+    q = [-1.5, -0.5, 0.5, 1.5]
+    gen = torch.Generator().manual_seed(0)
+    w = torch.rand(400, generator=gen, dtype=torch.float64) * 5 - 2.5
+    delta = torch.randn(400, generator=gen, dtype=torch.float64)
+    got = multilevel_meta_factor(w, delta, torch.tensor(q), 2.0, mode)
+    expected = [
+        _factor_by_hand(float(a), float(b), q, 2.0, mode) for a, b in zip(w, delta, strict=True)
+    ]
+    torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_multilevel_rule_with_two_levels_is_the_binary_rule():
+    w0 = torch.tensor([0.3, -0.8, 0.05, -0.02], dtype=torch.float64)
+    a, b = w0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
+    opt_a = MetaplasticAdam([{"params": [a], "levels": [-1.0, 1.0]}], lr=0.05, meta=1.35)
+    opt_b = MetaplasticAdam([b], lr=0.05, meta=1.35)
+    for g in ([0.1, -0.2, 0.3, 0.05], [0.2, 0.1, -0.4, -0.3]):
+        a.grad = b.grad = None
+        a.grad = torch.tensor(g, dtype=torch.float64)
+        b.grad = torch.tensor(g, dtype=torch.float64)
+        opt_a.step()
+        opt_b.step()
+    torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(
+    "group,match",
+    [
+        ({"levels": [1.0]}, "K >= 2"),
+        ({"levels": [1.0, 0.0]}, "strictly increasing"),
+        ({"meta_mode": "toward"}, "Did you mean 'toward_zero'"),
+    ],
+)
+def test_bad_multilevel_groups_are_rejected(group, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        MetaplasticAdam([{"params": [torch.zeros(2, requires_grad=True)], **group}])
