@@ -132,6 +132,13 @@ class CrossbarArray:
             self._cache = {t: self.cells.conductance(t).reshape(self.rows, self.cols)}
         return self._cache[t]
 
+    def _refresh(self, cells: np.ndarray) -> None:
+        """After reprogramming ``cells``, recompute only their cached conductances."""
+        if self.cells is None:
+            return
+        for t, g in self._cache.items():
+            self.cells.conductance(t, cells=cells, out=g.reshape(-1))
+
     def currents(self, v: Any, t: float | None = None) -> np.ndarray:
         """Read the bit-line currents (A) for word-line voltages ``v`` ((rows,) or (B, rows))."""
         vv = np.asarray(v, dtype=np.float64)
@@ -288,7 +295,7 @@ class TiledMatrix:
                         change = np.flatnonzero((lv != current).ravel())
                         if change.size:
                             results.append(array.cells.program(lv.ravel()[change], cells=change))
-                            array._cache.clear()
+                            array._refresh(change)
         self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
         return results
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 from devices import InvalidParameterError
@@ -54,6 +55,22 @@ def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.T
     With two levels it is exactly the binary rule: ``d = |w|``, ``I = 1``.
     """
     q = levels.to(w.dtype)
+    k = q.numel()
+    if k > 2 and w.device.type == "cpu":  # one numba pass instead of a dozen tensor ops
+        from ._meta_kernels import multilevel_factor
+
+        w_np = w.detach().contiguous().reshape(-1).numpy()
+        out = np.empty(w_np.size)
+        multilevel_factor(w_np, delta.detach().contiguous().reshape(-1).numpy(),
+                          q.detach().to(torch.float64).contiguous().numpy(), float(meta),
+                          mode == "any_crossing", out)  # fmt: skip
+        return torch.from_numpy(out).to(w.dtype).reshape(w.shape)
+    return _factor_torch(w, delta, q, meta, mode)
+
+
+def _factor_torch(w: torch.Tensor, delta: torch.Tensor, q: torch.Tensor, meta: float,
+                  mode: str) -> torch.Tensor:  # fmt: skip
+    """The same factor with tensor operations (any device)."""
     k = q.numel()
     if k == 2:
         toward = torch.sign(w) * delta < 0

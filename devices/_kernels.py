@@ -334,11 +334,17 @@ def multilevel_reset(cells, g_prog, relaxes, stuck, failed, stuck_lrs, limit, se
 def multilevel_read(
     out, t_scalar, t_arr, g_prog, relaxes, stuck, set_count, read_count, key_read, key_relax,
     sigma_relax_s, g_max_s, relax_reference_s, relax_log_growth, read_rel,
-    g_stuck_low, g_stuck_high,
+    g_stuck_low, g_stuck_high, cells,
 ):  # fmt: skip
-    """Read every cell ``t`` seconds after its programming: relaxation, then read noise."""
+    """Read cells ``t`` seconds after their programming: relaxation, then read noise.
+
+    ``cells`` lists the cells to read (empty: all); ``out[i]`` is written for each read cell ``i``.
+    """
     per_cell = t_arr.size > 0
-    for i in prange(out.size):
+    subset = cells.size > 0
+    n = cells.size if subset else out.size
+    for k in prange(n):
+        i = cells[k] if subset else np.int64(k)
         state = stuck[i]
         if state == _STUCK_NONE:
             g = g_prog[i]

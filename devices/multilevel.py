@@ -253,8 +253,13 @@ class MultiLevelRRAM:
 
     def nearest_level(self, g: np.ndarray) -> np.ndarray:
         """Index of the level nearest to each conductance ``g`` (S)."""
-        thresholds = 0.5 * (self._levels[1:] + self._levels[:-1])
-        return np.searchsorted(thresholds, np.asarray(g, dtype=np.float64))
+        g = np.asarray(g, dtype=np.float64)
+        levels = self._levels
+        spacing = np.diff(levels)
+        if np.allclose(spacing, spacing[0], rtol=1e-12, atol=0):  # evenly spaced: arithmetic
+            k = np.rint((g - levels[0]) / spacing[0])
+            return np.clip(k, 0, levels.size - 1).astype(np.int64)
+        return np.searchsorted(0.5 * (levels[1:] + levels[:-1]), g)
 
     # -- counters and faults -----------------------------------------------------------------------
     @property
@@ -394,26 +399,37 @@ class MultiLevelRRAM:
             out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
             self.counters.array("set"), self.counters.array("read"), self._key(_STREAM_READ),
             derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
-            p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s, p.g_stuck_high_s,
+            p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s, p.g_stuck_high_s, _EMPTY_I64,
         )  # fmt: skip
         self._calls += 1
         return out
 
-    def conductance(self, t: float | np.ndarray = 60.0) -> np.ndarray:
+    def conductance(
+        self, t: float | np.ndarray = 60.0, cells: Any = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Conductance of every cell ``t`` seconds after programming, without read noise (S).
 
         The state a read samples from (relaxation applied, stuck cells at their stuck value); it is
-        not counted as a read. Array engines that draw read noise themselves use it.
+        not counted as a read. Array engines that draw read noise themselves use it. With
+        ``cells`` (indices) only those entries of ``out`` are (re)computed, e.g. after
+        reprogramming a few cells.
         """
         t_scalar, t_arr = self._check_time(t)
-        out = np.empty(self.n_cells)
+        idx = _EMPTY_I64 if cells is None else self._check_cells(cells)
+        if out is None:
+            out = np.empty(self.n_cells)
+        elif out.shape != (self.n_cells,) or out.dtype != np.float64:
+            raise InvalidParameterError(
+                f"The 'out' parameter of {_OWNER}.conductance must be float64 of shape "
+                f"({self.n_cells},). Got {_describe(out)} instead."
+            )
         p = self.params
         multilevel_read(
             out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
             self.counters.array("set"), np.zeros(self.n_cells, dtype=np.int64),
             self._key(_STREAM_READ), derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s,
             p.g_max_s, p.relax_reference_s, p.relax_log_growth, 0.0, p.g_stuck_low_s,
-            p.g_stuck_high_s,
+            p.g_stuck_high_s, idx,
         )  # fmt: skip
         return out
 
@@ -471,7 +487,7 @@ class MultiLevelRRAM:
                 f"{where} must hold indices in [0, {self.n_cells - 1}]. "
                 f"Got values in [{arr.min()}, {arr.max()}] instead."
             )
-        if np.unique(arr).size != arr.size:
+        if arr.size > 1 and not np.all(arr[1:] > arr[:-1]) and np.unique(arr).size != arr.size:
             raise InvalidParameterError(f"{where} must not repeat a cell.")
         return arr.astype(np.int64)
 

@@ -403,3 +403,15 @@ def test_conductance_is_the_noiseless_state_reads_sample_from():
     reads = cells.read(60.0)
     assert np.mean(reads / g) == pytest.approx(1.0, abs=2e-3)
     assert np.std(reads / g) == pytest.approx(0.05, rel=0.03)
+
+
+def test_partial_conductance_refresh_equals_full_recompute():
+    cells = MultiLevelRRAM(5000, rng=16)
+    cells.program(np.arange(5000) % 8)
+    g = cells.conductance(60.0)
+    idx = np.array([3, 17, 4000])
+    cells.program(np.array([7, 0, 2]), cells=idx)
+    cells.conductance(60.0, cells=idx, out=g)
+    np.testing.assert_array_equal(g, cells.conductance(60.0))
+    with pytest.raises(InvalidParameterError, match="'out'"):
+        cells.conductance(60.0, out=np.empty(3))

@@ -164,3 +164,16 @@ def test_multilevel_rule_with_two_levels_is_the_binary_rule():
 def test_bad_multilevel_groups_are_rejected(group, match):
     with pytest.raises(InvalidParameterError, match=match):
         MetaplasticAdam([{"params": [torch.zeros(2, requires_grad=True)], **group}])
+
+
+@pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
+def test_numba_and_torch_paths_of_the_factor_agree(mode):
+    from crossbar import optim
+
+    q = torch.linspace(-1.0, 1.0, 15, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    w = torch.rand(1000, generator=gen, dtype=torch.float64) * 3 - 1.5
+    delta = torch.randn(1000, generator=gen, dtype=torch.float64)
+    fast = optim.multilevel_meta_factor(w, delta, q, 3.0, mode)  # CPU: the numba kernel
+    slow = optim._factor_torch(w, delta, q, 3.0, mode)  # the tensor-op version (CUDA path)
+    torch.testing.assert_close(fast, slow)
