@@ -39,5 +39,6 @@ def multilevel_factor(w, delta, q, meta, any_crossing, out):
             if j < k - 1
             else 0.5 * (q[k - 2] + q[k - 1]) + (q[k - 1] - q[k - 2])
         )
-        t = math.tanh(meta * abs(nxt - x) / (upper - lower))
-        out[i] = 1.0 - t * t
+        # 1 - tanh^2(a) = sech^2(a) = 4 e / (1 + e)^2 with e = exp(-2a): one exp, no tanh
+        e = math.exp(-2.0 * meta * abs(nxt - x) / (upper - lower))
+        out[i] = 4.0 * e / ((1.0 + e) * (1.0 + e))
