@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numba
 import numpy as np
+from _timing import best_time
 
 from devices import WeakResetRRAM
 from devices._jit import jit_parallel, prange
@@ -28,16 +28,6 @@ from devices._jit import jit_parallel, prange
 def triad(a, b, c, scalar):
     for i in prange(a.size):
         a[i] = b[i] + scalar * c[i]
-
-
-def best_time(fn, repeat):
-    fn()  # warm up (compilation, page faults)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def state_bytes(pop):

@@ -25,18 +25,9 @@ import time
 import numba
 import numpy as np
 import torch
+from _timing import best_time
 
 from crossbar import CrossbarConfig, TiledMatrix
-
-
-def best(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -56,8 +47,8 @@ def main() -> None:
         numba.set_num_threads(threads)
         torch.set_num_threads(threads)
         xt, wt = torch.from_numpy(x), torch.from_numpy(w.T.copy())
-        t_torch = best(lambda xt=xt, wt=wt: torch.matmul(xt, wt))
-        t_ours = best(lambda: matrix.matvec(x))
+        t_torch = best_time(lambda xt=xt, wt=wt: torch.matmul(xt, wt))
+        t_ours = best_time(lambda: matrix.matvec(x))
         rows.append({"threads": threads, "torch_matmul_s": t_torch, "crossbar_s": t_ours,
                      "ratio": t_ours / t_torch})  # fmt: skip
     y = matrix.matvec(x)
