@@ -126,15 +126,24 @@ class MetaplasticAdam(torch.optim.Optimizer):
     eps : float, default 1e-8
     weight_decay : float, default 0
         L2 coefficient added to the gradient (the paper uses 1e-7).
+    precision : HiddenPrecision, optional
+        Storage format of the hidden weights (``crossbar.metaplastic``): after every step they
+        are rounded to it (per parameter group as ``"precision"``); default float32.
+    generator : torch.Generator, optional
+        Random source of stochastic rounding.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 0.005, meta: float = 1.35,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:  # fmt: skip
+                 weight_decay: float = 0.0, precision: Any = None,
+                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+        from .metaplastic import HiddenPrecision
+
         _check_hyper(lr, meta, betas, eps, weight_decay)
         defaults = {"lr": lr, "meta": meta, "betas": tuple(betas), "eps": eps,
-                    "weight_decay": weight_decay, "levels": None,
-                    "meta_mode": "toward_zero"}  # fmt: skip
+                    "weight_decay": weight_decay, "levels": None, "meta_mode": "toward_zero",
+                    "precision": precision}  # fmt: skip
+        self.generator = generator
         super().__init__(params, defaults)
         for group in self.param_groups:
             _check_hyper(group["lr"], group["meta"], group["betas"], group["eps"],
@@ -146,6 +155,13 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     f"The 'meta_mode' parameter of MetaplasticAdam must be one of "
                     f"{', '.join(map(repr, META_MODES))}. Got {group['meta_mode']!r} instead."
                     + closest(str(group["meta_mode"]), META_MODES)
+                )
+            if group["precision"] is not None and not isinstance(
+                group["precision"], HiddenPrecision
+            ):
+                raise InvalidParameterError(
+                    "The 'precision' parameter of MetaplasticAdam must be a HiddenPrecision or "
+                    f"None. Got {type(group['precision']).__name__} instead."
                 )
             if group["levels"] is not None:
                 q = torch.as_tensor(group["levels"], dtype=torch.float64).flatten()
@@ -196,4 +212,6 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     f_meta = 1 - torch.tanh(group["meta"] * p.abs()) ** 2
                     update = torch.where(toward_zero, f_meta * update, update)
                 p.add_(update, alpha=-step_size)
+                if group["precision"] is not None:
+                    group["precision"].quantize_(p, self.generator)
         return loss
