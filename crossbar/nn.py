@@ -23,7 +23,7 @@ from devices import InvalidParameterError
 from .array import TiledMatrix
 from .config import CrossbarConfig
 
-__all__ = ["CrossbarConv2d", "CrossbarLinear", "convert_to_crossbar"]
+__all__ = ["BayesianLinear", "CrossbarConv2d", "CrossbarLinear", "convert_to_crossbar"]
 
 
 class _CrossbarLinearFunction(torch.autograd.Function):
@@ -309,3 +309,53 @@ def convert_to_crossbar(model: nn.Module, config: CrossbarConfig | None = None,
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, new)
     return model
+
+
+class BayesianLinear(nn.Module):
+    """A linear layer with a Gaussian posterior per synapse, trained by :class:`~crossbar.optim.MESU`.
+
+    ``weight_mu`` and ``weight_sigma`` are held digitally (SPEC §6); every forward pass draws
+    ``samples`` weight samples ``w = mu + sigma * eps`` (``eps`` from the layer's generator) and
+    returns their outputs stacked, shape ``(samples, *batch, out_features)``. Choice documented in
+    ``docs/training.md``: the samples are drawn digitally; drawing them from the devices'
+    programming noise (Bonnet et al. 2023 use two devices per weight) would need a device write per
+    sample. No bias, as in the MESU reference network.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    samples : int
+        Monte-Carlo samples per forward pass (the paper uses 10).
+    seed : int
+        Seed of the initialization and of the sampling generator.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, samples: int = 10, seed: int = 0
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features),
+                            ("samples", samples)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of BayesianLinear must be an int >= 1. "
+                    f"Got {value!r} instead."
+                )
+        self.in_features, self.out_features, self.samples = in_features, out_features, samples
+        self.generator = torch.Generator().manual_seed(seed)
+        bound = 4.0 / math.sqrt(in_features)  # SPEC §6 initialization
+        self.weight_mu = nn.Parameter(
+            torch.empty(out_features, in_features).uniform_(-bound, bound, generator=self.generator)
+        )
+        self.weight_sigma = nn.Parameter(
+            torch.full((out_features, in_features), 2.0 / math.sqrt(in_features))
+        )
+
+    def mesu_parameters(self) -> list[nn.Parameter]:
+        """The (mu, sigma) pair, in the order :class:`~crossbar.optim.MESU` expects."""
+        return [self.weight_mu, self.weight_sigma]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        eps = torch.randn((self.samples, *self.weight_mu.shape), generator=self.generator)
+        w = self.weight_mu + self.weight_sigma * eps.to(self.weight_mu.device)
+        return torch.einsum("...i,soi->s...o", x, w)

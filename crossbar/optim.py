@@ -11,7 +11,7 @@ import torch
 
 from devices import InvalidParameterError
 
-__all__ = ["META_MODES", "MetaplasticAdam", "multilevel_meta_factor"]
+__all__ = ["MESU", "META_MODES", "MetaplasticAdam", "multilevel_meta_factor"]
 
 #: Attenuation modes of the multi-level rule (SPEC §4): attenuate updates heading for a threshold
 #: whose crossing decreases |W_Q|, or any threshold crossing.
@@ -214,4 +214,87 @@ class MetaplasticAdam(torch.optim.Optimizer):
                 p.add_(update, alpha=-step_size)
                 if group["precision"] is not None:
                     group["precision"].quantize_(p, self.generator)
+        return loss
+
+
+class MESU(torch.optim.Optimizer):
+    """Metaplasticity from Synaptic Uncertainty (Bonnet et al. 2023/2025; SPEC §6).
+
+    Every synapse has a mean ``mu`` and a standard deviation ``sigma``, kept digitally. With
+    ``C`` the expected negative log-likelihood of the mini-batch (Monte-Carlo average over weight
+    samples ``w = mu + sigma * eps``, summed over the batch) and its gradients in ``.grad``:
+
+    .. math::
+
+        \\Delta\\mu &= -\\sigma^2 \\,\\partial C/\\partial\\mu
+                       + \\sigma^2 (\\mu_p - \\mu) / (N \\sigma_p^2) \\\\
+        \\Delta\\sigma &= -\\tfrac12 \\sigma^2 \\,\\partial C/\\partial\\sigma
+                       + \\sigma (\\sigma_p^2 - \\sigma^2) / (2 N \\sigma_p^2)
+
+    No learning rate: the uncertainty ``sigma^2`` sets each synapse's step, so uncertain synapses
+    learn fast and certain ones are consolidated; ``N`` is the memory window (in samples).
+
+    Parameters
+    ----------
+    params : iterable
+        Parameters in (mu, sigma) pairs: a flat sequence ``mu_0, sigma_0, mu_1, sigma_1, ...`` or
+        param groups whose ``"params"`` are such pairs (see ``BayesianLinear.mesu_parameters``).
+    sigma_prior, mu_prior : float
+        Prior N(mu_prior, sigma_prior^2) of every synapse (defaults 1, 0).
+    n_memory : float
+        N, the number of past samples the posterior remembers (default 3e5).
+    sigma_min : float
+        Floor that keeps every sigma positive.
+    """
+
+    def __init__(self, params: Iterable[Any], sigma_prior: float = 1.0, mu_prior: float = 0.0,
+                 n_memory: float = 3e5, sigma_min: float = 1e-8) -> None:  # fmt: skip
+        def check(name: str, value: Any, positive: bool) -> None:
+            ok = (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+            if not ok or (positive and value <= 0):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of MESU must be a finite number"
+                    f"{' > 0' if positive else ''}. Got {value!r} instead."
+                )
+
+        check("sigma_prior", sigma_prior, True)
+        check("mu_prior", mu_prior, False)
+        check("n_memory", n_memory, True)
+        check("sigma_min", sigma_min, True)
+        defaults = {"sigma_prior": sigma_prior, "mu_prior": mu_prior, "n_memory": n_memory,
+                    "sigma_min": sigma_min}  # fmt: skip
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            ps = group["params"]
+            if len(ps) % 2 or any(
+                m.shape != s.shape for m, s in zip(ps[::2], ps[1::2], strict=True)
+            ):
+                raise InvalidParameterError(
+                    "The 'params' of MESU must come in (mu, sigma) pairs of equal shapes. Got "
+                    f"{len(ps)} tensors of shapes {[tuple(p.shape) for p in ps]} instead."
+                )
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """One MESU update of every (mu, sigma) pair with gradients."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            sp2 = group["sigma_prior"] ** 2
+            n = group["n_memory"]
+            ps = group["params"]
+            for mu, sigma in zip(ps[::2], ps[1::2], strict=True):
+                if mu.grad is None or sigma.grad is None:
+                    continue
+                s2 = sigma * sigma
+                d_mu = -s2 * mu.grad + s2 * (group["mu_prior"] - mu) / (n * sp2)
+                d_sigma = -0.5 * s2 * sigma.grad + sigma * (sp2 - s2) / (2 * n * sp2)
+                mu.add_(d_mu)
+                sigma.add_(d_sigma).clamp_(min=group["sigma_min"])
         return loss

@@ -167,3 +167,14 @@ def test_weight_levels_are_the_values_stored_weights_take():
     torch.testing.assert_close(q, -q.flip(0))
     assert q[-1].item() == pytest.approx(layer.config.weight_range)
     assert CrossbarLinear(4, 2, config=CrossbarConfig.ideal()).weight_levels() is None
+
+
+def test_bayesian_linear_samples_shape_and_spread():
+    from crossbar.nn import BayesianLinear
+
+    layer = BayesianLinear(4, 3, samples=5, seed=0)
+    out = layer(torch.randn(7, 4))
+    assert out.shape == (5, 7, 3)
+    assert out.std(dim=0).mean() > 0  # samples differ
+    with pytest.raises(InvalidParameterError, match="'samples'"):
+        BayesianLinear(4, 3, samples=0)

@@ -2,6 +2,7 @@ import copy
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -177,3 +178,91 @@ def test_numba_and_torch_paths_of_the_factor_agree(mode):
     fast = optim.multilevel_meta_factor(w, delta, q, 3.0, mode)  # CPU: the numba kernel
     slow = optim._factor_torch(w, delta, q, 3.0, mode)  # the tensor-op version (CUDA path)
     torch.testing.assert_close(fast, slow)
+
+
+def test_mesu_matches_hand_computed_step():
+    from crossbar.optim import MESU
+
+    mu = torch.tensor([0.5, -0.2], dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor([0.1, 0.3], dtype=torch.float64, requires_grad=True)
+    opt = MESU([mu, sigma], sigma_prior=0.5, mu_prior=0.1, n_memory=100.0)
+    mu.grad = torch.tensor([2.0, -1.0], dtype=torch.float64)
+    sigma.grad = torch.tensor([0.5, 4.0], dtype=torch.float64)
+    opt.step()
+    s2 = torch.tensor([0.01, 0.09], dtype=torch.float64)
+    exp_mu = (
+        torch.tensor([0.5, -0.2], dtype=torch.float64)
+        - s2 * torch.tensor([2.0, -1.0]).double()
+        + s2 * (0.1 - torch.tensor([0.5, -0.2], dtype=torch.float64)) / (100 * 0.25)
+    )
+    exp_sigma = (
+        torch.tensor([0.1, 0.3], dtype=torch.float64)
+        - 0.5 * s2 * torch.tensor([0.5, 4.0]).double()
+        + torch.tensor([0.1, 0.3], dtype=torch.float64) * (0.25 - s2) / (2 * 100 * 0.25)
+    )
+    torch.testing.assert_close(mu.detach(), exp_mu)
+    torch.testing.assert_close(sigma.detach(), exp_sigma)
+
+
+def test_mesu_without_data_relaxes_to_the_prior():
+    from crossbar.optim import MESU
+
+    mu = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor([0.2], dtype=torch.float64, requires_grad=True)
+    opt = MESU([mu, sigma], sigma_prior=1.0, n_memory=10.0)
+    for _ in range(3000):
+        mu.grad = torch.zeros(1, dtype=torch.float64)
+        sigma.grad = torch.zeros(1, dtype=torch.float64)
+        opt.step()
+    assert abs(mu.item()) < 0.05 and sigma.item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_mesu_learns_a_bayesian_layer_and_reduces_uncertainty():
+    from crossbar.nn import BayesianLinear
+    from crossbar.optim import MESU
+
+    torch.manual_seed(0)
+    layer = BayesianLinear(5, 3, samples=8, seed=1)
+    opt = MESU(layer.mesu_parameters(), n_memory=1e4)
+    x = torch.randn(500, 5)
+    y = x[:, :3].argmax(1)
+    sigma0 = layer.weight_sigma.detach().mean().item()
+    losses = []
+    for k in range(0, 500, 1):
+        out = layer(x[k : k + 1])  # batch 1, the paper's protocol
+        loss = (
+            torch.nn.functional.cross_entropy(
+                out.reshape(-1, 3), y[k : k + 1].repeat(8), reduction="sum"
+            )
+            / 8
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-100:]) < 0.8 * np.mean(losses[:100])
+    assert layer.weight_sigma.detach().mean().item() < sigma0
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(sigma_prior=0.0), "'sigma_prior'"),
+        (dict(n_memory=-1.0), "'n_memory'"),
+        (dict(mu_prior=float("nan")), "'mu_prior'"),
+    ],
+)
+def test_mesu_rejects_bad_hyper_parameters(kwargs, match):
+    from crossbar.optim import MESU
+
+    with pytest.raises(InvalidParameterError, match=match):
+        MESU([torch.zeros(2, requires_grad=True), torch.ones(2, requires_grad=True)], **kwargs)
+
+
+def test_mesu_needs_pairs():
+    from crossbar.optim import MESU
+
+    with pytest.raises(InvalidParameterError, match="pairs"):
+        MESU([torch.zeros(2, requires_grad=True)])
+    with pytest.raises(InvalidParameterError, match="pairs"):
+        MESU([torch.zeros(2, requires_grad=True), torch.ones(3, requires_grad=True)])
