@@ -23,7 +23,13 @@ from devices import InvalidParameterError
 from .array import TiledMatrix
 from .config import CrossbarConfig
 
-__all__ = ["BayesianLinear", "CrossbarConv2d", "CrossbarLinear", "convert_to_crossbar"]
+__all__ = [
+    "BayesianLinear",
+    "CrossbarConv2d",
+    "CrossbarLinear",
+    "WeakResetLinear",
+    "convert_to_crossbar",
+]
 
 
 class _CrossbarLinearFunction(torch.autograd.Function):
@@ -359,3 +365,54 @@ class BayesianLinear(nn.Module):
         eps = torch.randn((self.samples, *self.weight_mu.shape), generator=self.generator)
         w = self.weight_mu + self.weight_sigma * eps.to(self.weight_mu.device)
         return torch.einsum("...i,soi->s...o", x, w)
+
+
+class WeakResetLinear(nn.Module):
+    """A binarized linear layer trained in situ on HfOx weak-RESET device pairs (SPEC §1.4).
+
+    Each synapse is two :class:`devices.WeakResetRRAM` devices (BL and BLb, a differential pair);
+    the binary weight is ``W_b = sign(R_BL - R_BLb)`` and there is no digital hidden weight: the
+    resistance difference is the hidden weight (Majumdar et al., IEEE TED 2021). ``weight`` holds
+    ``W_b`` (an ``nn.Parameter`` whose gradient :class:`~crossbar.optim.WeakResetAdam` turns into
+    weak-RESET pulses); the forward pass is ``F.linear(x, W_b)``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    noise, d2d, params : see :class:`devices.WeakResetRRAM`
+    rng : int, numpy.random.Generator or None
+    """
+
+    def __init__(self, in_features: int, out_features: int, noise: str = "paper", d2d: bool = True,
+                 params: Any = None, rng: int | np.random.Generator | None = None) -> None:  # fmt: skip
+        from devices import WeakResetRRAM, presets
+
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of WeakResetLinear must be an int >= 1. "
+                    f"Got {value!r} instead."
+                )
+        self.in_features, self.out_features = in_features, out_features
+        n = in_features * out_features
+        self.devices = WeakResetRRAM(2 * n, params=params or presets.MAJUMDAR2021, noise=noise,
+                                     d2d=d2d, rng=rng)  # fmt: skip
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.refresh(self.devices.resistance())
+
+    def refresh(self, resistance: np.ndarray) -> None:
+        """Set ``weight`` to ``sign(R_BL - R_BLb)`` from the devices' resistances (ohm)."""
+        n = self.in_features * self.out_features
+        diff = resistance[:n] - resistance[n:]
+        with torch.no_grad():
+            self.weight.copy_(torch.from_numpy(np.sign(diff)).float().view_as(self.weight))
+
+    def resistance_difference(self) -> np.ndarray:
+        """``R_BL - R_BLb`` (ohm) per synapse, shape (out, in): the analog hidden weight."""
+        r = self.devices.resistance()
+        n = self.in_features * self.out_features
+        return (r[:n] - r[n:]).reshape(self.out_features, self.in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight)

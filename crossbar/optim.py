@@ -11,7 +11,7 @@ import torch
 
 from devices import InvalidParameterError
 
-__all__ = ["MESU", "META_MODES", "MetaplasticAdam", "multilevel_meta_factor"]
+__all__ = ["MESU", "META_MODES", "MetaplasticAdam", "WeakResetAdam", "multilevel_meta_factor"]
 
 #: Attenuation modes of the multi-level rule (SPEC §4): attenuate updates heading for a threshold
 #: whose crossing decreases |W_Q|, or any threshold crossing.
@@ -297,4 +297,76 @@ class MESU(torch.optim.Optimizer):
                 d_sigma = -0.5 * s2 * sigma.grad + sigma * (sp2 - s2) / (2 * n * sp2)
                 mu.add_(d_mu)
                 sigma.add_(d_sigma).clamp_(min=group["sigma_min"])
+        return loss
+
+
+class WeakResetAdam(torch.optim.Optimizer):
+    """In-situ training of weak-RESET device pairs (Majumdar et al., IEEE TED 2021; SPEC §1.4).
+
+    For every :class:`~crossbar.nn.WeakResetLinear` weight, the Adam step
+    ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` (bias-corrected moments of the gradient with respect
+    to the binary weight) becomes a pulse count ``n = round(clip(u, -max_pulses, max_pulses))``:
+    ``n > 0`` gives n weak-RESET pulses to the BL device, ``n < 0`` gives |n| to BLb. The
+    devices are then read and the binary weight set to ``sign(R_BL - R_BLb)``. Devices are never
+    re-SET. ``lr`` is the pulse gain (100 in the authors' runs).
+
+    Parameters
+    ----------
+    layers : iterable of WeakResetLinear
+    lr : float, default 100
+    betas, eps : Adam's
+    max_pulses : int, default 14
+    """
+
+    def __init__(self, layers: Iterable[Any], lr: float = 100.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 max_pulses: int = 14) -> None:  # fmt: skip
+        from .nn import WeakResetLinear
+
+        self.layers = list(layers)
+        if not self.layers or not all(isinstance(lay, WeakResetLinear) for lay in self.layers):
+            raise InvalidParameterError(
+                "The 'layers' parameter of WeakResetAdam must be a non-empty sequence of "
+                f"WeakResetLinear. Got {[type(lay).__name__ for lay in self.layers]} instead."
+            )
+        _check_hyper(lr, 0.0, betas, eps, 0.0)
+        if isinstance(max_pulses, bool) or not isinstance(max_pulses, int) or max_pulses < 1:
+            raise InvalidParameterError(
+                f"The 'max_pulses' parameter of WeakResetAdam must be an int >= 1. "
+                f"Got {max_pulses!r} instead."
+            )
+        super().__init__([lay.weight for lay in self.layers],
+                         {"lr": lr, "betas": tuple(betas), "eps": eps, "max_pulses": max_pulses})  # fmt: skip
+        self._owner = {id(lay.weight): lay for lay in self.layers}
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """Turn each weight's Adam step into pulses, apply them, read back the binary weights."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m_hat = m / (1 - beta1**t)
+                v_hat = v / (1 - beta2**t)
+                u = -group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
+                k = group["max_pulses"]
+                n = torch.round(u.clamp(-k, k)).to(torch.int64).reshape(-1).cpu().numpy()
+                pulses = np.concatenate([np.maximum(n, 0), np.maximum(-n, 0)])
+                layer = self._owner[id(p)]
+                layer.refresh(layer.devices.pulse_and_read(pulses))
         return loss

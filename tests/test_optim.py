@@ -266,3 +266,64 @@ def test_mesu_needs_pairs():
         MESU([torch.zeros(2, requires_grad=True)])
     with pytest.raises(InvalidParameterError, match="pairs"):
         MESU([torch.zeros(2, requires_grad=True), torch.ones(3, requires_grad=True)])
+
+
+def test_weak_reset_adam_turns_adam_steps_into_pulses():
+    from crossbar.nn import WeakResetLinear
+    from crossbar.optim import WeakResetAdam
+
+    layer = WeakResetLinear(3, 2, noise="none", d2d=False, rng=0)
+    opt = WeakResetAdam([layer], lr=100.0)
+    grads = [torch.tensor([[1e-3, -2e-3, 0.0], [5e-4, 1.0, -1.0]]),
+             torch.tensor([[2e-3, 1e-3, 0.0], [-1e-3, 1.0, 1.0]])]  # fmt: skip
+    m = torch.zeros(2, 3, dtype=torch.float64)
+    v = torch.zeros(2, 3, dtype=torch.float64)
+    expected_bl = np.zeros(6, dtype=np.int64)
+    expected_blb = np.zeros(6, dtype=np.int64)
+    for t, g in enumerate(grads, start=1):
+        layer.weight.grad = g.clone()
+        opt.step()
+        gd = g.double()
+        m = 0.9 * m + 0.1 * gd
+        v = 0.999 * v + 0.001 * gd * gd
+        u = -100 * (m / (1 - 0.9**t)) / ((v / (1 - 0.999**t)).sqrt() + 1e-8)
+        n = torch.round(u.clamp(-14, 14)).to(torch.int64).reshape(-1).numpy()
+        expected_bl += np.maximum(n, 0)
+        expected_blb += np.maximum(-n, 0)
+    counts = layer.devices.pulse_count
+    np.testing.assert_array_equal(counts[:6], expected_bl)
+    np.testing.assert_array_equal(counts[6:], expected_blb)
+    diff = layer.resistance_difference()
+    torch.testing.assert_close(layer.weight.detach(), torch.from_numpy(np.sign(diff)).float())
+    assert (layer.devices.set_count == 0).all()  # never re-SET
+
+
+def test_weak_reset_training_learns_a_separable_task():
+    from crossbar.nn import WeakResetLinear
+    from crossbar.optim import WeakResetAdam
+
+    torch.manual_seed(0)
+    layer = WeakResetLinear(20, 2, noise="paper", rng=1)
+    opt = WeakResetAdam([layer], lr=100.0)
+    teacher = torch.sign(torch.randn(2, 20))
+    x = torch.sign(torch.randn(400, 20))
+    y = (x @ teacher.t()).argmax(1)
+    acc0 = ((x @ layer.weight.t()).argmax(1) == y).float().mean().item()
+    for _ in range(30):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(layer(x) / 5, y).backward()
+        opt.step()
+    acc = ((x @ layer.weight.t()).argmax(1) == y).float().mean().item()
+    assert acc > max(acc0 + 0.2, 0.8)
+
+
+def test_weak_reset_adam_rejects_bad_input():
+    from crossbar.nn import WeakResetLinear
+    from crossbar.optim import WeakResetAdam
+
+    with pytest.raises(InvalidParameterError, match="'layers'"):
+        WeakResetAdam([torch.nn.Linear(2, 2)])
+    with pytest.raises(InvalidParameterError, match="'max_pulses'"):
+        WeakResetAdam([WeakResetLinear(2, 2, rng=0)], max_pulses=0)
+    with pytest.raises(InvalidParameterError, match="'lr'"):
+        WeakResetAdam([WeakResetLinear(2, 2, rng=0)], lr=-1.0)
