@@ -418,7 +418,7 @@ class TiledMatrix:
                 for array in arrays:
                     array.read_count += n_b
         y = out * (scale / (c.dac.v_read_v * self.g_per_weight))[:, None]
-        self.last_stats = self._estimate(v, n_b)
+        self.last_stats = self._estimate(v, n_b, t)
         return y[0] if single else y
 
     def _ir_drop_currents(self, ri: int, vr: np.ndarray, t: float) -> np.ndarray:
@@ -432,14 +432,14 @@ class TiledMatrix:
                 blocks.append(cur[0][:, :-1])  # the reference column is read without IR drop
         return np.hstack(blocks)
 
-    def _estimate(self, v: np.ndarray, n_b: int) -> MVMStats:
+    def _estimate(self, v: np.ndarray, n_b: int, t: float) -> MVMStats:
         c, e = self.config, self.config.energy
         cell = 0.0
         for ri, r0 in enumerate(self._row_starts):
             v2 = (v[:, r0 : r0 + self.tiles[ri][0][0].rows] ** 2).sum(axis=0)
             for arrays in self.tiles[ri]:
                 for a in arrays:
-                    cell += float(v2 @ a.conductance().sum(axis=1)) * e.read_pulse_s
+                    cell += float(v2 @ a.conductance(t).sum(axis=1)) * e.read_pulse_s
         dac_bits = c.dac.bits or 8
         adc_bits = c.adc.bits or 8
         n_dac = n_b * self.in_features * len(self._col_starts)
@@ -476,6 +476,7 @@ class TiledMatrix:
             "noise_seed": str(self._noise_seed),
             "calls": self._calls,
             "weight_range": self.weight_range,
+            "config_weight_range": self.config.weight_range,
             "g_per_weight": self.g_per_weight,
             "arrays": [],
         }
@@ -525,5 +526,5 @@ class TiledMatrix:
         self._calls = int(meta["calls"])
         self.weight_range = float(meta["weight_range"])
         self.g_per_weight = float(meta["g_per_weight"])
-        self.config = dataclasses.replace(self.config, weight_range=self.weight_range)
+        self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
         self._assemble_cache = {}

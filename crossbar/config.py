@@ -26,7 +26,7 @@ class DACConfig:
     Parameters
     ----------
     bits : int or None
-        Resolution in bits (1-16); None is an ideal converter.
+        Resolution in bits (1-16; >= 2 when signed); None is an ideal converter.
     v_read_v : float
         Read voltage at full scale (V); small enough not to disturb the cells.
     input_range : float or None
@@ -44,6 +44,11 @@ class DACConfig:
 
     def __post_init__(self) -> None:
         _bits("DACConfig", "bits", self.bits)
+        if self.bits == 1 and self.signed:
+            raise InvalidParameterError(
+                "The 'bits' parameter of DACConfig must be >= 2 for a signed DAC (one bit has no "
+                "code for both signs). Got 1 instead."
+            )
         check_real("v_read_v", self.v_read_v, "DACConfig", 0.0, 5.0, low_open=True)
         if self.input_range is not None:
             check_real("input_range", self.input_range, "DACConfig", 0.0, low_open=True)
@@ -56,7 +61,7 @@ class ADCConfig:
     Parameters
     ----------
     bits : int or None
-        Resolution in bits (1-16), signed (two's complement); None is an ideal converter.
+        Resolution in bits (2-16), signed (two's complement); None is an ideal converter.
     full_scale_a : float or None
         Current at full scale (A); None: per column, the largest current the column can carry
         (``v_read * sum_i |G+_ij - G-_ij|``), calibrated at programming.
@@ -66,7 +71,8 @@ class ADCConfig:
     full_scale_a: float | None = None
 
     def __post_init__(self) -> None:
-        _bits("ADCConfig", "bits", self.bits)
+        if self.bits is not None:  # signed codes: one bit would leave only zero
+            check_int("bits", self.bits, "ADCConfig", 2, 16)
         if self.full_scale_a is not None:
             check_real("full_scale_a", self.full_scale_a, "ADCConfig", 0.0, low_open=True)
 

@@ -69,7 +69,9 @@ class CrossbarLinear(nn.Module):
     Notes
     -----
     The hidden weight ``weight`` is what optimizers update; the devices follow it lazily, at the
-    next forward pass after a change (or :meth:`sync`). Inputs and outputs may be CUDA tensors:
+    next forward pass after a change (or :meth:`sync`). Changes are detected through the tensor's
+    version counter, which in-place edits of ``weight.data`` do not bump: call :meth:`sync` after
+    such edits. Inputs and outputs may be CUDA tensors:
     they are copied to the CPU for the simulated read and the result is moved back.
     """
 
@@ -103,7 +105,7 @@ class CrossbarLinear(nn.Module):
                 f"Got {type(config).__name__} instead."
             )
         if weight_range is None:
-            weight_range = config.weight_range or float(self.weight.detach().abs().max())
+            weight_range = config.weight_range or float(self.weight.detach().abs().max()) or 1.0
         if not (
             isinstance(weight_range, (int, float))
             and math.isfinite(weight_range)
@@ -195,9 +197,14 @@ class CrossbarLinear(nn.Module):
         self._synced = self.weight._version
         self._read_weight = None
 
-    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._synced = self.weight._version  # the devices arrived with the weights
+    def _load_from_state_dict(
+        self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + "_extra_state" in state_dict:
+            self._synced = self.weight._version  # the devices arrived with the weights
+        else:  # weights without device state: program them at the next forward pass
+            self._synced = -1
 
     def weight_levels(self) -> torch.Tensor | None:
         """The values a stored weight can take (increasing), for the multi-level metaplastic rule;
@@ -211,6 +218,8 @@ class CrossbarLinear(nn.Module):
         else:
             g_ref = levels[len(levels) // 2]
             values = (levels - g_ref) / self.matrix.g_per_weight
+            # weights are clipped to +-weight_range: levels beyond it are never used
+            values = values[np.abs(values) <= self.matrix.weight_range * (1 + 1e-9)]
         return torch.from_numpy(values)
 
     def device_writes(self) -> np.ndarray:
@@ -269,8 +278,20 @@ class CrossbarConv2d(nn.Module):
                 "from_conv2d needs an nn.Conv2d with groups=1 and zero padding. "
                 f"Got {conv!r} instead."
             )
+        padding = conv.padding
+        if isinstance(padding, str):  # "valid" or "same" (stride 1, as torch allows)
+            total = [d * (k - 1) for d, k in zip(conv.dilation, conv.kernel_size, strict=True)]
+            if padding == "valid":
+                padding = (0, 0)
+            elif all(t % 2 == 0 for t in total):
+                padding = (total[0] // 2, total[1] // 2)
+            else:
+                raise InvalidParameterError(
+                    "from_conv2d supports padding='same' only when dilation * (kernel - 1) is even "
+                    f"(symmetric padding). Got {conv!r}."
+                )
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                    conv.padding, conv.dilation, conv.bias is not None, config, weight_range, rng,
+                    padding, conv.dilation, conv.bias is not None, config, weight_range, rng,
                     weight=conv.weight.detach().cpu())  # fmt: skip
         if conv.bias is not None:
             with torch.no_grad():
@@ -294,26 +315,41 @@ class CrossbarConv2d(nn.Module):
 
 def convert_to_crossbar(model: nn.Module, config: CrossbarConfig | None = None,
                         filter_fn: Any = None, rng: int | None = 0) -> nn.Module:  # fmt: skip
-    """Replace, in place, every ``nn.Linear`` and ``nn.Conv2d`` (groups=1) of ``model`` for which
+    """Replace every ``nn.Linear`` and ``nn.Conv2d`` (groups=1, zero padding) of ``model`` for which
     ``filter_fn(module, qualified_name)`` is true (all by default) by its crossbar version.
 
-    Returns the model. Each converted layer gets its own device seed derived from ``rng``.
+    Works in place and returns the model — or the converted layer when ``model`` itself is one.
+    A module used at several places is converted once and the copy used everywhere. Each converted
+    layer gets its own device seed derived from ``rng``.
     """
     seeds = np.random.default_rng(rng)
-    targets = [(name, mod) for name, mod in model.named_modules()
-               if isinstance(mod, (nn.Linear, nn.Conv2d)) and not isinstance(mod, CrossbarLinear)
-               and (filter_fn is None or filter_fn(mod, name))]  # fmt: skip
-    for name, mod in targets:
+
+    def convertible(mod: nn.Module, name: str) -> bool:
+        if isinstance(mod, nn.Linear):
+            ok = True
+        elif isinstance(mod, nn.Conv2d):
+            ok = mod.groups == 1 and mod.padding_mode == "zeros"
+        else:
+            return False
+        return ok and (filter_fn is None or bool(filter_fn(mod, name)))
+
+    def convert(mod: nn.Module) -> nn.Module:
         seed = int(seeds.integers(2**62))
         if isinstance(mod, nn.Linear):
-            new: nn.Module = CrossbarLinear.from_linear(mod, config, rng=seed)
-        elif mod.groups == 1 and mod.padding_mode == "zeros":
-            new = CrossbarConv2d.from_conv2d(mod, config, rng=seed)
-        else:
+            return CrossbarLinear.from_linear(mod, config, rng=seed)
+        return CrossbarConv2d.from_conv2d(mod, config, rng=seed)
+
+    if convertible(model, ""):
+        return convert(model)
+    done: dict[int, nn.Module] = {}
+    for name, mod in list(model.named_modules(remove_duplicate=False)):
+        if not name or not convertible(mod, name):
             continue
+        if id(mod) not in done:
+            done[id(mod)] = convert(mod)
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, new)
+        setattr(parent, child, done[id(mod)])
     return model
 
 

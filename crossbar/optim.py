@@ -77,7 +77,8 @@ def _factor_torch(w: torch.Tensor, delta: torch.Tensor, q: torch.Tensor, meta: f
         factor = 1 - torch.tanh(meta * w.abs()) ** 2
         return torch.where(toward, factor, torch.ones_like(w))
     thr = 0.5 * (q[1:] + q[:-1])
-    j = torch.searchsorted(thr, w.contiguous())  # interval (= level) index of w, 0..k-1
+    # interval (= level) index of w, 0..k-1: the number of thresholds <= w, as the numba kernel
+    j = torch.searchsorted(thr, w.contiguous(), right=True)
     up = delta > 0
     has_next = torch.where(up, j < k - 1, j > 0)
     nxt = torch.where(up, thr[j.clamp(max=k - 2)], thr[(j - 1).clamp(min=0)])

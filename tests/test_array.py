@@ -148,6 +148,8 @@ def test_results_do_not_depend_on_thread_count(assert_thread_independent):
         (lambda: DACConfig(bits=0), "'bits'.*\\[1, 16\\]"),
         (lambda: DACConfig(bits=17), "'bits'"),
         (lambda: ADCConfig(bits=20), "'bits'"),
+        (lambda: ADCConfig(bits=1), "'bits'.*\\[2, 16\\]"),
+        (lambda: DACConfig(bits=1), "signed DAC"),
         (lambda: ADCConfig(full_scale_a=-1.0), "'full_scale_a'"),
         (lambda: DACConfig(v_read_v=0.0), "'v_read_v'"),
         (lambda: CrossbarConfig(r_wl_ohm=-1.0), "'r_wl_ohm'"),
@@ -187,3 +189,24 @@ def test_rejected_call_leaves_state_unchanged():
         np.testing.assert_array_equal(a.cells.set_count, s)
         assert a.read_count == 0
     np.testing.assert_array_equal(m.effective_weight(0.0), eff)
+
+
+def test_state_round_trip_keeps_a_free_weight_range():
+    cfg = CrossbarConfig(tile_rows=4, tile_cols=4)
+    w = _w((5, 6))
+    a = TiledMatrix(w, cfg, rng=1)
+    b = TiledMatrix(0 * w + 1.0, cfg, rng=2)
+    b.load_state(*a.state())
+    assert b.config.weight_range is None
+    a.program(3 * w)
+    b.program(3 * w)
+    assert a.weight_range == b.weight_range
+    np.testing.assert_array_equal(a.effective_weight(0.0), b.effective_weight(0.0))
+
+
+def test_one_bit_unsigned_dac_works():
+    w = _w((3, 4))
+    x = np.abs(_w((2, 4), 1))
+    cfg = CrossbarConfig.ideal(dac=DACConfig(bits=1, signed=False))
+    y = TiledMatrix(w, cfg, rng=0).matvec(x)
+    assert np.all(np.isfinite(y))

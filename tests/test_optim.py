@@ -175,6 +175,11 @@ def test_numba_and_torch_paths_of_the_factor_agree(mode):
     gen = torch.Generator().manual_seed(3)
     w = torch.rand(1000, generator=gen, dtype=torch.float64) * 3 - 1.5
     delta = torch.randn(1000, generator=gen, dtype=torch.float64)
+    # include weights exactly on thresholds and levels (fixed-point hidden weights land there)
+    w = torch.cat([w, (q[1:] + q[:-1]) / 2, q])
+    delta = torch.cat(
+        [delta, torch.ones(14, dtype=torch.float64), -torch.ones(15, dtype=torch.float64)]
+    )
     fast = optim.multilevel_meta_factor(w, delta, q, 3.0, mode)  # CPU: the numba kernel
     slow = optim._factor_torch(w, delta, q, 3.0, mode)  # the tensor-op version (CUDA path)
     torch.testing.assert_close(fast, slow)
