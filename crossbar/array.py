@@ -331,14 +331,17 @@ class TiledMatrix:
             for ri in range(n_r):
                 if c.adc.full_scale_a is not None:
                     fs = np.full(self.out_features, c.adc.full_scale_a)
-                else:  # the largest (reference-subtracted) current the column can carry, + 10 %
+                else:  # calibrated on the (reference-subtracted) column conductances
                     signal = dg[ri]
                     if ref_g:
                         signal = (
                             signal
                             - np.repeat(ref_g[ri], self._per_tile, axis=1)[:, : self.out_features]
                         )
-                    fs = 1.1 * v_read * np.abs(signal).sum(axis=0)
+                    if c.adc.range_mode == "sigma":
+                        fs = c.adc.range_sigmas * v_read * np.sqrt((signal**2).sum(axis=0) / 3.0)
+                    else:
+                        fs = 1.1 * v_read * np.abs(signal).sum(axis=0)
                 step[ri] = np.where(fs > 0, fs / qmax, 1e-30)
         if self._single_precision:  # converters or noise dominate float32 rounding by far
             dg = [a.astype(np.float32) for a in dg]

@@ -63,18 +63,29 @@ class ADCConfig:
     bits : int or None
         Resolution in bits (2-16), signed (two's complement); None is an ideal converter.
     full_scale_a : float or None
-        Current at full scale (A); None: per column, the largest current the column can carry
-        (``v_read * sum_i |G+_ij - G-_ij|``), calibrated at programming.
+        Current at full scale (A); None: calibrated per column at programming, by ``range_mode``.
+    range_mode : {"max", "sigma"}
+        ``"max"``: the largest current the column can carry (``v_read * sum_i |dG_ij|``; never
+        saturates, but typical currents use few codes); ``"sigma"``: ``range_sigmas`` standard
+        deviations of the column current for independent inputs uniform in ``±v_read``
+        (``v_read * sqrt(sum_i dG_ij^2 / 3)``), which saturates rarely for such inputs and
+        resolves them far better.
+    range_sigmas : float
+        Width of the ``"sigma"`` range, in standard deviations.
     """
 
     bits: int | None = 8
     full_scale_a: float | None = None
+    range_mode: str = "max"
+    range_sigmas: float = 4.0
 
     def __post_init__(self) -> None:
         if self.bits is not None:  # signed codes: one bit would leave only zero
             check_int("bits", self.bits, "ADCConfig", 2, 16)
         if self.full_scale_a is not None:
             check_real("full_scale_a", self.full_scale_a, "ADCConfig", 0.0, low_open=True)
+        check_choice("range_mode", self.range_mode, ("max", "sigma"), "ADCConfig")
+        check_real("range_sigmas", self.range_sigmas, "ADCConfig", 0.0, low_open=True)
 
 
 @dataclass(frozen=True)

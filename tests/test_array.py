@@ -210,3 +210,16 @@ def test_one_bit_unsigned_dac_works():
     cfg = CrossbarConfig.ideal(dac=DACConfig(bits=1, signed=False))
     y = TiledMatrix(w, cfg, rng=0).matvec(x)
     assert np.all(np.isfinite(y))
+
+
+def test_sigma_adc_range_resolves_typical_currents_better():
+    w = _w((64, 256))
+    x = np.random.default_rng(5).uniform(-1, 1, (200, 256))
+    errors = {}
+    for mode in ("max", "sigma"):
+        cfg = CrossbarConfig.ideal(adc=ADCConfig(bits=6, range_mode=mode))
+        y = TiledMatrix(w, cfg, rng=0).matvec(x)
+        errors[mode] = np.sqrt(np.mean((y - x @ w.T) ** 2) / np.mean((x @ w.T) ** 2))
+    assert errors["sigma"] < 0.5 * errors["max"]
+    with pytest.raises(InvalidParameterError, match="'range_mode'"):
+        ADCConfig(range_mode="auto")
