@@ -297,6 +297,7 @@ class TiledMatrix:
                             results.append(array.cells.program(lv.ravel()[change], cells=change))
                             array._refresh(change)
         self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
+        self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
 
     def _assemble(self, t: float) -> tuple[np.ndarray, ...]:
@@ -437,12 +438,19 @@ class TiledMatrix:
 
     def _estimate(self, v: np.ndarray, n_b: int, t: float) -> MVMStats:
         c, e = self.config, self.config.energy
+        key = ("row_conductance", t)
+        if key not in self._energy_cache:  # total conductance on each word line, per row tile
+            self._energy_cache = {key: [
+                sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
+                for ri in range(len(self._row_starts))
+            ]}  # fmt: skip
+        row_g = self._energy_cache[key]
         cell = 0.0
         for ri, r0 in enumerate(self._row_starts):
-            v2 = (v[:, r0 : r0 + self.tiles[ri][0][0].rows] ** 2).sum(axis=0)
-            for arrays in self.tiles[ri]:
-                for a in arrays:
-                    cell += float(v2 @ a.conductance(t).sum(axis=1)) * e.read_pulse_s
+            v2 = np.einsum(
+                "bi,bi->i", v[:, r0 : r0 + row_g[ri].size], v[:, r0 : r0 + row_g[ri].size]
+            )
+            cell += float(v2 @ row_g[ri]) * e.read_pulse_s
         dac_bits = c.dac.bits or 8
         adc_bits = c.adc.bits or 8
         n_dac = n_b * self.in_features * len(self._col_starts)
@@ -529,5 +537,6 @@ class TiledMatrix:
         self._calls = int(meta["calls"])
         self.weight_range = float(meta["weight_range"])
         self.g_per_weight = float(meta["g_per_weight"])
+        self._energy_cache = {}
         self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
         self._assemble_cache = {}
