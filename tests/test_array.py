@@ -3,7 +3,7 @@ import pytest
 import scipy.stats as st
 
 from crossbar.array import CrossbarArray, TiledMatrix
-from crossbar.config import ADCConfig, CrossbarConfig, DACConfig
+from crossbar.config import ADCConfig, CrossbarConfig, DACConfig, EnergyModel
 from devices import InvalidParameterError, MultiLevelParams
 from tests.reference import ir_drop_direct
 
@@ -223,3 +223,26 @@ def test_sigma_adc_range_resolves_typical_currents_better():
     assert errors["sigma"] < 0.5 * errors["max"]
     with pytest.raises(InvalidParameterError, match="'range_mode'"):
         ADCConfig(range_mode="auto")
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: CrossbarConfig(tile_cols=1), "'tile_cols'"),
+        (lambda: CrossbarConfig(allocation="log"), "'allocation'"),
+        (lambda: CrossbarConfig(device="CEA"), "'device'"),
+        (lambda: CrossbarConfig(wear_out=1.0), "'wear_out'"),
+        (lambda: CrossbarConfig(weight_range=0.0), "'weight_range'"),
+        (lambda: CrossbarConfig(dac=ADCConfig()), "'dac'.*DACConfig"),
+        (lambda: CrossbarConfig(adc=DACConfig()), "'adc'.*ADCConfig"),
+        (lambda: CrossbarConfig(energy=1.0), "'energy'.*EnergyModel"),
+        (lambda: DACConfig(input_range=-1.0), "'input_range'"),
+        (lambda: ADCConfig(range_sigmas=0.0), "'range_sigmas'"),
+        (lambda: EnergyModel(read_pulse_s=-1.0), "'read_pulse_s'"),
+        (lambda: EnergyModel(adc_fom_j_per_step=float("nan")), "'adc_fom_j_per_step'"),
+        (lambda: EnergyModel(adcs_per_tile=0), "'adcs_per_tile'"),
+    ],
+)
+def test_every_config_validation(call, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        call()
