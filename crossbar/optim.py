@@ -92,6 +92,28 @@ def _factor_torch(w: torch.Tensor, delta: torch.Tensor, q: torch.Tensor, meta: f
     return torch.where(crossing_matters, factor, torch.ones_like(w))
 
 
+def _adam_moments(
+    state: dict[str, Any], p: torch.Tensor, grad: torch.Tensor, betas: tuple[float, float]
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Advance Adam's first and second moments of ``p`` with ``grad``; return ``(m, v, t)``."""
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(p)
+        state["exp_avg_sq"] = torch.zeros_like(p)
+    state["step"] += 1
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m.mul_(betas[0]).add_(grad, alpha=1 - betas[0])
+    v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
+    return m, v, state["step"]
+
+
+def _run_closure(closure: Any) -> Any:
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class MetaplasticAdam(torch.optim.Optimizer):
     """Adam with synaptic metaplasticity (Laborieux et al., Nat. Commun. 12:2549, 2021).
 
@@ -176,10 +198,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -189,19 +208,10 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     raise InvalidParameterError(
                         "MetaplasticAdam does not support sparse gradients."
                     )
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
                 grad = p.grad
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                m, v, t = _adam_moments(self.state[p], p, grad, group["betas"])
                 step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
                 update = m / (v.sqrt() + group["eps"])
                 if group["meta"] > 0 and group["levels"] is not None:
@@ -282,10 +292,7 @@ class MESU(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """One MESU update of every (mu, sigma) pair with gradients."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
         for group in self.param_groups:
             sp2 = group["sigma_prior"] ** 2
             n = group["n_memory"]
@@ -343,25 +350,13 @@ class WeakResetAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """Turn each weight's Adam step into pulses, apply them, read back the binary weights."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m, v, t = _adam_moments(self.state[p], p, p.grad, group["betas"])
                 m_hat = m / (1 - beta1**t)
                 v_hat = v / (1 - beta2**t)
                 u = -group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
