@@ -417,13 +417,23 @@ class TiledMatrix:
         key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
         read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out)
         self._calls += 1
-        for row in self.tiles:
-            for arrays in row:
-                for array in arrays:
-                    array.read_count += n_b
+        self.count_reads(n_b)
         y = out * (scale / (c.dac.v_read_v * self.g_per_weight))[:, None]
         self.last_stats = self._estimate(v, n_b, t)
         return y[0] if single else y
+
+    @property
+    def is_exact_product(self) -> bool:
+        """True when a read is exactly ``x @ W_eff^T``: ideal devices and converters, no noise,
+        no wire resistance (callers may then compute the product directly)."""
+        c = self.config
+        return (c.levels is None and c.dac.bits is None and c.adc.bits is None
+                and not c.ir_drop)  # fmt: skip
+
+    def count_reads(self, n_vectors: int) -> None:
+        """Count ``n_vectors`` reads of every array (each read reads all its cells)."""
+        for array in self.arrays:
+            array.read_count += n_vectors
 
     def _ir_drop_currents(self, ri: int, vr: np.ndarray, t: float) -> np.ndarray:
         c = self.config

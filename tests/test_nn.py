@@ -228,3 +228,14 @@ def test_reference_mapping_levels_stay_within_the_weight_range():
     q = layer.weight_levels()
     assert q.abs().max().item() <= layer.config.weight_range * (1 + 1e-9)
     assert q.numel() == 7  # 3 levels below the reference, the reference, 3 above
+
+
+def test_exact_product_shortcut_matches_the_simulated_read_and_counts_reads():
+    cfg = CrossbarConfig.ideal(tile_rows=16, tile_cols=16)
+    layer = CrossbarLinear(30, 7, config=cfg, rng=0)
+    assert layer.matrix.is_exact_product
+    x = torch.randn(5, 30)
+    simulated = torch.from_numpy(layer.matrix.matvec(x.double().numpy())).float() + layer.bias
+    torch.testing.assert_close(layer(x), simulated, atol=1e-5, rtol=1e-5)
+    assert all(a.read_count == 10 for a in layer.matrix.arrays)
+    assert not CrossbarLinear(4, 2, rng=0).matrix.is_exact_product
