@@ -1,0 +1,180 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
+from calibration.io import CSVFormatError, load_pulse_trains
+from devices import InvalidParameterError
+
+GOOD = "device_id,pulse_index,resistance_ohm\nd1,0,7000\nd1,1,7100\nd2,0,6900\nd2,1,7050\n"
+
+
+def _write(tmp_path, text, name="data.csv", bom=False):
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def test_long_layout_loads_and_groups(tmp_path):
+    m = load_pulse_trains(_write(tmp_path, GOOD))
+    assert m.device_names == ("d1", "d2") and m.n_devices == 2
+    trains = m.trains()
+    assert [t[0] for t in trains] == ["d1", "d2"]
+    np.testing.assert_array_equal(trains[0][3], [7000, 7100])
+    np.testing.assert_allclose(m.conductance_s, 1 / m.resistance_ohm)
+
+
+def test_bom_whitespace_case_and_unsorted_rows_are_accepted(tmp_path):
+    text = " Device_ID , Pulse_Index ,Resistance_Ohm\nd2, 1 ,7050\n d1,1, 7100\nd2,0,6900\nd1,0,7000\n\n"
+    m = load_pulse_trains(_write(tmp_path, text, bom=True))
+    ref = load_pulse_trains(_write(tmp_path, GOOD, "ref.csv"))
+    np.testing.assert_array_equal(m.resistance_ohm, [7000, 7100, 6900, 7050])
+    np.testing.assert_array_equal(m.pulse, ref.pulse)
+
+
+def test_conductance_current_and_column_mapping(tmp_path):
+    g = load_pulse_trains(_write(tmp_path, "device_id,pulse_index,conductance_s\na,0,1e-4\n"))
+    assert g.resistance_ohm[0] == pytest.approx(1e4)
+    i = load_pulse_trains(_write(tmp_path, "dev,n,current_a,read_voltage_v\na,0,2e-5,0.2\n", "i.csv"),
+                          columns="dev=device_id,n=pulse_index")  # fmt: skip
+    assert i.resistance_ohm[0] == pytest.approx(1e4)
+    j = load_pulse_trains(_write(tmp_path, "device_id,pulse_index,current_a\na,0,2e-5\n", "j.csv"),
+                          read_voltage_v=0.1)  # fmt: skip
+    assert j.resistance_ohm[0] == pytest.approx(5e3)
+
+
+def test_optional_columns_and_cycles(tmp_path):
+    text = ("device_id,cycle,pulse_index,resistance_ohm,pulse_type,time_s\n"
+            "a,1,0,7000,weak_reset,0.5\na,0,0,6000,SET,0.1\na,0,1,6100,weak_reset,0.2\n")  # fmt: skip
+    m = load_pulse_trains(_write(tmp_path, text))
+    assert [(t[1], len(t[2])) for t in m.trains()] == [(0, 2), (1, 1)]
+    np.testing.assert_array_equal(m.extra["time_s"], [0.1, 0.2, 0.5])
+    assert list(m.extra["pulse_type"]) == ["set", "weak_reset", "weak_reset"]
+
+
+@pytest.mark.parametrize(
+    "text,line,column,match",
+    [
+        ("", 1, None, "empty file"),
+        ("device_id,pulse_index\n", 1, None, "missing a quantity column"),
+        ("device_id,resistance_ohm\na,1\n", 1, "pulse_index", "missing required column"),
+        (
+            "device_id,pulse_index,resistance_ohm,conductance_s\na,0,1,1\n",
+            1,
+            "conductance_s",
+            "mixed units",
+        ),
+        (
+            "device_id,pulse_index,resistence_ohm\na,0,1\n",
+            1,
+            "resistence_ohm",
+            "Did you mean 'resistance_ohm'",
+        ),
+        ("device_id,pulse_index,resistance_ohm,resistance_ohm\n", 1, "resistance_ohm", "twice"),
+        ("device_id,pulse_index,resistance_ohm\n", 2, None, "no data rows"),
+        ("device_id,pulse_index,resistance_ohm\na,0,abc\n", 2, "resistance_ohm", "not a number"),
+        ("device_id,pulse_index,resistance_ohm\na,0,nan\n", 2, "resistance_ohm", "not a finite"),
+        (
+            "device_id,pulse_index,resistance_ohm\na,0,1\na,1,inf\n",
+            3,
+            "resistance_ohm",
+            "not a finite",
+        ),
+        ("device_id,pulse_index,resistance_ohm\na,0,-5\n", 2, "resistance_ohm", "must be > 0"),
+        ("device_id,pulse_index,resistance_ohm\na,0,0\n", 2, "resistance_ohm", "must be > 0"),
+        (
+            "device_id,pulse_index,resistance_ohm\na,1.5,7\n",
+            2,
+            "pulse_index",
+            "non-negative integer",
+        ),
+        (
+            "device_id,pulse_index,resistance_ohm\na,-1,7\n",
+            2,
+            "pulse_index",
+            "non-negative integer",
+        ),
+        (
+            "device_id,pulse_index,resistance_ohm\na,0,7\nb,0,8\na,0,9\n",
+            4,
+            "pulse_index",
+            "duplicate.*line 2",
+        ),
+        ("device_id,pulse_index,resistance_ohm\na,0\n", 2, None, "2 fields, the header has 3"),
+        ("device_id,pulse_index,resistance_ohm\n,0,7\n", 2, "device_id", "empty device id"),
+        ("device_id,pulse_index,current_a\na,0,1e-5\n", 2, "read_voltage_v", "read voltage"),
+        (
+            "device_id,pulse_index,resistance_ohm,pulse_type\na,0,7,erase\n",
+            2,
+            "pulse_type",
+            "must be one of",
+        ),
+    ],
+)
+def test_every_malformed_file_is_rejected_with_its_position(tmp_path, text, line, column, match):
+    path = _write(tmp_path, text)
+    with pytest.raises(CSVFormatError, match=match) as info:
+        load_pulse_trains(path)
+    assert info.value.line == line and info.value.column == column
+    assert str(info.value).startswith(f"{path}:{line}")
+
+
+def test_skip_bad_rows_reports_what_was_dropped(tmp_path):
+    text = "device_id,pulse_index,resistance_ohm\na,0,7\na,1,x\na,2,-1\na,3,8\n"
+    with pytest.raises(CSVFormatError):
+        load_pulse_trains(_write(tmp_path, text))
+    m = load_pulse_trains(_write(tmp_path, text), skip_bad_rows=True)
+    np.testing.assert_array_equal(m.pulse, [0, 3])
+    assert sum(m.skipped.values()) == 2
+
+
+def test_wide_layout_with_trailing_empty_and_zero_cells(tmp_path):
+    text = "r1,r2,r3\n1e-4,2e-4,1e-4\n1.1e-4,,2e-4\n,,0\n"
+    m = load_pulse_trains(_write(tmp_path, text), layout="wide", quantity="conductance_s")
+    assert [(t[0], len(t[2])) for t in m.trains()] == [("r1", 2), ("r2", 1), ("r3", 2)]
+    with pytest.raises(CSVFormatError, match="after the ramp ended") as info:
+        load_pulse_trains(_write(tmp_path, "r1\n1e-4\n\n2e-4\n", "gap.csv"), layout="wide",
+                          quantity="conductance_s")  # fmt: skip
+    assert info.value.line == 4
+    with pytest.raises(InvalidParameterError, match="'quantity'"):
+        load_pulse_trains(_write(tmp_path, text, "q.csv"), layout="wide")
+
+
+def test_real_crosssim_ramps_load():
+    path = "../shared/data/devices/crosssim-pulse-trains/set.csv"
+    import os
+
+    if not os.path.exists(path):
+        pytest.skip("shared data not available")
+    m = load_pulse_trains(path, layout="wide", quantity="current_a", read_voltage_v=0.1)
+    lengths = [len(t[2]) for t in m.trains()]
+    assert len(lengths) == 39 and min(lengths) >= 185 and max(lengths) <= 192
+    assert 390 < m.resistance_ohm.min() < m.resistance_ohm.max() < 640
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(InvalidParameterError, match=r"'layout'.*Did you mean 'long'"):
+        load_pulse_trains(_write(tmp_path, GOOD), layout="lng")
+    with pytest.raises(CSVFormatError, match="no such file"):
+        load_pulse_trains(tmp_path / "missing.csv")
+    with pytest.raises(InvalidParameterError, match="'columns'"):
+        load_pulse_trains(_write(tmp_path, GOOD), columns="dev")
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=hs.lists(hs.lists(hs.sampled_from(
+    ["a", "b", "0", "1", "2", "7e3", "-1", "nan", "inf", "", " 3 ", "x", "1.5", "1e-300", "1e308"]),
+    min_size=0, max_size=4), max_size=6))  # fmt: skip
+def test_fuzzed_files_load_or_fail_cleanly(tmp_path, body):
+    text = "device_id,pulse_index,resistance_ohm\n" + "\n".join(",".join(r) for r in body)
+    path = _write(tmp_path, text, "fuzz.csv")
+    try:
+        m = load_pulse_trains(path)
+    except CSVFormatError:
+        return
+    # anything accepted is clean: finite positive resistances, integer pulses, unique keys
+    assert np.all(np.isfinite(m.resistance_ohm)) and np.all(m.resistance_ohm > 0)
+    keys = set(zip(m.device.tolist(), m.cycle.tolist(), m.pulse.tolist(), strict=True))
+    assert len(keys) == m.device.size
