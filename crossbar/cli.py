@@ -160,6 +160,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(handler=_cmd_demo)
 
+    fit = commands.add_parser("fit", help="fit device models to measured data")
+    fit_models = fit.add_subparsers(dest="fit_model", metavar="MODEL", parser_class=_Parser)
+    fit_models.required = True
+    wr = fit_models.add_parser(
+        "weak-reset",
+        help="fit the weak-RESET model and its D2D distributions to pulse trains",
+        description=(
+            "Fit the weak-RESET model per device (knee by profile least squares) and each "
+            "parameter's population distribution; write a parameter file that "
+            "devices.presets.from_json loads and the simulator runs on."
+        ),
+    )
+    wr.add_argument("data", metavar="DATA.csv", help="measured pulse trains (CSV)")
+    wr.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
+    wr.add_argument("--plot", metavar="PNG", help="data vs fit and distributions vs densities")
+    wr.add_argument("--layout", default="long", choices=["long", "wide"])
+    wr.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    wr.add_argument("--quantity", default=None,
+                    help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
+    wr.add_argument("--read-voltage", type=_positive_float, default=None,
+                    help="read voltage (V) for current_a data")  # fmt: skip
+    wr.add_argument("--skip-bad-rows", action="store_true",
+                    help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
+    wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
+    wr.set_defaults(handler=_cmd_fit)
+
     device = commands.add_parser("device", help="device-level simulations")
     device_commands = device.add_subparsers(dest="device_command", metavar="ACTION")
     device_commands.required = True
@@ -213,6 +239,12 @@ def _load_params(spec: str) -> Any:
             raise CliError(f"--params: no such file: {spec}")
         return presets.from_json(spec)
     return presets.get_preset(spec)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from ._cli_fit import fit_command
+
+    return fit_command(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,65 @@
+"""``crossbar fit weak-reset DATA.csv --out params.json [--plot fit.png]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    from calibration.fit import fit_weak_reset
+    from calibration.io import load_pulse_trains
+    from devices import presets
+
+    data = load_pulse_trains(args.data, layout=args.layout, columns=args.columns,
+                             quantity=args.quantity, read_voltage_v=args.read_voltage,
+                             skip_bad_rows=args.skip_bad_rows)  # fmt: skip
+    if data.skipped:
+        print(f"skipped {sum(data.skipped.values())} bad rows: "
+              + "; ".join(f"{n} x {why}" for why, n in data.skipped.items()), file=sys.stderr)  # fmt: skip
+    result = fit_weak_reset(data, name=args.name)
+    presets.to_json(result.params, args.out)
+    print(result.report())
+    print(f"wrote {args.out}")
+    if args.plot:
+        _plot(result, data, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _plot(result: Any, data: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from devices.weak_reset import mean_log_resistance
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
+    trains = data.trains()
+    ax = axes[0, 0]
+    for (_name, _, p, r), fit in list(zip(trains, result.devices, strict=True))[:6]:
+        line = ax.plot(p, np.log(r / fit.r0_ohm), ".", ms=2, alpha=0.5)[0]
+        t = np.linspace(1, p.max(), 300)
+        ax.plot(t, mean_log_resistance(t, fit.m1_per_pulse, fit.t_star_pulses, fit.c1,
+                                       fit.m2_per_pulse), color=line.get_color(), lw=1.5)  # fmt: skip
+    ax.set_xlabel("pulse")
+    ax.set_ylabel("ln(R / R0)")
+    ax.set_title("six devices: data and fit", fontsize=9)
+    names = ["m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm"]
+    for ax, name in zip(axes.ravel()[1:], names, strict=True):
+        values = np.array([getattr(f, name) for f in result.devices])
+        if name == "c1":
+            values = values - result.details["noise"]["c1_offset"]
+        ax.hist(values, bins=30, density=True, alpha=0.6)
+        dist = getattr(result.params, name)
+        x = np.linspace(values.min(), values.max(), 300)
+        cdf = dist.cdf(x)
+        ax.plot(x[1:], np.diff(cdf) / np.diff(x), "k", lw=1.2)
+        ax.set_title(f"{name}: {result.details['populations'][name]['family']}", fontsize=9)
+    fig.suptitle(f"weak-RESET fit of {len(result.devices)} devices ({data.source})")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
