@@ -63,3 +63,54 @@ def _plot(result: Any, data: Any, path: str) -> None:
     fig.suptitle(f"weak-RESET fit of {len(result.devices)} devices ({data.source})")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def pulse_response_command(args: argparse.Namespace) -> int:
+    import json
+
+    from calibration.io import load_pulse_trains
+    from calibration.pulse_response import fit_pulse_response
+
+    data = [load_pulse_trains(p, layout=args.layout, columns=args.columns, quantity=args.quantity,
+                              read_voltage_v=args.read_voltage, skip_bad_rows=args.skip_bad_rows)
+            for p in args.data]  # fmt: skip
+    result = fit_pulse_response(*data)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump(result.to_dict(), fh, indent=2)
+    print(result.report())
+    print(f"wrote {args.out}")
+    if args.plot:
+        _plot_pulse_response(result, data, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _plot_pulse_response(result: Any, data: list[Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from calibration.pulse_response import _model
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    for d in data:
+        for _, _, p, r in d.trains():
+            g = 1e6 / r
+            key = "potentiation" if g[-1] > g[0] else "depression"
+            a.plot(p - p[0], g, color="C0" if key == "potentiation" else "C1", lw=0.5, alpha=0.4)
+    for key, fit in result.directions.items():
+        n = np.linspace(0, 200, 300)
+        a.plot(n, 1e6 * _model(n, fit.g0_s, fit.g_inf_s, fit.n0_pulses), "k", lw=2)
+        g = np.linspace(min(fit.g0_s, fit.g_inf_s), max(fit.g0_s, fit.g_inf_s), 100)
+        g = g[(g >= 0.5e-3) & (g <= 3e-3)] if g.size else g
+        b.plot(g * 1e6, fit.noise_sd_s(g) * 1e6, label=f"{key}: {fit.noise_intercept_s * 1e6:.2f} uS "
+               f"+ {fit.noise_slope:.1e} G")  # fmt: skip
+    a.set_xlabel("pulse in ramp")
+    a.set_ylabel("G (µS)")
+    a.set_title("ramps (thin) and fitted median model (black)", fontsize=9)
+    b.set_xlabel("G (µS)")
+    b.set_ylabel("sd of a pulse's dG (µS)")
+    b.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

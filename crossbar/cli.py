@@ -185,6 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
     wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
     wr.set_defaults(handler=_cmd_fit)
+    pr = fit_models.add_parser(
+        "pulse-response",
+        help="fit exponential-saturation pulse responses (potentiation/depression ramps)",
+        description=(
+            "Fit G(n) = G_inf - (G_inf - G0) exp(-n/n0) to every ramp, and the cycle-to-cycle "
+            "noise sd(dG) = s0 + s1 G; one or more files (e.g. SET and RESET ramps)."
+        ),
+    )
+    pr.add_argument("data", nargs="+", metavar="DATA.csv", help="measured ramps (CSV)")
+    pr.add_argument("--out", required=True, metavar="params.json", help="fit to write (JSON)")
+    pr.add_argument("--plot", metavar="PNG", help="ramps vs fits and the noise law")
+    pr.add_argument("--layout", default="long", choices=["long", "wide"])
+    pr.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    pr.add_argument("--quantity", default=None,
+                    help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
+    pr.add_argument("--read-voltage", type=_positive_float, default=None,
+                    help="read voltage (V) for current_a data")  # fmt: skip
+    pr.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (reported)")
+    pr.set_defaults(handler=_cmd_fit_pulse_response)
 
     device = commands.add_parser("device", help="device-level simulations")
     device_commands = device.add_subparsers(dest="device_command", metavar="ACTION")
@@ -245,6 +264,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from ._cli_fit import fit_command
 
     return fit_command(args)
+
+
+def _cmd_fit_pulse_response(args: argparse.Namespace) -> int:
+    from ._cli_fit import pulse_response_command
+
+    return pulse_response_command(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

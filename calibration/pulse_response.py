@@ -1,0 +1,166 @@
+"""Generic pulse-response fit: exponential saturation of G with the pulse number, and its noise.
+
+For devices programmed by trains of identical pulses (potentiation ramps that raise the
+conductance, depression ramps that lower it) the soft-bounds / exponential-saturation model is
+
+.. math:: G(n) = G_\\infty - (G_\\infty - G_0)\\, e^{-n / n_0}
+
+equivalently, per pulse, ``dG = (G_inf - G) (1 - exp(-1/n0))``: the step shrinks as G approaches
+its bound. A negative ``n0`` describes accelerating ramps with the same per-pulse law (the step
+grows as G moves away from ``G_inf``); both signs are tried and the better fit kept. Each ramp is fitted by nonlinear least squares (scipy ``curve_fit``); a direction's
+parameters are the medians over its ramps. Cycle-to-cycle noise is what the deterministic step does
+not explain: the residuals ``dG - (G_inf - G)(1 - exp(-1/n0))`` binned by G give the law
+``sigma(dG) = s0 + s1 G`` (least squares over the bins).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from devices import InvalidParameterError
+
+from .io import Measurements
+
+__all__ = ["DirectionFit", "PulseResponseFit", "fit_pulse_response"]
+
+
+def _model(n: np.ndarray, g0: float, g_inf: float, n0: float) -> np.ndarray:
+    return g_inf - (g_inf - g0) * np.exp(-n / n0)
+
+
+@dataclass(frozen=True)
+class DirectionFit:
+    """Fit of the ramps of one direction ("potentiation" or "depression")."""
+
+    direction: str
+    g0_s: float
+    g_inf_s: float
+    n0_pulses: float
+    noise_intercept_s: float
+    noise_slope: float
+    r2: float
+    n_ramps: int
+    ramp_r2: list[float] = field(default_factory=list)
+
+    def noise_sd_s(self, g: np.ndarray | float) -> np.ndarray:
+        """Standard deviation of a pulse's conductance change at conductance ``g`` (S)."""
+        return np.maximum(
+            self.noise_intercept_s + self.noise_slope * np.asarray(g, dtype=np.float64), 0.0
+        )
+
+
+@dataclass
+class PulseResponseFit:
+    """Both directions' fits and a report."""
+
+    directions: dict[str, DirectionFit]
+    source: str
+
+    def report(self) -> str:
+        lines = [f"pulse-response fit of {self.source}"]
+        for d in self.directions.values():
+            lines.append(
+                f"  {d.direction:<12} {d.n_ramps} ramps: G0 {d.g0_s * 1e6:.1f} uS -> G_inf "
+                f"{d.g_inf_s * 1e6:.1f} uS, n0 {d.n0_pulses:.1f} pulses, R^2 {d.r2:.4f} "
+                f"(ramps {min(d.ramp_r2):.3f}-{max(d.ramp_r2):.3f}); noise sd(dG) = "
+                f"{d.noise_intercept_s * 1e6:.3f} uS + {d.noise_slope:.2e} G"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "model": "pulse-response",
+            "source": self.source,
+            "directions": {
+                k: {
+                    "g0_s": d.g0_s,
+                    "g_inf_s": d.g_inf_s,
+                    "n0_pulses": d.n0_pulses,
+                    "noise_intercept_s": d.noise_intercept_s,
+                    "noise_slope": d.noise_slope,
+                    "r2": d.r2,
+                    "n_ramps": d.n_ramps,
+                }
+                for k, d in self.directions.items()
+            },
+        }
+
+
+def _fit_direction(direction: str, ramps: list[tuple[np.ndarray, np.ndarray]]) -> DirectionFit:
+    params, r2s = [], []
+    for n, g in ramps:
+        # decelerating ramps (n0 > 0, soft bounds) and accelerating ones (n0 < 0, the same law
+        # read backwards): fit both and keep the better; bounds keep the asymptote within 10x
+        # the measured conductance and |n0| below 100x the ramp
+        best = None
+        top = 10 * g.max()
+        for lower, upper, n0 in (((0, 0, 1e-3), (top, top, 100.0 * len(g)), len(g) / 3.0),
+                                 ((0, 0, -100.0 * len(g)), (top, top, -1e-3), -len(g) / 3.0)):  # fmt: skip
+            guess = np.clip([g[0], g[-1] if n0 > 0 else g[0] / 2, n0], lower, upper)
+            try:
+                p, _ = curve_fit(_model, n, g, p0=guess, bounds=(lower, upper), maxfev=20000)
+            except (RuntimeError, ValueError):
+                continue
+            rss = float(np.sum((g - _model(n, *p)) ** 2))
+            if best is None or rss < best[0]:
+                best = (rss, p)
+        if best is None:
+            continue  # no convergence on this ramp: it is left out
+        p = best[1]
+        resid = g - _model(n, *p)
+        total = float(np.sum((g - g.mean()) ** 2))
+        r2s.append(1.0 - float(resid @ resid) / total if total > 0 else 1.0)
+        params.append(p)
+    if not params:
+        raise InvalidParameterError(f"no {direction} ramp could be fitted")
+    g0, g_inf, n0 = (float(v) for v in np.median(np.array(params), axis=0))
+    # pooled R^2 of the median model over every ramp
+    res = sum(float(np.sum((g - _model(n, g0, g_inf, n0)) ** 2)) for n, g in ramps)
+    allg = np.concatenate([g for _, g in ramps])
+    r2 = 1.0 - res / float(np.sum((allg - allg.mean()) ** 2))
+    # cycle-to-cycle noise: residual pulse steps, binned by G
+    step = 1.0 - math.exp(-1.0 / n0)
+    gs, ds = [], []
+    for _, g in ramps:
+        gs.append(g[:-1])
+        ds.append(np.diff(g) - (g_inf - g[:-1]) * step)
+    gcat, dcat = np.concatenate(gs), np.concatenate(ds)
+    edges = np.quantile(gcat, np.linspace(0, 1, 11))
+    centres, sds = [], []
+    for lo, hi in itertools.pairwise(edges):
+        sel = (gcat >= lo) & (gcat <= hi)
+        if sel.sum() > 5:
+            centres.append(gcat[sel].mean())
+            sds.append(dcat[sel].std())
+    slope, intercept = (
+        np.polyfit(centres, sds, 1) if len(centres) > 1 else (0.0, float(np.std(dcat)))
+    )
+    return DirectionFit(direction, g0, g_inf, n0, float(intercept), float(slope), float(r2),
+                        len(ramps), r2s)  # fmt: skip
+
+
+def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
+    """Fit every ramp of ``data`` (one or more files); each ramp's direction is the sign of its
+    overall change of conductance."""
+    if not data or not all(isinstance(d, Measurements) for d in data):
+        raise InvalidParameterError("fit_pulse_response needs Measurements from calibration.io.")
+    groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"potentiation": [], "depression": []}
+    for d in data:
+        for _, _, pulses, resistance in d.trains():
+            if pulses.size < 5:
+                continue
+            g = 1.0 / resistance
+            n = (pulses - pulses[0]).astype(np.float64)
+            key = "potentiation" if g[-1] > g[0] else "depression"
+            groups[key].append((n, g))
+    fits = {k: _fit_direction(k, v) for k, v in groups.items() if v}
+    if not fits:
+        raise InvalidParameterError("no ramp with at least 5 pulses in the data")
+    return PulseResponseFit(fits, ", ".join(d.source for d in data))

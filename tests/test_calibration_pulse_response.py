@@ -1,0 +1,62 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from calibration.io import load_pulse_trains
+from calibration.pulse_response import fit_pulse_response
+from crossbar.cli import main
+from devices import InvalidParameterError
+
+BASE = "../shared/data/devices/crosssim-pulse-trains/"
+
+
+def _ramps_csv(path, g0, g_inf, n0, s0, s1, n_ramps=30, pulses=150, seed=0):
+    """Ramps that follow dG = (G_inf - G)(1 - exp(-1/n0)) + N(0, (s0 + s1 G)^2), wide layout."""
+    gen = np.random.default_rng(seed)
+    cols = []
+    for _ in range(n_ramps):
+        g = [g0]
+        for _ in range(pulses - 1):
+            step = (g_inf - g[-1]) * (1 - np.exp(-1 / n0))
+            g.append(g[-1] + step + gen.normal(0, s0 + s1 * g[-1]))
+        cols.append(g)
+    rows = ["r" + ",r".join(str(k) for k in range(n_ramps))]
+    rows += [",".join(f"{cols[k][i]:.10g}" for k in range(n_ramps)) for i in range(pulses)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_recovers_known_saturation_and_noise(tmp_path):
+    path = tmp_path / "ramps.csv"
+    _ramps_csv(path, g0=50e-6, g_inf=150e-6, n0=60.0, s0=0.2e-6, s1=0.01)
+    fit = fit_pulse_response(load_pulse_trains(path, layout="wide", quantity="conductance_s"))
+    d = fit.directions["potentiation"]
+    assert d.n0_pulses == pytest.approx(60.0, rel=0.1)
+    assert d.g_inf_s == pytest.approx(150e-6, rel=0.05)
+    assert d.g0_s == pytest.approx(50e-6, rel=0.05)
+    sd_mid = d.noise_sd_s(100e-6)
+    assert sd_mid == pytest.approx(0.2e-6 + 0.01 * 100e-6, rel=0.15)
+    assert d.r2 > 0.9  # the noise accumulates along each ramp (a random walk)
+
+
+@pytest.mark.skipif(not os.path.exists(BASE + "set.csv"), reason="shared data not available")
+def test_real_crosssim_ramps_fit_with_high_r2(tmp_path, capsys):
+    out = tmp_path / "pr.json"
+    code = main(["fit", "pulse-response", BASE + "set.csv", BASE + "reset.csv", "--layout", "wide",
+                 "--quantity", "current_a", "--read-voltage", "0.1", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["model"] == "pulse-response"
+    pot, dep = doc["directions"]["potentiation"], doc["directions"]["depression"]
+    assert pot["n_ramps"] == 39 and dep["n_ramps"] == 40
+    assert pot["r2"] > 0.99 and dep["r2"] > 0.99
+    assert dep["n0_pulses"] > 0 > pot["n0_pulses"]  # depression saturates, potentiation accelerates
+    assert "R^2" in capsys.readouterr().out
+
+
+def test_bad_input():
+    with pytest.raises(InvalidParameterError, match="Measurements"):
+        fit_pulse_response([1, 2])
+    with pytest.raises(InvalidParameterError, match="Measurements"):
+        fit_pulse_response()
