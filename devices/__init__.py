@@ -17,7 +17,14 @@ from .distributions import TruncatedDistribution
 from .endurance import EnduranceCounters, WearOut
 from .mram import STTMRAM, pulse_for_wer, write_energy_j, write_error_rate
 from .multilevel import ALLOCATIONS, MultiLevelRRAM, ProgramResult, allocate_levels
-from .params import MultiLevelParams, STTMRAMParams, WeakResetParams, WearOutParams
+from .params import (
+    MultiLevelParams,
+    PulseResponseParams,
+    STTMRAMParams,
+    WeakResetParams,
+    WearOutParams,
+)
+from .pulse_response import PulseResponseDevice
 from .weak_reset import NOISE_MODES, WeakResetRRAM, mean_log_resistance
 
 __all__ = [
@@ -29,6 +36,8 @@ __all__ = [
     "MultiLevelParams",
     "MultiLevelRRAM",
     "ProgramResult",
+    "PulseResponseDevice",
+    "PulseResponseParams",
     "STTMRAMParams",
     "TruncatedDistribution",
     "WeakResetParams",

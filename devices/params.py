@@ -10,7 +10,14 @@ from typing import Any
 from ._validation import InvalidParameterError, check_int, check_real
 from .distributions import TruncatedDistribution
 
-__all__ = ["D2D_FIELDS", "MultiLevelParams", "STTMRAMParams", "WeakResetParams", "WearOutParams"]
+__all__ = [
+    "D2D_FIELDS",
+    "MultiLevelParams",
+    "PulseResponseParams",
+    "STTMRAMParams",
+    "WeakResetParams",
+    "WearOutParams",
+]
 
 #: Per-device (D2D) parameters of the weak-RESET model, in the order they are drawn.
 D2D_FIELDS = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm", "rtn_amplitude")
@@ -375,3 +382,76 @@ class STTMRAMParams:
             attempt_time_ns=self.attempt_time_ns,
             write_voltage_v=self.write_voltage_v,
         )
+
+
+@dataclass(frozen=True)
+class PulseResponseParams:
+    """A device driven by identical pulses, from a pulse-response fit (``calibration``).
+
+    Each potentiation pulse changes the conductance by
+    ``dG = (g_inf_pot_s - G) (1 - exp(-1 / n0_pot_pulses)) + N(0, sd_pot(G))`` and each depression
+    pulse likewise with the ``dep`` parameters; ``sd(G) = max(intercept + slope G, 0)``. The
+    conductance stays in ``[g_min_s, g_max_s]``. ``n0 < 0`` describes accelerating ramps.
+
+    Parameters
+    ----------
+    g_inf_pot_s, n0_pot_pulses, g_inf_dep_s, n0_dep_pulses : float
+        Asymptotes (S) and pulse constants of the two directions (``n0`` non-zero).
+    noise_intercept_pot_s, noise_slope_pot, noise_intercept_dep_s, noise_slope_dep : float
+        Cycle-to-cycle noise law of each direction.
+    g_min_s, g_max_s : float
+        Conductance range (S) the device stays in (the measured range).
+    """
+
+    g_inf_pot_s: float
+    n0_pot_pulses: float
+    g_inf_dep_s: float
+    n0_dep_pulses: float
+    noise_intercept_pot_s: float = 0.0
+    noise_slope_pot: float = 0.0
+    noise_intercept_dep_s: float = 0.0
+    noise_slope_dep: float = 0.0
+    g_min_s: float = 0.0
+    g_max_s: float = 1.0
+    name: str = "custom"
+    citation: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        owner = "PulseResponseParams"
+        for name in ("g_inf_pot_s", "n0_pot_pulses", "g_inf_dep_s", "n0_dep_pulses",
+                     "noise_intercept_pot_s", "noise_slope_pot", "noise_intercept_dep_s",
+                     "noise_slope_dep", "g_min_s", "g_max_s"):  # fmt: skip
+            check_real(name, getattr(self, name), owner)
+        for name in ("n0_pot_pulses", "n0_dep_pulses"):
+            if getattr(self, name) == 0:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {owner} must be non-zero. Got 0 instead."
+                )
+        if not 0 <= self.g_min_s < self.g_max_s:
+            raise InvalidParameterError(
+                f"The 'g_min_s' and 'g_max_s' parameters of {owner} must satisfy "
+                f"0 <= g_min_s < g_max_s. Got {self.g_min_s!r}, {self.g_max_s!r} instead."
+            )
+
+    @classmethod
+    def from_fit_dict(
+        cls, doc: dict[str, Any], where: str = "parameter file"
+    ) -> PulseResponseParams:
+        """From the JSON of ``crossbar fit pulse-response`` (``"model": "pulse-response"``)."""
+        try:
+            pot, dep = doc["directions"]["potentiation"], doc["directions"]["depression"]
+            # the ramps start at the two ends of the measured range
+            lo, hi = sorted((pot["g0_s"], dep["g0_s"]))
+            return cls(
+                g_inf_pot_s=pot["g_inf_s"], n0_pot_pulses=pot["n0_pulses"],
+                g_inf_dep_s=dep["g_inf_s"], n0_dep_pulses=dep["n0_pulses"],
+                noise_intercept_pot_s=pot["noise_intercept_s"], noise_slope_pot=pot["noise_slope"],
+                noise_intercept_dep_s=dep["noise_intercept_s"], noise_slope_dep=dep["noise_slope"],
+                g_min_s=max(lo, 0.0), g_max_s=hi,
+                name=str(doc.get("name", "pulse-response fit")),
+                citation=str(doc.get("source", "")),
+            )  # fmt: skip
+        except KeyError as exc:
+            raise InvalidParameterError(
+                f"{where}: a pulse-response file needs both directions; missing {exc}."
+            ) from None

@@ -19,7 +19,13 @@ from typing import Any
 
 from ._validation import InvalidParameterError, closest
 from .distributions import TruncatedDistribution
-from .params import MultiLevelParams, STTMRAMParams, WeakResetParams, WearOutParams
+from .params import (
+    MultiLevelParams,
+    PulseResponseParams,
+    STTMRAMParams,
+    WeakResetParams,
+    WearOutParams,
+)
 
 __all__ = ["FORMAT_VERSION", "MAJUMDAR2021", "PRESETS", "from_json", "get_preset", "to_json"]
 
@@ -129,7 +135,7 @@ def to_json(params: WeakResetParams, path: str | os.PathLike[str] | None = None)
     return text
 
 
-def from_json(path: str | os.PathLike[str]) -> WeakResetParams:
+def from_json(path: str | os.PathLike[str]) -> Any:
     """Load a parameter file written by :func:`to_json` (or by ``crossbar fit``)."""
     try:
         with open(path, encoding="utf-8") as fh:
@@ -143,7 +149,7 @@ def from_json(path: str | os.PathLike[str]) -> WeakResetParams:
     return from_dict(doc, where=str(path))
 
 
-def from_dict(doc: Any, where: str = "parameter file") -> WeakResetParams:
+def from_dict(doc: Any, where: str = "parameter file") -> Any:
     """Build parameters from the decoded JSON document of :func:`to_json`."""
     if not isinstance(doc, dict):
         raise InvalidParameterError(f"{where}: the top level must be a JSON object.")
@@ -153,9 +159,12 @@ def from_dict(doc: Any, where: str = "parameter file") -> WeakResetParams:
             f"{where}: 'version' must be {FORMAT_VERSION}. Got {version!r} instead."
         )
     model = doc.get("model")
+    if model == "pulse-response":
+        return PulseResponseParams.from_fit_dict(doc, where)
     if model not in _MODELS:
         raise InvalidParameterError(
-            f"{where}: 'model' must be one of {', '.join(map(repr, _MODELS))}. Got {model!r} instead."
-            + (closest(model, _MODELS) if isinstance(model, str) else "")
+            f"{where}: 'model' must be one of {', '.join(map(repr, (*_MODELS, 'pulse-response')))}. "
+            f"Got {model!r} instead."
+            + (closest(model, (*_MODELS, "pulse-response")) if isinstance(model, str) else "")
         )
     return _MODELS[model].from_dict(doc, where=where)
