@@ -114,3 +114,41 @@ def _plot_pulse_response(result: Any, data: list[Any], path: str) -> None:
     b.legend(fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def multilevel_command(args: argparse.Namespace) -> int:
+    from calibration.multilevel import fit_multilevel, load_multilevel
+    from devices import presets
+
+    result = fit_multilevel(load_multilevel(args.data, columns=args.columns))
+    presets.to_json(result.params, args.out)
+    print(result.report())
+    print(f"wrote {args.out}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+        p = result.params
+        t = result.times_s
+        tt = np.geomspace(max(t[t > 0].min() if (t > 0).any() else 1.0, 1e-3), t.max() * 1.2, 100)
+        for k, lv in enumerate(result.levels):
+            line = ax.plot(np.where(t > 0, t, np.nan), result.sd_s[k] * 1e6, "o", ms=4)[0]
+            g = result.mean_s[k, 0]
+            rel = (
+                p.sigma_relax_s
+                * np.sqrt(p.g_max_s / g)
+                * np.maximum(0, 1 + p.relax_log_growth * np.log10(tt / p.relax_reference_s))
+            )
+            ax.plot(tt, np.sqrt(result.sd_s[k, 0] ** 2 + rel**2) * 1e6, color=line.get_color(),
+                    lw=1, label=f"level {lv} ({g * 1e6:.0f} uS)")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("time since programming (s)")
+        ax.set_ylabel("spread of the level (uS)")
+        ax.legend(fontsize=7, ncol=2)
+        fig.savefig(args.plot, dpi=110)
+        plt.close(fig)
+        print(f"wrote {args.plot}")
+    return 0

@@ -204,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="read voltage (V) for current_a data")  # fmt: skip
     pr.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (reported)")
     pr.set_defaults(handler=_cmd_fit_pulse_response)
+    ml = fit_models.add_parser(
+        "multilevel",
+        help="fit multi-level programming statistics (per-level spread, relaxation)",
+        description=(
+            "Per-level mean and spread per read time, the sigma(G) law and the relaxation "
+            "parameters of devices.MultiLevelParams, from device_id, level, conductance_s "
+            "[, time_s, iteration] rows."
+        ),
+    )
+    ml.add_argument("data", metavar="DATA.csv", help="multi-level reads (CSV)")
+    ml.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
+    ml.add_argument("--plot", metavar="PNG", help="spread per level vs read time, data and fit")
+    ml.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    ml.set_defaults(handler=_cmd_fit_multilevel)
 
     device = commands.add_parser("device", help="device-level simulations")
     device_commands = device.add_subparsers(dest="device_command", metavar="ACTION")
@@ -270,6 +284,12 @@ def _cmd_fit_pulse_response(args: argparse.Namespace) -> int:
     from ._cli_fit import pulse_response_command
 
     return pulse_response_command(args)
+
+
+def _cmd_fit_multilevel(args: argparse.Namespace) -> int:
+    from ._cli_fit import multilevel_command
+
+    return multilevel_command(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from types import MappingProxyType
@@ -120,14 +121,22 @@ def check_wear_out(wear_out: Any, owner: str) -> None:
         )
 
 
-def to_json(params: WeakResetParams, path: str | os.PathLike[str] | None = None) -> str:
+def to_json(
+    params: WeakResetParams | MultiLevelParams, path: str | os.PathLike[str] | None = None
+) -> str:
     """Write ``params`` as a versioned JSON parameter file; return the JSON text.
 
     The file holds ``"version"``, ``"model"``, ``"name"``, ``"citation"``, ``"parameters"`` (for every
     D2D parameter: ``family``, scipy ``params``, ``lower``, ``upper``, ``median``, ``mean``) and
     ``"constants"`` (the shared noise constants).
     """
-    doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
+    if isinstance(params, MultiLevelParams):
+        fields = dataclasses.asdict(params)
+        doc = {"version": FORMAT_VERSION, "model": "multilevel",
+               "name": fields.pop("name"), "citation": fields.pop("citation"),
+               "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}}  # fmt: skip
+    else:
+        doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
     text = json.dumps(doc, indent=2, allow_nan=False)
     if path is not None:
         with open(path, "w", encoding="utf-8") as fh:
@@ -161,10 +170,27 @@ def from_dict(doc: Any, where: str = "parameter file") -> Any:
     model = doc.get("model")
     if model == "pulse-response":
         return PulseResponseParams.from_fit_dict(doc, where)
+    if model == "multilevel":
+        values = doc.get("parameters")
+        if not isinstance(values, dict):
+            raise InvalidParameterError(f"{where}: missing the 'parameters' object.")
+        known = {f.name for f in dataclasses.fields(MultiLevelParams)}
+        unknown = set(values) - known
+        if unknown:
+            raise InvalidParameterError(
+                f"{where}: unknown multilevel parameters {sorted(unknown)}."
+            )
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return MultiLevelParams(**kwargs, name=str(doc.get("name", "custom")),
+                                citation=str(doc.get("citation", "")))  # fmt: skip
     if model not in _MODELS:
         raise InvalidParameterError(
-            f"{where}: 'model' must be one of {', '.join(map(repr, (*_MODELS, 'pulse-response')))}. "
+            f"{where}: 'model' must be one of {', '.join(map(repr, (*_MODELS, 'multilevel', 'pulse-response')))}. "
             f"Got {model!r} instead."
-            + (closest(model, (*_MODELS, "pulse-response")) if isinstance(model, str) else "")
+            + (
+                closest(model, (*_MODELS, "pulse-response", "multilevel"))
+                if isinstance(model, str)
+                else ""
+            )
         )
     return _MODELS[model].from_dict(doc, where=where)

@@ -1,0 +1,184 @@
+"""Multi-level programming statistics: per-level spread, the sigma(G) law, relaxation vs time.
+
+Input: the long multi-level layout of INTERFACE.md — ``device_id, level, conductance_s`` plus
+optional ``time_s`` (after programming) and ``iteration``. For every level and read time the
+conductances give a mean and a standard deviation. Relaxation is what the spread gains after the
+earliest read: ``sigma_rel^2(G, t) = sigma^2(t) - sigma^2(t0)`` (read noise and the
+program-and-verify window are in both and cancel), fitted by least squares to the model of
+:class:`devices.MultiLevelParams`,
+``sigma_rel(G, t) = sigma_relax_s * sqrt(g_max / G) * max(0, 1 + growth * log10(t / 60 s))``.
+The spread after verify gives ``sigma0(G)`` per level and its power law ``sigma0 ~ G^p``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from devices import InvalidParameterError, presets
+from devices.params import MultiLevelParams
+
+from .io import CSVFormatError, _integer, _number, _parse_columns
+
+__all__ = ["MultiLevelData", "MultiLevelFit", "fit_multilevel", "load_multilevel"]
+
+_COLUMNS = ("device_id", "level", "conductance_s", "time_s", "iteration")
+
+
+@dataclass
+class MultiLevelData:
+    """Multi-level reads: one entry per (device, level, time, iteration)."""
+
+    device: np.ndarray
+    level: np.ndarray
+    conductance_s: np.ndarray
+    time_s: np.ndarray
+    iteration: np.ndarray
+    source: str
+
+
+def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiLevelData:
+    """Load the multi-level layout; errors name file, line and column (``CSVFormatError``)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CSVFormatError(path, 0, None, "no such file")
+    rename = _parse_columns(columns)
+    names: dict[str, int] = {}
+    device, level, iteration = array("i"), array("i"), array("i")
+    g, t = array("d"), array("d")
+    seen: dict[tuple[int, float, int], int] = {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [rename.get(h.strip().lower(), h.strip().lower()) for h in next(reader)]
+        except StopIteration:
+            raise CSVFormatError(path, 1, None, "empty file (a header is required)") from None
+        for k, name in enumerate(header):
+            if name not in _COLUMNS:
+                from devices._validation import closest
+
+                raise CSVFormatError(path, 1, name or f"#{k + 1}",
+                                     f"unknown column; expected some of {', '.join(_COLUMNS)}."
+                                     + closest(name, _COLUMNS))  # fmt: skip
+        for name in ("device_id", "level", "conductance_s"):
+            if name not in header:
+                raise CSVFormatError(path, 1, name, "missing required column")
+        col = {n: k for k, n in enumerate(header)}
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not f.strip() for f in row):
+                continue
+            if len(row) != len(header):
+                raise CSVFormatError(
+                    path, line, None, f"{len(row)} fields, the header has {len(header)}"
+                )
+            f = [x.strip() for x in row]
+            if not f[col["device_id"]]:
+                raise CSVFormatError(path, line, "device_id", "empty device id")
+            lv = _integer(path, line, "level", f[col["level"]])
+            gv = _number(path, line, "conductance_s", f[col["conductance_s"]])
+            if gv <= 0:
+                raise CSVFormatError(path, line, "conductance_s", f"must be > 0, got {gv!r}")
+            tv = _number(path, line, "time_s", f[col["time_s"]]) if "time_s" in col else 0.0
+            if tv < 0:
+                raise CSVFormatError(path, line, "time_s", f"must be >= 0, got {tv!r}")
+            it = _integer(path, line, "iteration", f[col["iteration"]]) if "iteration" in col else 0
+            d = names.setdefault(f[col["device_id"]], len(names))
+            key = (d, tv, it)
+            if key in seen:
+                raise CSVFormatError(path, line, "device_id",
+                                     f"duplicate read of this device at this time (also line {seen[key]})")  # fmt: skip
+            seen[key] = line
+            device.append(d)
+            level.append(lv)
+            g.append(gv)
+            t.append(tv)
+            iteration.append(it)
+    if len(g) == 0:
+        raise CSVFormatError(path, 2, None, "no data rows")
+    return MultiLevelData(np.frombuffer(device, dtype=np.int32), np.frombuffer(level, dtype=np.int32),
+                          np.frombuffer(g, dtype=np.float64), np.frombuffer(t, dtype=np.float64),
+                          np.frombuffer(iteration, dtype=np.int32), path)  # fmt: skip
+
+
+@dataclass
+class MultiLevelFit:
+    """Per-level statistics and the fitted parameters."""
+
+    levels: np.ndarray
+    times_s: np.ndarray
+    mean_s: np.ndarray  # (levels, times)
+    sd_s: np.ndarray  # (levels, times)
+    params: MultiLevelParams
+    sigma0_exponent: float
+
+    def report(self) -> str:
+        lines = [f"multi-level fit: {self.levels.size} levels, reads at t = "
+                 + ", ".join(f"{t:g} s" for t in self.times_s)]  # fmt: skip
+        head = "  ".join(f"{'sd@' + format(t, 'g') + 's':>11}" for t in self.times_s)
+        lines.append(f"{'level':>5} {'mean uS':>9}  {head}")
+        for k, lv in enumerate(self.levels):
+            sds = "  ".join(f"{s * 1e6:>11.3f}" for s in self.sd_s[k])
+            lines.append(f"{lv:>5} {self.mean_s[k, 0] * 1e6:>9.2f}  {sds}")
+        p = self.params
+        lines.append(f"relaxation: sigma_relax {p.sigma_relax_s * 1e6:.3f} uS at g_max and "
+                     f"{p.relax_reference_s:g} s, growth {p.relax_log_growth:.3f} per decade; "
+                     f"spread after the first read ~ G^{self.sigma0_exponent:.2f}")  # fmt: skip
+        return "\n".join(lines)
+
+
+def fit_multilevel(data: MultiLevelData, base: MultiLevelParams | None = None) -> MultiLevelFit:
+    """Per-level mean and spread per read time, the sigma(G) law and the relaxation parameters.
+
+    ``base`` supplies the parameters the data do not determine (default ``CEA_LETI_130NM``).
+    """
+    if not isinstance(data, MultiLevelData):
+        raise InvalidParameterError("fit_multilevel needs MultiLevelData (calibration.multilevel).")
+    base = base or presets.CEA_LETI_130NM
+    levels = np.unique(data.level)
+    times = np.unique(data.time_s)
+    if levels.size < 2:
+        raise InvalidParameterError(f"need reads of at least 2 levels, got {levels.size}")
+    mean = np.full((levels.size, times.size), np.nan)
+    sd = np.full((levels.size, times.size), np.nan)
+    for a, lv in enumerate(levels):
+        for b, t in enumerate(times):
+            sel = (data.level == lv) & (data.time_s == t)
+            if sel.sum() >= 2:
+                mean[a, b] = data.conductance_s[sel].mean()
+                sd[a, b] = data.conductance_s[sel].std(ddof=1)
+    g0 = mean[:, 0]
+    g_min, g_max = float(np.nanmin(g0)), float(np.nanmax(g0))
+    ok = np.isfinite(sd[:, 0]) & (sd[:, 0] > 0) & (g0 > 0)
+    exponent = (
+        float(np.polyfit(np.log(g0[ok]), np.log(sd[ok, 0]), 1)[0]) if ok.sum() >= 2 else math.nan
+    )
+    sigma_relax, growth = base.sigma_relax_s, base.relax_log_growth
+    later = [b for b in range(1, times.size) if times[b] > 0]
+    if later:
+        rows = [(g0[a], times[b], sd[a, b] ** 2 - sd[a, 0] ** 2)
+                for a in range(levels.size) for b in later
+                if np.isfinite(sd[a, b]) and np.isfinite(sd[a, 0])]  # fmt: skip
+        gg, tt, var = (np.array(x) for x in zip(*rows, strict=True))
+
+        def resid(theta: np.ndarray) -> np.ndarray:
+            shape = np.maximum(0.0, 1 + theta[1] * np.log10(tt / base.relax_reference_s))
+            model = (theta[0] * np.sqrt(g_max / gg) * shape) ** 2
+            return (model - var) / np.maximum(np.abs(var).mean(), 1e-30)
+
+        sol = least_squares(resid, x0=[max(base.sigma_relax_s, 1e-9), base.relax_log_growth],
+                            bounds=([0.0, 0.0], [np.inf, 10.0]))  # fmt: skip
+        sigma_relax, growth = float(sol.x[0]), float(sol.x[1])
+    params = dataclasses.replace(
+        base, g_min_s=g_min, g_max_s=g_max, sigma_relax_s=sigma_relax, relax_log_growth=growth,
+        name="fitted", citation=f"fitted with calibration.fit_multilevel on {data.source}",
+    )  # fmt: skip
+    return MultiLevelFit(levels, times, mean, sd, params, exponent)
