@@ -127,6 +127,18 @@ def _apply_model_defaults(args: argparse.Namespace) -> None:
             setattr(args, name, default)
 
 
+def _add_pulse_data_options(parser: argparse.ArgumentParser) -> None:
+    """How to read a pulse-train CSV (calibration.io.load_pulse_trains)."""
+    parser.add_argument("--layout", default="long", choices=["long", "wide"])
+    parser.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    parser.add_argument("--quantity", default=None,
+                        help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
+    parser.add_argument("--read-voltage", type=_positive_float, default=None,
+                        help="read voltage (V) for current_a data")  # fmt: skip
+    parser.add_argument("--skip-bad-rows", action="store_true",
+                        help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crossbar`` command."""
     parser = _Parser(
@@ -175,14 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("data", metavar="DATA.csv", help="measured pulse trains (CSV)")
     wr.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
     wr.add_argument("--plot", metavar="PNG", help="data vs fit and distributions vs densities")
-    wr.add_argument("--layout", default="long", choices=["long", "wide"])
-    wr.add_argument("--columns", default=None, help="rename columns: old=new,...")
-    wr.add_argument("--quantity", default=None,
-                    help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
-    wr.add_argument("--read-voltage", type=_positive_float, default=None,
-                    help="read voltage (V) for current_a data")  # fmt: skip
-    wr.add_argument("--skip-bad-rows", action="store_true",
-                    help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
+    _add_pulse_data_options(wr)
     wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
     wr.set_defaults(handler=_cmd_fit)
     pr = fit_models.add_parser(
@@ -196,13 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("data", nargs="+", metavar="DATA.csv", help="measured ramps (CSV)")
     pr.add_argument("--out", required=True, metavar="params.json", help="fit to write (JSON)")
     pr.add_argument("--plot", metavar="PNG", help="ramps vs fits and the noise law")
-    pr.add_argument("--layout", default="long", choices=["long", "wide"])
-    pr.add_argument("--columns", default=None, help="rename columns: old=new,...")
-    pr.add_argument("--quantity", default=None,
-                    help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
-    pr.add_argument("--read-voltage", type=_positive_float, default=None,
-                    help="read voltage (V) for current_a data")  # fmt: skip
-    pr.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (reported)")
+    _add_pulse_data_options(pr)
     pr.set_defaults(handler=_cmd_fit_pulse_response)
     ml = fit_models.add_parser(
         "multilevel",
