@@ -220,53 +220,32 @@ def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float 
         raise CSVFormatError(path, 1, present[1],
                              f"mixed units: {' and '.join(present)}; keep exactly one")  # fmt: skip
     quantity = present[0]
-    col = {name: k for k, name in enumerate(header)}
-    optional = [n for n in _OPTIONAL_NUMERIC if n in col and n != "read_voltage_v"]
+    parse = _RowParser(path, header, quantity, read_voltage_v)
     names: dict[str, int] = {}
-    device, pulse, cycle, lines = array("i"), array("i"), array("i"), array("i")
+    device, pulse, cycle = array("i"), array("i"), array("i")
     values = array("d")
-    extras = {n: array("d") for n in optional}
-    pulse_types: list[str] | None = [] if "pulse_type" in col else None
+    extras = {n: array("d") for n in parse.optional}
+    kinds = array("b") if parse.has_pulse_type else None
     skipped: Counter[str] = Counter()
     for row in reader:
-        line = reader.line_num
-        if not row or all(not f.strip() for f in row):
-            continue
         try:
-            if len(row) != len(header):
-                raise CSVFormatError(path, line, None,
-                                     f"{len(row)} fields, the header has {len(header)}")  # fmt: skip
-            f = [x.strip() for x in row]
-            name = f[col["device_id"]]
-            if not name:
-                raise CSVFormatError(path, line, "device_id", "empty device id")
-            p = _integer(path, line, "pulse_index", f[col["pulse_index"]])
-            c = _integer(path, line, "cycle", f[col["cycle"]]) if "cycle" in col else 0
-            rv = read_voltage_v
-            if "read_voltage_v" in col:
-                rv = _number(path, line, "read_voltage_v", f[col["read_voltage_v"]])
-            r = _to_resistance(path, line, quantity, _number(path, line, quantity, f[col[quantity]]),
-                               quantity, rv)  # fmt: skip
-            ex = {n: _number(path, line, n, f[col[n]]) for n in optional}
-            if pulse_types is not None:
-                pt = f[col["pulse_type"]].lower()
-                if pt not in PULSE_TYPES:
-                    raise CSVFormatError(path, line, "pulse_type",
-                                         f"must be one of {', '.join(PULSE_TYPES)}, got {pt!r}")  # fmt: skip
+            parsed = parse(reader.line_num, row)
         except CSVFormatError as exc:
             if not skip:
                 raise
             skipped[str(exc).split(": ", 1)[1]] += 1
             continue
+        if parsed is None:
+            continue
+        name, p, c, r, ex, kind = parsed
         device.append(names.setdefault(name, len(names)))
         pulse.append(p)
         cycle.append(c)
         values.append(r)
-        lines.append(line)
-        for n in optional:
-            extras[n].append(ex[n])
-        if pulse_types is not None:
-            pulse_types.append(pt)
+        for n, v in zip(parse.optional, ex, strict=True):
+            extras[n].append(v)
+        if kinds is not None:
+            kinds.append(kind)
     if len(values) == 0:
         raise CSVFormatError(
             path,
@@ -274,43 +253,145 @@ def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float 
             None,
             "no data rows" + (f" ({sum(skipped.values())} skipped)" if skipped else ""),
         )
+    # Peak memory matters for files of ~10^7 rows: the columns stay in their array.array
+    # buffers (numpy views, no copy) when the rows are already ordered, and every full-length
+    # temporary below is either chunked or freed before the next one is made.
+    columns: dict[str, Any] = {"device": device, "pulse": pulse, "cycle": cycle,
+                               "resistance_ohm": values, **extras}  # fmt: skip
+    if kinds is not None:
+        columns["pulse_type"] = kinds
+    arrays = {k: np.frombuffer(v, dtype=_DTYPE.get(k, np.float64)) for k, v in columns.items()}
+    del device, pulse, cycle, values, extras, kinds, columns
     # devices in name order, so the result does not depend on the order of the rows
     sorted_names = sorted(names)
-    recode = np.empty(len(names), dtype=np.int32)
-    recode[[names[n] for n in sorted_names]] = np.arange(len(names), dtype=np.int32)
-    dev = recode[np.frombuffer(device, dtype=np.int32)]
+    ordered = False
+    if sorted_names != list(names):
+        old_codes = [names[n] for n in sorted_names]
+        if _is_sorted(arrays["device"], arrays["cycle"], arrays["pulse"]):
+            # the usual measured file: rows grouped by device, each train in order; moving whole
+            # device blocks needs no index array
+            bounds = np.searchsorted(arrays["device"], np.arange(len(names) + 1))
+            for key in arrays:
+                a = arrays[key]
+                arrays[key] = np.concatenate([a[bounds[c] : bounds[c + 1]] for c in old_codes])
+                del a  # frees this column's parse buffer before the next copy
+            ordered = True
+        recode = np.empty(len(names), dtype=np.int32)
+        recode[old_codes] = np.arange(len(names), dtype=np.int32)
+        dev = arrays["device"]
+        for s in range(0, dev.size, _CHUNK):
+            dev[s : s + _CHUNK] = recode[dev[s : s + _CHUNK]]
     names = {n: k for k, n in enumerate(sorted_names)}
-    pul = np.frombuffer(pulse, dtype=np.int32)
-    cyc = np.frombuffer(cycle, dtype=np.int32)
-    ordered = _is_sorted(dev, cyc, pul)
-    order = slice(None) if ordered else np.lexsort((pul, cyc, dev))
-    if not ordered:
-        dev, pul, cyc = dev[order], pul[order], cyc[order]
-    same = (np.diff(dev) == 0) & (np.diff(cyc) == 0) & (np.diff(pul) == 0)
-    if same.any():
-        k = int(np.argmax(same))
-        ln = np.frombuffer(lines, dtype=np.int32)[order]
-        where = sorted((int(ln[k]), int(ln[k + 1])))
+    if not ordered and not _is_sorted(arrays["device"], arrays["cycle"], arrays["pulse"]):
+        order = np.lexsort((arrays["pulse"], arrays["cycle"], arrays["device"]))
+        if order.size < 2**31:
+            order = order.astype(np.int32)
+        for key in arrays:  # one reordered copy alive at a time
+            arrays[key] = arrays[key][order]
+        del order
+    dev, cyc, pul = arrays["device"], arrays["cycle"], arrays["pulse"]
+    k = _first_duplicate(dev, cyc, pul)
+    if k >= 0:
+        key = (sorted_names[dev[k]], int(cyc[k]), int(pul[k]))
+        where = _lines_of(path, parse, key)
         raise CSVFormatError(
             path, where[1], "pulse_index",
-            f"duplicate measurement of device {list(names)[dev[k]]!r}, cycle {int(cyc[k])}, pulse "
-            f"{int(pul[k])} (also on line {where[0]})",
+            f"duplicate measurement of device {key[0]!r}, cycle {key[1]}, pulse {key[2]} "
+            f"(also on line {where[0]})",
         )  # fmt: skip
-    extra: dict[str, np.ndarray] = {
-        n: np.frombuffer(a, dtype=np.float64)[order] for n, a in extras.items()
-    }
-    if pulse_types is not None:
-        extra["pulse_type"] = np.asarray(pulse_types)[order]
-    return Measurements(dev, tuple(names), pul, np.frombuffer(values, dtype=np.float64)[order],
-                        cyc, path, extra, dict(skipped))  # fmt: skip
+    extra: dict[str, np.ndarray] = {n: arrays[n] for n in parse.optional}
+    if parse.has_pulse_type:
+        extra["pulse_type"] = np.asarray(PULSE_TYPES)[arrays["pulse_type"]]
+    return Measurements(dev, tuple(names), pul, arrays["resistance_ohm"], cyc, path, extra,
+                        dict(skipped))  # fmt: skip
+
+
+_CHUNK = 1 << 16
+_DTYPE = {"device": np.int32, "pulse": np.int32, "cycle": np.int32, "pulse_type": np.int8}
+
+
+class _RowParser:
+    """Parses one long-layout row; raises CSVFormatError naming line and column."""
+
+    def __init__(self, path: str, header: list[str], quantity: str,
+                 read_voltage_v: float | None) -> None:  # fmt: skip
+        self.path, self.header, self.quantity = path, header, quantity
+        self.read_voltage_v = read_voltage_v
+        self.col = {name: k for k, name in enumerate(header)}
+        self.optional = tuple(
+            n for n in _OPTIONAL_NUMERIC if n in self.col and n not in ("cycle", "read_voltage_v")
+        )
+        self.has_pulse_type = "pulse_type" in self.col
+
+    def __call__(self, line: int, row: list[str]) -> tuple | None:
+        if not row or all(not f.strip() for f in row):
+            return None
+        path, col = self.path, self.col
+        if len(row) != len(self.header):
+            raise CSVFormatError(path, line, None,
+                                 f"{len(row)} fields, the header has {len(self.header)}")  # fmt: skip
+        f = [x.strip() for x in row]
+        name = f[col["device_id"]]
+        if not name:
+            raise CSVFormatError(path, line, "device_id", "empty device id")
+        p = _integer(path, line, "pulse_index", f[col["pulse_index"]])
+        c = _integer(path, line, "cycle", f[col["cycle"]]) if "cycle" in col else 0
+        rv = self.read_voltage_v
+        if "read_voltage_v" in col:
+            rv = _number(path, line, "read_voltage_v", f[col["read_voltage_v"]])
+        q = self.quantity
+        r = _to_resistance(path, line, q, _number(path, line, q, f[col[q]]), q, rv)
+        ex = tuple(_number(path, line, n, f[col[n]]) for n in self.optional)
+        kind = -1
+        if self.has_pulse_type:
+            pt = f[col["pulse_type"]].lower()
+            if pt not in PULSE_TYPES:
+                raise CSVFormatError(path, line, "pulse_type",
+                                     f"must be one of {', '.join(PULSE_TYPES)}, got {pt!r}")  # fmt: skip
+            kind = PULSE_TYPES.index(pt)
+        return name, p, c, r, ex, kind
+
+
+def _lines_of(path: str, parse: _RowParser, key: tuple[str, int, int]) -> list[int]:
+    """Line numbers of the first two valid rows with (device, cycle, pulse) == key.
+
+    Only called to word a duplicate error, so the main pass need not keep a line number per row.
+    """
+    found: list[int] = []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row in reader:
+            try:
+                parsed = parse(reader.line_num, row)
+            except CSVFormatError:
+                continue
+            if parsed is not None and (parsed[0], parsed[2], parsed[1]) == key:
+                found.append(reader.line_num)
+                if len(found) == 2:
+                    break
+    return found
+
+
+def _first_duplicate(dev: np.ndarray, cyc: np.ndarray, pul: np.ndarray) -> int:
+    """Index k of the first row equal to row k + 1 (rows sorted), or -1; chunked."""
+    for s in range(0, max(dev.size - 1, 0), _CHUNK):
+        e = min(s + _CHUNK + 1, dev.size)
+        same = (dev[s + 1 : e] == dev[s : e - 1]) & (cyc[s + 1 : e] == cyc[s : e - 1])
+        same &= pul[s + 1 : e] == pul[s : e - 1]
+        if same.any():
+            return s + int(np.argmax(same))
+    return -1
 
 
 def _is_sorted(dev: np.ndarray, cyc: np.ndarray, pul: np.ndarray) -> bool:
     """Whether rows are already in (device, cycle, pulse) order (then nothing is copied)."""
-    if dev.size < 2:
-        return True
-    d, c, p = np.diff(dev), np.diff(cyc), np.diff(pul)
-    return bool(np.all((d > 0) | ((d == 0) & ((c > 0) | ((c == 0) & (p >= 0))))))
+    for s in range(0, max(dev.size - 1, 0), _CHUNK):
+        e = min(s + _CHUNK + 1, dev.size)
+        d, c, p = np.diff(dev[s:e]), np.diff(cyc[s:e]), np.diff(pul[s:e])
+        if not np.all((d > 0) | ((d == 0) & ((c > 0) | ((c == 0) & (p >= 0))))):
+            return False
+    return True
 
 
 def _load_wide(path: str, reader: Any, header: list[str], quantity: str | None,

@@ -26,3 +26,13 @@ def assert_thread_independent():
             np.testing.assert_array_equal(x, y)
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """Seed torch's global RNG per test: results must not depend on which tests ran before."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency, but devices tests need none
+        return
+    torch.manual_seed(0)

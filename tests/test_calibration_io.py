@@ -178,3 +178,49 @@ def test_fuzzed_files_load_or_fail_cleanly(tmp_path, body):
     assert np.all(np.isfinite(m.resistance_ohm)) and np.all(m.resistance_ohm > 0)
     keys = set(zip(m.device.tolist(), m.cycle.tolist(), m.pulse.tolist(), strict=True))
     assert len(keys) == m.device.size
+
+
+def _long_rows(rng, n_devices=5, n_pulses=7):
+    rows = []
+    for d in rng.permutation(n_devices):  # name order differs from file order
+        for c in range(2):
+            for p in range(n_pulses):
+                kind = ("set", "reset", "weak_reset")[(p + c) % 3]
+                rows.append(f"dev{d * 7},{c},{p},{1000 + 100 * d + 10 * c + p},{kind},{p * 0.5}")
+    return rows
+
+
+@pytest.mark.parametrize("arrangement", ["grouped", "reversed", "shuffled"])
+def test_row_order_never_changes_the_result(tmp_path, arrangement):
+    """Grouped files take the block-move path, others the lexsort path; both must agree."""
+    rng = np.random.default_rng(3)
+    rows = _long_rows(rng)
+    header = "device_id,cycle,pulse_index,resistance_ohm,pulse_type,time_s\n"
+    ref = load_pulse_trains(_write(tmp_path, header + "\n".join(sorted(rows)) + "\n", "ref.csv"))
+    if arrangement == "reversed":
+        rows = rows[::-1]
+    elif arrangement == "shuffled":
+        rows = [rows[k] for k in rng.permutation(len(rows))]
+    m = load_pulse_trains(_write(tmp_path, header + "\n".join(rows) + "\n"))
+    assert m.device_names == ref.device_names == tuple(sorted(ref.device_names))
+    for name in ("device", "cycle", "pulse", "resistance_ohm"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+    for name in ("pulse_type", "time_s"):
+        np.testing.assert_array_equal(m.extra[name], ref.extra[name])
+    # every row keeps its own values: resistance encodes (device, cycle, pulse)
+    number = np.array([int(n[3:]) // 7 for n in m.device_names])[m.device]
+    np.testing.assert_array_equal(m.resistance_ohm, 1000 + 100 * number + 10 * m.cycle + m.pulse)
+    assert "cycle" not in m.extra
+
+
+def test_duplicate_error_names_both_lines_even_after_skipped_rows(tmp_path):
+    text = (
+        "device_id,pulse_index,resistance_ohm\n"
+        "b,0,7\n"
+        "a,1,oops\n"  # line 3: skipped, and must not be taken for the duplicate
+        "a,1,8\n"  # line 4
+        "b,1,9\n"
+        "a,1,10\n"  # line 6
+    )
+    with pytest.raises(CSVFormatError, match=r":6: column 'pulse_index'.*also on line 4"):
+        load_pulse_trains(_write(tmp_path, text), skip_bad_rows=True)

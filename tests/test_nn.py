@@ -185,7 +185,9 @@ def test_bayesian_linear_samples_shape_and_spread():
 
 
 def test_loading_weights_without_device_state_reprograms_the_devices():
-    c = CrossbarLinear(6, 5, config=CrossbarConfig.ideal(), rng=0)
+    # weight_range is fixed at construction; it must cover the loaded weights (|w| <= 1/sqrt(6))
+    c = CrossbarLinear(6, 5, config=CrossbarConfig.ideal(), weight_range=0.5, rng=0)
+    torch.manual_seed(1)
     lin = torch.nn.Linear(6, 5)
     c.load_state_dict(lin.state_dict(), strict=False)
     x = torch.randn(3, 6)
