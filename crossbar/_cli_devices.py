@@ -1,4 +1,4 @@
-"""``crossbar device simulate --model multilevel | mram``: the handlers and their plots."""
+"""``crossbar device simulate --model multilevel | mram | pulse-response``: the handlers and their plots."""
 
 from __future__ import annotations
 
@@ -212,3 +212,66 @@ def _plot_mram(params: Any, widths: np.ndarray, doc: dict, path: str) -> None:
                  f"{params.critical_current_ua:g} µA, V = {params.write_voltage_v:g} V")  # fmt: skip
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def simulate_pulse_response(args: argparse.Namespace, params: Any) -> int:
+    """Potentiation then depression ramps on a population of fitted pulse-response devices."""
+    from devices import PulseResponseDevice, PulseResponseParams
+
+    if not isinstance(params, PulseResponseParams):
+        from devices import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--params for --model pulse-response must hold PulseResponseParams (the JSON of "
+            f"`crossbar fit pulse-response`); got {type(params).__name__}."
+        )
+    n = args.ramp_pulses
+    dev = PulseResponseDevice(args.devices, params, g_init_s=params.g_min_s or None, rng=args.seed)
+    q = (5, 25, 50, 75, 95)
+    trace = np.empty((2 * n + 1, len(q)))
+    trace[0] = np.percentile(dev.conductance(), q)
+    start = time.perf_counter()
+    for step in range(2 * n):
+        dev.apply_pulses(1 if step < n else -1)
+        trace[step + 1] = np.percentile(dev.conductance(), q)
+    elapsed = time.perf_counter() - start
+    doc = {
+        "model": "pulse-response",
+        "params": params.name,
+        "devices": args.devices,
+        "seed": args.seed,
+        "ramp_pulses": n,
+        "quantiles": list(q),
+        "conductance_us": (trace * 1e6).tolist(),
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"pulse-response devices: {params.name}, {args.devices} devices, {n} potentiation "
+              f"then {n} depression pulses, one at a time ({elapsed:.2f} s)")  # fmt: skip
+        print(f"{'pulse':>6} {'phase':>12} " + " ".join(f"{f'G q{k} uS':>10}" for k in q))
+        marks = sorted({0, n // 4, n // 2, n, n + n // 4, n + n // 2, 2 * n})
+        for m in marks:
+            phase = "start" if m == 0 else ("potentiation" if m <= n else "depression")
+            print(f"{m:>6} {phase:>12} " + " ".join(f"{v * 1e6:>10.3f}" for v in trace[m]))
+    sys.stdout.flush()
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
+        x = np.arange(2 * n + 1)
+        ax.fill_between(x, trace[:, 0] * 1e6, trace[:, 4] * 1e6, alpha=0.25, label="5–95 %")
+        ax.fill_between(x, trace[:, 1] * 1e6, trace[:, 3] * 1e6, alpha=0.4, label="25–75 %")
+        ax.plot(x, trace[:, 2] * 1e6, "k-", lw=1, label="median")
+        ax.axvline(n, color="grey", ls=":", lw=1)
+        ax.set_xlabel("pulse number (potentiation, then depression)")
+        ax.set_ylabel("conductance (µS)")
+        ax.set_title(f"{params.name}: {args.devices} simulated devices")
+        ax.legend(fontsize=8)
+        fig.savefig(args.plot, dpi=110)
+        plt.close(fig)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

@@ -106,6 +106,7 @@ _MODEL_OPTIONS = {
     "multilevel": {"levels": 8, "allocation": "linear", "devices": 16384, "params": "CEA_LETI_130NM"},
     "mram": {"current_ua": 100.0, "pulse_widths_ns": [1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
              "target_wer": [1e-3, 1e-6, 1e-9], "devices": 100000, "params": "HIRTZLIN2019_STTMRAM"},
+    "pulse-response": {"ramp_pulses": 100, "devices": 1000, "params": None},
 }  # fmt: skip
 _MODELS = tuple(_MODEL_OPTIONS)
 
@@ -234,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--devices", type=_positive_int, default=None,
-        help="population size (default 10000 weak-reset, 16384 multilevel, 100000 mram bits)",
+        help="population size (default 10000 weak-reset, 16384 multilevel, 100000 mram bits, "
+             "1000 pulse-response)",
     )  # fmt: skip
     sim.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sim.add_argument("--params", default=None, help="preset name or JSON parameter file")
@@ -259,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="pulse widths (default 1,2,3,5,10,20,50 ns)")  # fmt: skip
     mr.add_argument("--target-wer", type=_float_list, default=None,
                     help="target write error rates for the energy table (default 1e-3,1e-6,1e-9)")  # fmt: skip
+    pr = sim.add_argument_group(
+        "pulse-response (a measured device, after `crossbar fit pulse-response`)"
+    )
+    pr.add_argument("--ramp-pulses", type=_positive_int, default=None,
+                    help="potentiation pulses, then as many depression pulses (default 100)")  # fmt: skip
     sim.set_defaults(handler=_cmd_device_simulate)
     return parser
 
@@ -341,6 +348,15 @@ def _cmd_device_simulate(args: argparse.Namespace) -> int:
         from ._cli_devices import simulate_mram
 
         return simulate_mram(args)
+    if args.model == "pulse-response":
+        if args.params is None:
+            raise CliError(
+                "--model pulse-response needs --params FILE.json (written by "
+                "`crossbar fit pulse-response DATA.csv --out FILE.json`)"
+            )
+        from ._cli_devices import simulate_pulse_response
+
+        return simulate_pulse_response(args, _load_params(args.params))
     return _simulate_weak_reset(args)
 
 

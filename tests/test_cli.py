@@ -175,6 +175,13 @@ def test_mram_simulation(capsys, tmp_path):
         (["--model", "mram", "--pulse-widths-ns", "1,-2"], "item 2 must be a positive number"),
         (["--model", "mram", "--current-ua", "0"], "positive number"),
         (["--model", "mram", "--target-wer", "2"], "'target_wer'"),
+        (["--model", "pulse-response"], "--model pulse-response needs --params"),
+        (
+            ["--model", "pulse-response", "--params", "MAJUMDAR2021"],
+            "must hold PulseResponseParams",
+        ),
+        (["--model", "mram", "--ramp-pulses", "5"], "--ramp-pulses applies to --model pulse-resp"),
+        (["--model", "pulse-response", "--ramp-pulses", "0"], "positive"),
     ],
 )
 def test_model_specific_errors(capsys, argv, match):
@@ -229,3 +236,34 @@ def test_demo_without_data_is_one_error_line(capsys, tmp_path, monkeypatch):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: mnist not found")
+
+
+def test_pulse_response_simulation_follows_the_fitted_law(capsys, tmp_path):
+    """A fitted device drives the simulation: noiseless medians follow the closed form."""
+    doc = {"version": 1, "model": "pulse-response", "name": "test device", "directions": {
+        "potentiation": {"g0_s": 2e-5, "g_inf_s": 2e-4, "n0_pulses": 20.0,
+                         "noise_intercept_s": 1e-7, "noise_slope": 0.0},
+        "depression": {"g0_s": 1.8e-4, "g_inf_s": 1e-5, "n0_pulses": 30.0,
+                       "noise_intercept_s": 0.0, "noise_slope": 0.0},
+    }}  # fmt: skip
+    path = tmp_path / "pr.json"
+    path.write_text(json.dumps(doc))
+    png = tmp_path / "pr.png"
+    code, out, err = run(
+        capsys, "device", "simulate", "--model", "pulse-response", "--params", str(path),
+        "--devices", "400", "--ramp-pulses", "50", "--json", "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    g = np.asarray(doc["conductance_us"]) * 1e-6
+    assert g.shape == (101, 5) and png.stat().st_size > 0
+    med = g[:, 2]
+    # closed form of G_{n+1} = G_n + (G_inf - G_n)(1 - exp(-1/n0)), clipped to [g_min, g_max]
+    expect = [2e-5]
+    for step in range(100):
+        g_inf, n0 = (2e-4, 20.0) if step < 50 else (1e-5, 30.0)
+        x = expect[-1] + (g_inf - expect[-1]) * (1 - np.exp(-1 / n0))
+        expect.append(min(max(x, 2e-5), 1.8e-4))
+    np.testing.assert_allclose(med, expect, atol=2e-6)
+    assert np.all(g[1:20, 4] > g[1:20, 0])  # the noise spreads the devices (before the clip)
+    assert np.all(np.diff(med[:51]) >= 0) and np.all(np.diff(med[51:]) <= 0)
