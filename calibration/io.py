@@ -264,25 +264,25 @@ def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float 
     del device, pulse, cycle, values, extras, kinds, columns
     # devices in name order, so the result does not depend on the order of the rows
     sorted_names = sorted(names)
-    ordered = False
+    # Device codes are in order of first appearance, so "grouped" (each device's rows together,
+    # each train in order) holds exactly when the rows are sorted up to the order of the devices.
+    grouped = _is_sorted(arrays["device"], arrays["cycle"], arrays["pulse"])
     if sorted_names != list(names):
         old_codes = [names[n] for n in sorted_names]
-        if _is_sorted(arrays["device"], arrays["cycle"], arrays["pulse"]):
-            # the usual measured file: rows grouped by device, each train in order; moving whole
-            # device blocks needs no index array
+        if grouped:
+            # the usual measured file: moving whole device blocks needs no index array
             bounds = np.searchsorted(arrays["device"], np.arange(len(names) + 1))
             for key in arrays:
                 a = arrays[key]
                 arrays[key] = np.concatenate([a[bounds[c] : bounds[c + 1]] for c in old_codes])
                 del a  # frees this column's parse buffer before the next copy
-            ordered = True
         recode = np.empty(len(names), dtype=np.int32)
         recode[old_codes] = np.arange(len(names), dtype=np.int32)
         dev = arrays["device"]
         for s in range(0, dev.size, _CHUNK):
             dev[s : s + _CHUNK] = recode[dev[s : s + _CHUNK]]
     names = {n: k for k, n in enumerate(sorted_names)}
-    if not ordered and not _is_sorted(arrays["device"], arrays["cycle"], arrays["pulse"]):
+    if not grouped:
         order = np.lexsort((arrays["pulse"], arrays["cycle"], arrays["device"]))
         if order.size < 2**31:
             order = order.astype(np.int32)

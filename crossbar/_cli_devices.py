@@ -216,11 +216,9 @@ def _plot_mram(params: Any, widths: np.ndarray, doc: dict, path: str) -> None:
 
 def simulate_pulse_response(args: argparse.Namespace, params: Any) -> int:
     """Potentiation then depression ramps on a population of fitted pulse-response devices."""
-    from devices import PulseResponseDevice, PulseResponseParams
+    from devices import InvalidParameterError, PulseResponseDevice, PulseResponseParams
 
     if not isinstance(params, PulseResponseParams):
-        from devices import InvalidParameterError
-
         raise InvalidParameterError(
             f"--params for --model pulse-response must hold PulseResponseParams (the JSON of "
             f"`crossbar fit pulse-response`); got {type(params).__name__}."

@@ -197,6 +197,8 @@ def test_row_order_never_changes_the_result(tmp_path, arrangement):
     rows = _long_rows(rng)
     header = "device_id,cycle,pulse_index,resistance_ohm,pulse_type,time_s\n"
     ref = load_pulse_trains(_write(tmp_path, header + "\n".join(sorted(rows)) + "\n", "ref.csv"))
+    first_seen = list(dict.fromkeys(r.split(",")[0] for r in rows))
+    assert first_seen != sorted(first_seen)  # so grouped rows need their device blocks moved
     if arrangement == "reversed":
         rows = rows[::-1]
     elif arrangement == "shuffled":
