@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from devices import InvalidParameterError, MultiLevelRRAM, ProgramResult
+from devices import (
+    InvalidParameterError,
+    MultiLevelRRAM,
+    ProgramResult,
+    PulseProgramResult,
+    PulseResponseDevice,
+)
 from devices._rng import derive_key
 from devices._validation import as_generator, check_int, check_real
 
@@ -37,7 +43,8 @@ _STREAM_NOISE = 30
 
 
 class CrossbarArray:
-    """``rows x cols`` 1T1R cells of a multi-level device (or ideal conductances).
+    """``rows x cols`` 1T1R cells of a multi-level or pulse-response device (or ideal
+    conductances).
 
     Parameters
     ----------
@@ -50,7 +57,8 @@ class CrossbarArray:
 
     Notes
     -----
-    Programming goes through the device model (program-and-verify), so every SET, RESET and
+    Programming goes through the device model (program-and-verify of multi-level cells,
+    closed-loop pulse programming of pulse-response devices), so every SET, RESET, pulse and
     verify read is counted per cell in ``cells.counters``. Reads are counted per array in
     :attr:`read_count` (every read of an array reads all its cells once).
     """
@@ -67,8 +75,17 @@ class CrossbarArray:
             )
         c = self.config
         gen = as_generator(rng, "CrossbarArray")
-        self.cells: MultiLevelRRAM | None = None
-        if c.levels is not None:
+        self.cells: MultiLevelRRAM | PulseResponseDevice | None = None
+        n = self.rows * self.cols
+        self._pulse_levels = np.empty(0)
+        self._pulse_target = np.full(n, np.nan)  # last programmed target of each pulse device
+        if c.pulse_devices:
+            lo, hi = c.g_window_s
+            self.cells = PulseResponseDevice(n, c.device, g_init_s=lo, wear_out=c.wear_out,
+                                             rng=gen)  # fmt: skip
+            if c.levels is not None:
+                self._pulse_levels = np.linspace(lo, hi, c.levels)
+        elif c.levels is not None:
             self.cells = MultiLevelRRAM(
                 self.rows * self.cols, levels=c.levels, params=c.device, allocation=c.allocation,
                 wear_out=c.wear_out, rng=gen,
@@ -81,14 +98,16 @@ class CrossbarArray:
 
     @property
     def level_conductances(self) -> np.ndarray:
-        """Target conductances of the device levels (S); empty for ideal devices."""
-        return np.empty(0) if self.cells is None else self.cells.level_conductances
+        """Target conductances of the device levels (S); empty for ideal or analog devices."""
+        if isinstance(self.cells, MultiLevelRRAM):
+            return self.cells.level_conductances
+        return self._pulse_levels
 
-    def program_levels(self, levels: Any) -> ProgramResult:
-        """Program-and-verify every cell to a level index (array of shape (rows, cols))."""
-        if self.cells is None:
+    def program_levels(self, levels: Any) -> ProgramResult | PulseProgramResult:
+        """Program every cell to a level index (array of shape (rows, cols))."""
+        if self.config.levels is None:
             raise InvalidParameterError(
-                "CrossbarArray.program_levels needs multi-level devices (config.levels is None); "
+                "CrossbarArray.program_levels needs devices with levels (config.levels is None); "
                 "use program_conductances."
             )
         lv = np.asarray(levels)
@@ -97,16 +116,33 @@ class CrossbarArray:
                 f"The 'levels' parameter of CrossbarArray.program_levels must have shape "
                 f"({self.rows}, {self.cols}). Got {lv.shape} instead."
             )
+        if isinstance(self.cells, PulseResponseDevice):
+            flat = lv.reshape(-1)
+            if flat.dtype.kind not in "iu" or flat.min() < 0 or flat.max() >= self.config.levels:
+                raise InvalidParameterError(
+                    f"The 'levels' parameter of CrossbarArray.program_levels must hold level "
+                    f"indices in [0, {self.config.levels - 1}]. Got {_extremes(flat)} instead."
+                )
+            return self._program_pulses(self._pulse_levels[flat], np.arange(flat.size))
+        assert self.cells is not None
         result = self.cells.program(lv.reshape(-1))
         self._cache.clear()
         return result
 
-    def program_conductances(self, g: Any) -> None:
-        """Set ideal devices exactly to conductances ``g`` (S) inside the window."""
-        if self.cells is not None:
+    def _program_pulses(self, targets: np.ndarray, cells: np.ndarray) -> PulseProgramResult:
+        assert isinstance(self.cells, PulseResponseDevice)
+        result = self.cells.program(targets, cells=cells)
+        self._pulse_target[cells] = targets
+        return result
+
+    def program_conductances(self, g: Any) -> PulseProgramResult | None:
+        """Set ideal devices exactly to conductances ``g`` (S) inside the window, or program
+        analog pulse-response devices to them by pulses (returns the programming result)."""
+        if isinstance(self.cells, MultiLevelRRAM) or (self.cells is not None
+                                                      and self.config.levels is not None):  # fmt: skip
             raise InvalidParameterError(
-                "CrossbarArray.program_conductances is for ideal devices (config.levels=None); "
-                "multi-level devices are written with program_levels."
+                "CrossbarArray.program_conductances is for ideal or analog devices "
+                "(config.levels=None); devices with levels are written with program_levels."
             )
         arr = np.asarray(g, dtype=np.float64)
         p = self.config.device
@@ -120,13 +156,29 @@ class CrossbarArray:
                 f"The 'g' parameter of CrossbarArray.program_conductances must lie in the window "
                 f"[{p.g_min_s!r}, {p.g_max_s!r}] S. Got [{arr.min()!r}, {arr.max()!r}] instead."
             )
+        if self.cells is not None:
+            return self._program_pulses(np.clip(arr, p.g_min_s, p.g_max_s).reshape(-1),
+                                        np.arange(arr.size))  # fmt: skip
         self._ideal[...] = arr
         self._cache.clear()
+        return None
+
+    def pulse_targets(self, g: np.ndarray) -> np.ndarray:
+        """Targets of pulse-response devices for wanted conductances ``g``: clipped to the
+        window, and rounded to the nearest level when the devices have levels."""
+        lo, hi = self.config.g_window_s
+        g = np.clip(g, lo, hi)
+        if self._pulse_levels.size == 0:
+            return g
+        step = (hi - lo) / (self._pulse_levels.size - 1)
+        return self._pulse_levels[np.rint((g - lo) / step).astype(np.int64)]
 
     def conductance(self, t: float | None = None) -> np.ndarray:
         """Conductances (S, rows x cols) ``t`` s after programming, without read noise."""
         if self.cells is None:
             return self._ideal
+        if isinstance(self.cells, PulseResponseDevice):  # no relaxation: a live read-only view
+            return self.cells.conductance().reshape(self.rows, self.cols)
         t = self.config.read_time_s if t is None else check_real("t", t, "CrossbarArray", 0.0)
         if t not in self._cache:
             self._cache = {t: self.cells.conductance(t).reshape(self.rows, self.cols)}
@@ -134,7 +186,7 @@ class CrossbarArray:
 
     def _refresh(self, cells: np.ndarray) -> None:
         """After reprogramming ``cells``, recompute only their cached conductances."""
-        if self.cells is None:
+        if not isinstance(self.cells, MultiLevelRRAM):
             return
         for t, g in self._cache.items():
             self.cells.conductance(t, cells=cells, out=g.reshape(-1))
@@ -152,7 +204,7 @@ class CrossbarArray:
         g = self.conductance(t)
         c = self.config
         mean = ir_drop.solve(g, vv, c.r_wl_ohm, c.r_bl_ohm) if c.ir_drop else vv @ g
-        sigma = c.device.read_noise_rel if (c.read_noise and self.cells is not None) else 0.0
+        sigma = c.read_noise_rel
         if sigma > 0:
             var = sigma**2 * ((vv**2) @ (g**2))
             key = derive_key(self._noise_seed, _STREAM_NOISE, self._reads)
@@ -238,20 +290,21 @@ class TiledMatrix:
 
     def _window(self) -> tuple[np.ndarray, float, float]:
         """Levels (S), reference conductance and the conductance per unit weight."""
-        c, p = self.config, self.config.device
+        c = self.config
+        lo, hi = c.g_window_s
         if c.levels is None:
             levels = np.empty(0)
-            g_ref = 0.5 * (p.g_min_s + p.g_max_s)
+            g_ref = 0.5 * (lo + hi)
         else:
             levels = self.tiles[0][0][0].level_conductances
             g_ref = float(levels[len(levels) // 2])
         if c.mapping == "differential":
-            span = p.g_max_s - p.g_min_s
+            span = hi - lo
         else:
-            span = min(g_ref - p.g_min_s, p.g_max_s - g_ref)
+            span = min(g_ref - lo, hi - g_ref)
         return levels, g_ref, span
 
-    def program(self, weight: Any) -> list[ProgramResult]:
+    def program(self, weight: Any) -> list[ProgramResult | PulseProgramResult]:
         """Write a new weight matrix of the same shape (every device write is counted).
 
         Multi-level devices are programmed only where their level changes (write-on-change);
@@ -265,6 +318,7 @@ class TiledMatrix:
             )
         c = self.config
         _levels, g_ref, span = self._window()
+        lo, hi = c.g_window_s
         w_range = c.weight_range if c.weight_range is not None else float(np.abs(w).max())
         w_range = w_range if w_range > 0 else 1.0
         self.weight_range = w_range
@@ -278,17 +332,20 @@ class TiledMatrix:
                 block = np.clip(block, -w_range, w_range)
                 if c.mapping == "differential":
                     targets = (
-                        c.device.g_min_s + np.maximum(block, 0) * self.g_per_weight,
-                        c.device.g_min_s + np.maximum(-block, 0) * self.g_per_weight,
+                        lo + np.maximum(block, 0) * self.g_per_weight,
+                        lo + np.maximum(-block, 0) * self.g_per_weight,
                     )
                 else:
                     col = np.full((block.shape[0], 1), g_ref)
                     targets = (np.hstack([g_ref + block * self.g_per_weight, col]),)
                 for array, target in zip(arrays, targets, strict=True):
                     if array.cells is None:
-                        array.program_conductances(
-                            np.clip(target, c.device.g_min_s, c.device.g_max_s)
-                        )
+                        array.program_conductances(np.clip(target, lo, hi))
+                    elif isinstance(array.cells, PulseResponseDevice):
+                        flat = array.pulse_targets(target).ravel()
+                        change = np.flatnonzero(flat != array._pulse_target)
+                        if change.size:
+                            results.append(array._program_pulses(flat[change], change))
                     else:
                         lv = array.cells.nearest_level(target).reshape(target.shape)
                         current = array.cells.target_levels.reshape(target.shape)
@@ -354,7 +411,7 @@ class TiledMatrix:
     @property
     def _single_precision(self) -> bool:
         c = self.config
-        return c.adc.bits is not None or (c.read_noise and c.levels is not None)
+        return c.adc.bits is not None or c.read_noise_rel > 0
 
     # -- reads ---------------------------------------------------------------------------------------
     def matvec(self, x: Any, t: float | None = None) -> np.ndarray:
@@ -389,7 +446,7 @@ class TiledMatrix:
         n_r, n_b = len(self._row_starts), xx.shape[0]
         dtype = np.float32 if self._single_precision else np.float64
         mean = np.empty((n_r, n_b, self.out_features), dtype=dtype)
-        noisy = c.read_noise and c.levels is not None
+        noisy = c.read_noise_rel > 0
         var = (
             np.empty((n_r, n_b, self.out_features), dtype=dtype)
             if noisy
@@ -398,7 +455,7 @@ class TiledMatrix:
         n_t = len(self._col_starts) if ref_g else 0
         ref_mean = np.zeros((n_r, n_b, n_t))
         ref_var = np.zeros((n_r, n_b, n_t))
-        sigma2 = c.device.read_noise_rel**2
+        sigma2 = c.read_noise_rel**2
         for ri, r0 in enumerate(self._row_starts):
             vr = v[:, r0 : r0 + dg[ri].shape[0]]
             if c.ir_drop:
@@ -427,7 +484,7 @@ class TiledMatrix:
         """True when a read is exactly ``x @ W_eff^T``: ideal devices and converters, no noise,
         no wire resistance (callers may then compute the product directly)."""
         c = self.config
-        return (c.levels is None and c.dac.bits is None and c.adc.bits is None
+        return (c.ideal_devices and c.dac.bits is None and c.adc.bits is None
                 and not c.ir_drop)  # fmt: skip
 
     def count_reads(self, n_vectors: int) -> None:
@@ -507,6 +564,11 @@ class TiledMatrix:
                                      "reads": a._reads, "read_count": a.read_count}  # fmt: skip
             if a.cells is None:
                 arrays[f"a{k}.ideal"] = a._ideal
+            elif isinstance(a.cells, PulseResponseDevice):
+                cell_meta, cell_arrays = a.cells.state()
+                entry["pulse_cells"] = cell_meta
+                arrays.update({f"a{k}.{name}": v for name, v in cell_arrays.items()})
+                arrays[f"a{k}.pulse_target"] = a._pulse_target
             else:
                 cell_meta, cell_arrays = a.cells.state()
                 entry["cells"] = cell_meta
@@ -516,8 +578,6 @@ class TiledMatrix:
 
     def load_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore a state from :meth:`state` into a matrix of the same shape and configuration."""
-        from devices import MultiLevelRRAM
-
         if list(meta.get("shape", [])) != [self.out_features, self.in_features] or len(
             meta.get("arrays", [])
         ) != len(self.arrays):
@@ -527,17 +587,22 @@ class TiledMatrix:
                 f"{len(self.arrays)}."
             )
         for k, (a, entry) in enumerate(zip(self.arrays, meta["arrays"], strict=True)):
-            if [a.rows, a.cols] != list(entry["shape"]) or (a.cells is None) != (
-                "cells" not in entry
-            ):
+            kind = ("cells" if isinstance(a.cells, MultiLevelRRAM) else
+                    "pulse_cells" if a.cells is not None else None)  # fmt: skip
+            stored = (
+                "cells" if "cells" in entry else "pulse_cells" if "pulse_cells" in entry else None
+            )
+            if [a.rows, a.cols] != list(entry["shape"]) or kind != stored:
                 raise InvalidParameterError(f"Array {k} of the state does not match this matrix.")
-            if a.cells is None:
+            prefix = f"a{k}."
+            cell_arrays = {n[len(prefix) :]: v for n, v in arrays.items() if n.startswith(prefix)}
+            if kind is None:
                 a._ideal[...] = arrays[f"a{k}.ideal"]
+            elif kind == "pulse_cells":
+                a.cells = PulseResponseDevice.from_state(entry["pulse_cells"], cell_arrays,
+                                                         where=f"array {k}")  # fmt: skip
+                a._pulse_target[...] = cell_arrays["pulse_target"]
             else:
-                prefix = f"a{k}."
-                cell_arrays = {
-                    n[len(prefix) :]: v for n, v in arrays.items() if n.startswith(prefix)
-                }
                 a.cells = MultiLevelRRAM.from_state(entry["cells"], cell_arrays, where=f"array {k}")
             a._noise_seed = int(entry["noise_seed"])
             a._reads = int(entry["reads"])
@@ -550,3 +615,7 @@ class TiledMatrix:
         self._energy_cache = {}
         self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
         self._assemble_cache = {}
+
+
+def _extremes(a: np.ndarray) -> str:
+    return f"values in [{a.min()!r}, {a.max()!r}] of dtype {a.dtype}" if a.size else "nothing"

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from devices import InvalidParameterError, MultiLevelParams, WearOutParams, presets
+from devices import (
+    InvalidParameterError,
+    MultiLevelParams,
+    PulseResponseParams,
+    WearOutParams,
+    presets,
+)
 from devices._validation import check_choice, check_int, check_real
+from devices.pulse_response import program_window_s
 
 __all__ = ["MAPPINGS", "ADCConfig", "CrossbarConfig", "DACConfig", "EnergyModel"]
 
@@ -138,12 +145,17 @@ class CrossbarConfig:
         with one column per tile at ``G_ref`` (the middle of the window) whose current is
         subtracted.
     levels : int or None
-        Conductance levels of the devices (>= 2); None: ideal devices set exactly to any
-        conductance in the window (no quantization, no programming noise, no relaxation).
+        Conductance levels of the devices (>= 2). With multi-level devices, None means ideal
+        devices set exactly to any conductance in the window (no quantization, no programming
+        noise, no relaxation); with pulse-response devices, None means analog targets (each
+        weight's own conductance) and K means K equally spaced levels in the window.
     allocation : {"linear", "statistics"}
-        Level allocation of the devices.
-    device : MultiLevelParams
-        Device parameters (default ``presets.CEA_LETI_130NM``).
+        Level allocation of multi-level devices (pulse-response devices: ``"linear"`` only).
+    device : MultiLevelParams or PulseResponseParams
+        Device parameters (default ``presets.CEA_LETI_130NM``): multi-level 1T1R cells written
+        by program-and-verify, or a measured device (``crossbar fit pulse-response``) written by
+        closed-loop pulse programming (``devices.PulseResponseDevice.program``; no read noise,
+        no relaxation: the fit does not describe them).
     wear_out : WearOutParams or None
         Endurance limits of the devices.
     weight_range : float or None
@@ -167,7 +179,9 @@ class CrossbarConfig:
     mapping: str = "differential"
     levels: int | None = 8
     allocation: str = "linear"
-    device: MultiLevelParams = field(default_factory=lambda: presets.CEA_LETI_130NM)
+    device: MultiLevelParams | PulseResponseParams = field(
+        default_factory=lambda: presets.CEA_LETI_130NM
+    )
     wear_out: WearOutParams | None = field(default_factory=WearOutParams)
     weight_range: float | None = None
     read_noise: bool = True
@@ -187,10 +201,17 @@ class CrossbarConfig:
         if self.levels is not None:
             check_int("levels", self.levels, owner, 2, 1024)
         check_choice("allocation", self.allocation, ("linear", "statistics"), owner)
-        if not isinstance(self.device, MultiLevelParams):
+        if not isinstance(self.device, (MultiLevelParams, PulseResponseParams)):
             raise InvalidParameterError(
-                f"The 'device' parameter of {owner} must be a MultiLevelParams. "
-                f"Got {type(self.device).__name__} instead."
+                f"The 'device' parameter of {owner} must be a MultiLevelParams or a "
+                f"PulseResponseParams. Got {type(self.device).__name__} instead."
+            )
+        if self.pulse_devices:
+            self.g_window_s  # noqa: B018 - raises when the device cannot be programmed
+        if self.pulse_devices and self.allocation != "linear":
+            raise InvalidParameterError(
+                f"The 'allocation' parameter of {owner} must be 'linear' with pulse-response "
+                f"devices (their levels are equally spaced). Got {self.allocation!r} instead."
             )
         presets.check_wear_out(self.wear_out, owner)
         if self.weight_range is not None:
@@ -204,6 +225,32 @@ class CrossbarConfig:
                     f"The {name!r} parameter of {owner} must be a {kind.__name__}. "
                     f"Got {type(getattr(self, name)).__name__} instead."
                 )
+
+    @property
+    def pulse_devices(self) -> bool:
+        """True when the cells are pulse-response devices (a measured device)."""
+        return isinstance(self.device, PulseResponseParams)
+
+    @property
+    def ideal_devices(self) -> bool:
+        """True when the cells are ideal (exact conductances, no device model)."""
+        return self.levels is None and not self.pulse_devices
+
+    @property
+    def g_window_s(self) -> tuple[float, float]:
+        """Conductance window weights are mapped to (S): ``[g_min_s, g_max_s]`` of multi-level
+        devices; the range closed-loop pulse programming reaches for pulse-response devices
+        (``devices.pulse_response.program_window_s``)."""
+        if isinstance(self.device, PulseResponseParams):
+            return program_window_s(self.device)
+        return self.device.g_min_s, self.device.g_max_s
+
+    @property
+    def read_noise_rel(self) -> float:
+        """Relative read noise of one cell read (0 when off, ideal or pulse-response devices)."""
+        if not self.read_noise or self.pulse_devices or self.levels is None:
+            return 0.0
+        return float(self.device.read_noise_rel)
 
     @classmethod
     def ideal(cls, **changes: object) -> CrossbarConfig:

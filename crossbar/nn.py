@@ -228,7 +228,8 @@ class CrossbarLinear(nn.Module):
         return torch.from_numpy(values)
 
     def device_writes(self) -> np.ndarray:
-        """Programming pulses (SET + RESET) received by every device of the layer."""
+        """Programming pulses (SET + RESET, or potentiation + depression) received by every device
+        of the layer."""
         return np.concatenate([a.cells.pulse_count for a in self.matrix.arrays if a.cells is not None]
                               or [np.zeros(0, dtype=np.int64)])  # fmt: skip
 

@@ -24,7 +24,7 @@ from .params import (
     WeakResetParams,
     WearOutParams,
 )
-from .pulse_response import PulseResponseDevice
+from .pulse_response import PulseProgramResult, PulseResponseDevice
 from .weak_reset import NOISE_MODES, WeakResetRRAM, mean_log_resistance
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "MultiLevelParams",
     "MultiLevelRRAM",
     "ProgramResult",
+    "PulseProgramResult",
     "PulseResponseDevice",
     "PulseResponseParams",
     "STTMRAMParams",
