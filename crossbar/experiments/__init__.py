@@ -1,0 +1,122 @@
+"""The papers' experiments as one-command runs: ``crossbar run EXPERIMENT``.
+
+Each experiment has a quick mode (a few tens of seconds on two cores; the tests run it) and a
+full mode following its paper's protocol; see ``docs/validation.md`` for the commands, our
+numbers beside the papers' and the runtimes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from devices import InvalidParameterError
+from devices._validation import closest
+
+from . import bnn, mesu, qnn, weak_reset
+from ._run import RunContext
+
+__all__ = ["EXPERIMENTS", "Experiment", "RunContext", "run_experiment"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment: its configuration for a mode and seed, its size in steps, its run."""
+
+    name: str
+    summary: str
+    config: Callable[[bool, int], dict[str, Any]]
+    steps: Callable[[dict[str, Any]], int]
+    run: Callable[[RunContext, dict[str, Any], str | None], dict[str, Any]]
+
+
+EXPERIMENTS = {
+    e.name: e
+    for e in (
+        Experiment(
+            "bnn-metaplastic",
+            "Laborieux 2021 Fig. 1a: BNN MNIST -> Fashion-MNIST, m = 0 vs 1.5",
+            bnn.bnn_metaplastic_config,
+            bnn.bnn_metaplastic_steps,
+            bnn.bnn_metaplastic,
+        ),  # fmt: skip
+        Experiment(
+            "bnn-pmnist",
+            "Laborieux 2021 Fig. 2: BNN on 6 permuted-MNIST tasks, m in {0, 0.5, 1, 1.35}",
+            bnn.bnn_pmnist_config,
+            bnn.bnn_pmnist_steps,
+            bnn.bnn_pmnist,
+        ),  # fmt: skip
+        Experiment(
+            "qnn-multilevel",
+            "D'Agostino 2023: 2-layer QNN on the simulated 130 nm HfO2 "
+            "crossbar vs software, MNIST -> Fashion-MNIST, m* sweep",
+            qnn.qnn_multilevel_config,
+            qnn.qnn_multilevel_steps,
+            qnn.qnn_multilevel,
+        ),  # fmt: skip
+        Experiment(
+            "weak-reset-ablation",
+            "Majumdar 2021: BNN trained in situ on weak-RESET "
+            "pairs, device imperfections one at a time",
+            weak_reset.ablation_config,
+            weak_reset.ablation_steps,
+            weak_reset.ablation,
+        ),  # fmt: skip
+        Experiment(
+            "mram-ber",
+            "Hirtzlin 2019: a trained BNN stored in ST-MRAM at bit error "
+            "rates 0 to 0.1, and the write-energy saving",
+            bnn.mram_ber_config,
+            bnn.mram_ber_steps,
+            bnn.mram_ber,
+        ),  # fmt: skip
+        Experiment(
+            "mesu-pmnist",
+            "Bonnet 2025: MESU on permuted MNIST without task boundaries",
+            mesu.mesu_pmnist_config,
+            mesu.mesu_pmnist_steps,
+            mesu.mesu_pmnist,
+        ),  # fmt: skip
+    )
+}
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name`` (a clear error listing the known ones otherwise)."""
+    if name not in EXPERIMENTS:
+        raise InvalidParameterError(
+            f"Unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}."
+            + closest(name, tuple(EXPERIMENTS))
+        )
+    return EXPERIMENTS[name]
+
+
+def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] | None = None,
+                   seed: int = 0, resume: bool = False, data: str | None = None,
+                   progress: Callable[[int], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run one experiment; returns the ``results.json`` document.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`EXPERIMENTS`.
+    quick : bool
+        The quick mode (small network, subsampled data).
+    out : path, optional
+        Output folder; default ``results/NAME`` (``-quick`` appended in quick mode).
+    seed : int
+    resume : bool
+        Continue an interrupted run in ``out``.
+    data : path, optional
+        Folder holding ``mnist/`` and ``fashion-mnist/`` (``crossbar.data`` search order if None).
+    progress : callable, optional
+        Called with the number of finished training steps.
+    """
+    exp = get_experiment(name)
+    config = exp.config(quick, seed)
+    out = out if out is not None else os.path.join("results", name + ("-quick" if quick else ""))
+    ctx = RunContext(name, out, config, resume=resume, progress=progress)
+    return exp.run(ctx, config, data)

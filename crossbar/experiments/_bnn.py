@@ -1,0 +1,161 @@
+"""Binarized networks of Laborieux et al. (Nat. Commun. 2021) and their continual training.
+
+The model follows the authors' ``models_utils.py`` (PAPERS.md §1.1): fully connected layers
+whose forward pass uses ``W_b = sign(W_h)`` of the hidden weights ``W_h`` (no bias), each followed
+by ``BatchNorm1d(affine=True, track_running_stats=False)`` (batch statistics at test time too) and
+a sign activation with the straight-through estimator clipped at |x| <= 1 (not after the last
+layer). The first layer sees real pixels. ``W_h ~ U(-0.05, 0.05)``.
+
+Continual training (``main.py``): one ``MetaplasticAdam`` per task (state re-created at each task;
+hidden weights with ``meta = m``, batch-norm parameters plain Adam), lr 0.005, L2 1e-7, batch 100;
+an older task is evaluated with the batch-norm parameters saved at the end of its training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..optim import MetaplasticAdam
+from ._data import Task
+from ._run import RunContext
+
+__all__ = ["BinaryLinear", "accuracy", "make_bnn", "train_continual"]
+
+
+class _SignSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return torch.sign(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+class SignActivation(nn.Module):
+    """``sign(x)`` forward, hardtanh straight-through gradient backward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _SignSTE.apply(x)
+
+
+class BinaryLinear(nn.Module):
+    """``x @ sign(W_h)^T``; the gradient with respect to ``sign(W_h)`` lands in ``W_h.grad``."""
+
+    def __init__(self, in_features: int, out_features: int, init_width: float = 0.1) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        w = torch.empty(out_features, in_features).uniform_(-init_width / 2, init_width / 2)
+        self.weight = nn.Parameter(w)
+        self.flip: torch.Tensor | None = None  # a stored-bit error mask (mram-ber)
+
+    def binary_weight(self) -> torch.Tensor:
+        wb = torch.sign(self.weight)
+        return wb if self.flip is None else wb * self.flip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        w_b = w + (self.binary_weight() - w).detach()  # straight through to the hidden weight
+        return nn.functional.linear(x, w_b)
+
+
+def make_bnn(dims: Sequence[int], seed: int) -> nn.Sequential:
+    """BNN ``dims[0]-...-dims[-1]`` (PAPERS.md §1.1), initialized from ``seed``."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for k, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        layers += [BinaryLinear(a, b), nn.BatchNorm1d(b, affine=True, track_running_stats=False)]
+        if k < len(dims) - 2:
+            layers.append(SignActivation())
+    return nn.Sequential(*layers)
+
+
+def _bn_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The affine parameters of every batch-norm layer (their only state here)."""
+    return {f"{name}.{p}": getattr(mod, p).detach().clone()
+            for name, mod in model.named_modules() if isinstance(mod, nn.BatchNorm1d)
+            for p in ("weight", "bias")}  # fmt: skip
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, task: Task, batch: int = 1000,
+             bn: dict[str, torch.Tensor] | None = None) -> float:  # fmt: skip
+    """Test accuracy (fraction), in test batches of ``batch`` (batch statistics), optionally with
+    the batch-norm parameters ``bn`` of an older task."""
+    saved = _bn_state(model) if bn is not None else None
+    if bn is not None:
+        model.load_state_dict(bn, strict=False)
+    model.train()  # no running statistics: test batches are normalized by their own statistics
+    correct = 0
+    for k in range(0, len(task.y_test), batch):
+        out = model(task.x_test[k : k + batch])
+        correct += int((out.argmax(dim=1) == task.y_test[k : k + batch]).sum())
+    if saved is not None:
+        model.load_state_dict(saved, strict=False)
+    return correct / len(task.y_test)
+
+
+def _optimizer(model: nn.Module, meta: float, lr: float, decay: float) -> MetaplasticAdam:
+    hidden = [m.weight for m in model.modules() if isinstance(m, BinaryLinear)]
+    others = [p for p in model.parameters() if all(p is not w for w in hidden)]
+    return MetaplasticAdam([{"params": hidden, "meta": meta}, {"params": others, "meta": 0.0}],
+                           lr=lr, weight_decay=decay)  # fmt: skip
+
+
+def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
+                    tasks: Sequence[Task], epochs: int, seed: int, batch: int = 100,
+                    lr: float = 0.005, decay: float = 1e-7,
+                    test_batch: int = 1000) -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
+    """Train ``tasks`` one after the other (checkpointed per epoch under ``key``).
+
+    Returns the unit's result — ``final[i][j]``: accuracy on task j after training task i;
+    ``curve``: accuracy on every task after every epoch — and the trained model.
+    """
+    model = make_bnn(dims, seed)
+    result: dict[str, Any] = {"final": [], "curve": []}
+    bn_states: list[dict[str, torch.Tensor]] = []
+    start_task, start_epoch, opt_state = 0, 0, None
+    saved = ctx.load_state(key)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        result = {"final": saved["final"], "curve": saved["curve"]}
+        bn_states = saved["bn_states"]
+        start_task, start_epoch, opt_state = saved["task"], saved["epoch"], saved["opt"]
+    for t in range(start_task, len(tasks)):
+        opt = _optimizer(model, meta, lr, decay)  # a fresh optimizer per task, as in main.py
+        if opt_state is not None:
+            opt.load_state_dict(opt_state)
+            opt_state = None
+        task = tasks[t]
+        for epoch in range(start_epoch if t == start_task else 0, epochs):
+            gen = torch.Generator().manual_seed(int(np.random.SeedSequence(
+                [seed, int(meta * 1000), t, epoch]).generate_state(1)[0]))  # fmt: skip
+            order = torch.randperm(len(task.y), generator=gen)
+            model.train()
+            for k in range(0, len(order), batch):
+                sel = order[k : k + batch]
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(task.x[sel]), task.y[sel]).backward()
+                opt.step()
+                ctx.progress(1)
+            result["curve"].append([
+                accuracy(model, other, test_batch, bn_states[j] if j < t else None)
+                for j, other in enumerate(tasks)
+            ])  # fmt: skip
+            if epoch + 1 < epochs:
+                ctx.save_state(key, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                     "task": t, "epoch": epoch + 1, "bn_states": bn_states,
+                                     **result})  # fmt: skip
+        bn_states.append(_bn_state(model))
+        result["final"].append([accuracy(model, other, test_batch, bn_states[j] if j < t else None)
+                                for j, other in enumerate(tasks)])  # fmt: skip
+        ctx.save_state(key, {"model": model.state_dict(), "opt": None, "task": t + 1, "epoch": 0,
+                             "bn_states": bn_states, **result})  # fmt: skip
+    return result, model

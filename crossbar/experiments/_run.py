@@ -1,0 +1,178 @@
+"""What every experiment shares: the output folder, checkpoints, results files and progress.
+
+A run writes into ``DIR``:
+
+- ``checkpoint.json`` while it runs: the experiment, its configuration, and the results of every
+  finished unit (an arm such as ``m = 0``, or a task); ``checkpoint_state.pt`` the tensors of the
+  unit in progress (model and optimizer ``state_dict``s, loaded back with
+  ``torch.load(weights_only=True)``: no pickle);
+- ``results.json`` at the end (``experiment``, ``config``, ``metrics``, ``paper``, ``seconds``),
+  ``results.md`` (the metrics beside the paper's, as a markdown table) and PNG plots.
+
+``--resume`` continues from the checkpoint: finished units are not run again and the unit in
+progress restarts from its last saved state, so an interrupted run ends with the same numbers
+as an uninterrupted one (tested).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from devices import InvalidParameterError
+
+__all__ = ["RunContext"]
+
+_CHECKPOINT = "checkpoint.json"
+_STATE = "checkpoint_state.pt"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class RunContext:
+    """One run of one experiment (see the module docstring).
+
+    Parameters
+    ----------
+    experiment : str
+    out : path
+        Output folder (created).
+    config : dict
+        JSON-ready configuration; a resumed run must have the same.
+    resume : bool
+        Continue the checkpoint in ``out`` (an error if there is none, or if it is of another
+        experiment or configuration). Without it, a folder holding an unfinished run is an error:
+        nothing is overwritten silently.
+    progress : callable, optional
+        Called with the number of finished steps (e.g. a tqdm bar's ``update``).
+    """
+
+    def __init__(self, experiment: str, out: str | os.PathLike[str], config: dict[str, Any],
+                 resume: bool = False, progress: Callable[[int], Any] | None = None) -> None:  # fmt: skip
+        self.experiment = experiment
+        self.out = Path(out)
+        self.config = json.loads(json.dumps(config))  # JSON-ready, as it will be read back
+        self.progress = progress or (lambda n: None)
+        self.start = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        ckpt = self.out / _CHECKPOINT
+        self.units: dict[str, Any] = {}
+        self.elapsed = 0.0
+        if resume:
+            if not ckpt.exists():
+                raise InvalidParameterError(
+                    f"--resume: {self.out} holds no checkpoint ({_CHECKPOINT}) to resume; run "
+                    "without --resume to start."
+                )
+            doc = json.loads(ckpt.read_text())
+            if doc.get("experiment") != experiment or doc.get("config") != self.config:
+                raise InvalidParameterError(
+                    f"--resume: the checkpoint in {self.out} is of {doc.get('experiment')!r} with "
+                    f"config {doc.get('config')}; this run is {experiment!r} with {self.config}."
+                )
+            self.units = doc["units"]
+            self.elapsed = float(doc.get("seconds", 0.0))
+        elif ckpt.exists():
+            raise InvalidParameterError(
+                f"{self.out} holds an unfinished run ({_CHECKPOINT}); pass --resume to continue "
+                "it, or choose another --out."
+            )
+        else:
+            self._write_checkpoint()
+
+    # -- units -------------------------------------------------------------------------------------
+    def done(self, key: str) -> Any:
+        """The stored result of a finished unit, or None."""
+        return self.units.get(key)
+
+    def finish(self, key: str, result: Any) -> Any:
+        """Record a finished unit (JSON-ready result) and drop the in-progress state."""
+        self.units[key] = json.loads(json.dumps(result))
+        self._write_checkpoint()
+        (self.out / _STATE).unlink(missing_ok=True)
+        return self.units[key]
+
+    def save_state(self, key: str, state: dict[str, Any]) -> None:
+        """Save the in-progress state of unit ``key`` (tensors, numbers, strings, lists, dicts)."""
+        tmp = self.out / (_STATE + ".tmp")
+        torch.save({"key": key, "state": state}, tmp)
+        os.replace(tmp, self.out / _STATE)
+        self._write_checkpoint()
+
+    def load_state(self, key: str) -> dict[str, Any] | None:
+        """The saved in-progress state of unit ``key``, or None."""
+        path = self.out / _STATE
+        if not path.exists():
+            return None
+        doc = torch.load(path, weights_only=True)
+        return doc["state"] if doc.get("key") == key else None
+
+    def _write_checkpoint(self) -> None:
+        doc = {"experiment": self.experiment, "config": self.config, "units": self.units,
+               "seconds": self.seconds}  # fmt: skip
+        _atomic_write(self.out / _CHECKPOINT, json.dumps(doc, indent=1))
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run so far, over all its sessions."""
+        return self.elapsed + time.perf_counter() - self.start
+
+    # -- results -----------------------------------------------------------------------------------
+    def write_results(self, metrics: dict[str, float], paper: dict[str, float],
+                      notes: str = "") -> dict[str, Any]:  # fmt: skip
+        """Write ``results.json`` and ``results.md``; remove the checkpoint."""
+        for name, value in metrics.items():
+            if not isinstance(value, (int, float)):
+                raise TypeError(f"metric {name!r} is not a number: {value!r}")
+        doc = {
+            "experiment": self.experiment,
+            "config": self.config,
+            "metrics": metrics,
+            "paper": paper,
+            "seconds": round(self.seconds, 1),
+        }
+        _atomic_write(self.out / "results.json", json.dumps(doc, indent=2))
+        lines = [f"# {self.experiment}", "", f"Config: `{json.dumps(self.config)}`", "",
+                 "| metric | ours | paper |", "|---|---|---|"]  # fmt: skip
+        for name, value in metrics.items():
+            ref = paper.get(name)
+            lines.append(f"| `{name}` | {_fmt(value)} | {'' if ref is None else _fmt(ref)} |")
+        if notes:
+            lines += ["", notes]
+        _atomic_write(self.out / "results.md", "\n".join(lines) + "\n")
+        (self.out / _CHECKPOINT).unlink(missing_ok=True)
+        (self.out / _STATE).unlink(missing_ok=True)
+        return doc
+
+    @contextmanager
+    def figure(self, name: str, *subplots: int, **kwargs: Any) -> Iterator[Any]:
+        """A matplotlib figure saved as ``DIR/name`` (PNG) on exit."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(*(subplots or (1, 1)), **kwargs)
+        try:
+            yield fig, axes
+            fig.tight_layout()
+            fig.savefig(self.out / name, dpi=110)
+        finally:
+            plt.close(fig)
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
