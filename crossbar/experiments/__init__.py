@@ -41,14 +41,14 @@ EXPERIMENTS = {
             bnn.bnn_metaplastic_config,
             bnn.bnn_metaplastic_steps,
             bnn.bnn_metaplastic,
-        ),  # fmt: skip
+        ),
         Experiment(
             "bnn-pmnist",
             "Laborieux 2021 Fig. 2: BNN on 6 permuted-MNIST tasks, m in {0, 0.5, 1, 1.35}",
             bnn.bnn_pmnist_config,
             bnn.bnn_pmnist_steps,
             bnn.bnn_pmnist,
-        ),  # fmt: skip
+        ),
         Experiment(
             "qnn-multilevel",
             "D'Agostino 2023: 2-layer QNN on the simulated 130 nm HfO2 "
@@ -56,7 +56,7 @@ EXPERIMENTS = {
             qnn.qnn_multilevel_config,
             qnn.qnn_multilevel_steps,
             qnn.qnn_multilevel,
-        ),  # fmt: skip
+        ),
         Experiment(
             "weak-reset-ablation",
             "Majumdar 2021: BNN trained in situ on weak-RESET "
@@ -64,7 +64,7 @@ EXPERIMENTS = {
             weak_reset.ablation_config,
             weak_reset.ablation_steps,
             weak_reset.ablation,
-        ),  # fmt: skip
+        ),
         Experiment(
             "mram-ber",
             "Hirtzlin 2019: a trained BNN stored in ST-MRAM at bit error "
@@ -72,14 +72,14 @@ EXPERIMENTS = {
             bnn.mram_ber_config,
             bnn.mram_ber_steps,
             bnn.mram_ber,
-        ),  # fmt: skip
+        ),
         Experiment(
             "mesu-pmnist",
             "Bonnet 2025: MESU on permuted MNIST without task boundaries",
             mesu.mesu_pmnist_config,
             mesu.mesu_pmnist_steps,
             mesu.mesu_pmnist,
-        ),  # fmt: skip
+        ),
     )
 }
 

@@ -13,6 +13,7 @@ an older task is evaluated with the batch-norm parameters saved at the end of it
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,7 @@ def make_bnn(dims: Sequence[int], seed: int) -> nn.Sequential:
     """BNN ``dims[0]-...-dims[-1]`` (PAPERS.md §1.1), initialized from ``seed``."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
-    for k, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+    for k, (a, b) in enumerate(itertools.pairwise(dims)):
         layers += [BinaryLinear(a, b), nn.BatchNorm1d(b, affine=True, track_running_stats=False)]
         if k < len(dims) - 2:
             layers.append(SignActivation())

@@ -157,7 +157,7 @@ class RunContext:
 
     @contextmanager
     def figure(self, name: str, *subplots: int, **kwargs: Any) -> Iterator[Any]:
-        """A matplotlib figure saved as ``DIR/name`` (PNG) on exit."""
+        """The axes of a matplotlib figure saved as ``DIR/name`` (PNG) on exit."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -165,7 +165,7 @@ class RunContext:
 
         fig, axes = plt.subplots(*(subplots or (1, 1)), **kwargs)
         try:
-            yield fig, axes
+            yield axes
             fig.tight_layout()
             fig.savefig(self.out / name, dpi=110)
         finally:
@@ -173,6 +173,6 @@ class RunContext:
 
 
 def _fmt(value: float) -> str:
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1):
         return f"{int(value):,}"
     return f"{value:.4g}"

@@ -57,7 +57,7 @@ def bnn_metaplastic(ctx: RunContext, c: dict[str, Any], root: str | None) -> dic
         metrics[f"{arm}.mnist_after_fmnist"] = final[1][0]
         metrics[f"{arm}.fmnist_after_fmnist"] = final[1][1]
         curves[m] = np.array(res["curve"])
-    with ctx.figure("accuracy.png", 1, 1, figsize=(6, 4)) as (fig, ax):
+    with ctx.figure("accuracy.png", 1, 1, figsize=(6, 4)) as ax:
         for m, curve in curves.items():
             style = "-" if m else "--"
             x = np.arange(1, len(curve) + 1)
@@ -118,7 +118,7 @@ def bnn_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str
         metrics[f"{arm}.mean_acc_all_tasks"] = float(np.mean(last))
         for j, a in enumerate(last):
             metrics[f"{arm}.task{j + 1}_at_end"] = a
-    with ctx.figure("tasks.png", 1, 1, figsize=(6, 4)) as (fig, ax):
+    with ctx.figure("tasks.png", 1, 1, figsize=(6, 4)) as ax:
         for m, last in finals.items():
             ax.plot(np.arange(1, len(last) + 1), last, "o-", label=f"m = {m:g}")
         ax.set(xlabel="task", ylabel="test accuracy after the last task", ylim=(0, 1),
@@ -199,7 +199,7 @@ def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
     metrics["energy_per_bit_j.ecc"] = e_ecc
     metrics["energy_ratio"] = e_ecc / e_weak
     wers = np.logspace(-9, -1, 60)
-    with ctx.figure("ber.png", 1, 2, figsize=(10, 4)) as (fig, (ax, ax2)):
+    with ctx.figure("ber.png", 1, 2, figsize=(10, 4)) as (ax, ax2):
         pos = [b for b in sweep if b > 0]
         ax.errorbar(pos, [sweep[b]["mean"] for b in pos], [sweep[b]["std"] for b in pos],
                     fmt="o-", capsize=3, label="weights stored in ST-MRAM")  # fmt: skip
