@@ -376,10 +376,19 @@ class BayesianLinear(nn.Module):
         Monte-Carlo samples per forward pass (the paper uses 10).
     seed : int
         Seed of the initialization and of the sampling generator.
+    sampling : {"weights", "local"}
+        ``"weights"`` (default): every Monte-Carlo sample draws a whole weight matrix, shared by
+        the batch (the MESU reference code). ``"local"``: the local reparameterization (Kingma
+        et al. 2015) draws the outputs ``x mu^T + sqrt(x^2 (sigma^2)^T) * eps`` directly — for
+        one input (batch 1) exactly the same distribution of outputs, with ``out`` normals per
+        sample instead of ``out x in``; for larger batches the examples of one sample no longer
+        share their weights. Its gradient with respect to sigma is a different unbiased
+        estimator (of lower variance).
     """
 
     def __init__(
-        self, in_features: int, out_features: int, samples: int = 10, seed: int = 0
+        self, in_features: int, out_features: int, samples: int = 10, seed: int = 0,
+        sampling: str = "weights",
     ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features),
@@ -390,6 +399,12 @@ class BayesianLinear(nn.Module):
                     f"Got {value!r} instead."
                 )
         self.in_features, self.out_features, self.samples = in_features, out_features, samples
+        if sampling not in ("weights", "local"):
+            raise InvalidParameterError(
+                f"The 'sampling' parameter of BayesianLinear must be 'weights' or 'local'. "
+                f"Got {sampling!r} instead."
+            )
+        self.sampling = sampling
         self.generator = torch.Generator().manual_seed(seed)
         bound = 4.0 / math.sqrt(in_features)  # SPEC §6 initialization
         self.weight_mu = nn.Parameter(
@@ -404,9 +419,24 @@ class BayesianLinear(nn.Module):
         return [self.weight_mu, self.weight_sigma]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` of shape (batch, in) feeds every sample; (samples, batch, in) feeds sample s
+        with weight sample s (so layers chain); returns (samples, batch, out)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0)
+        if x.dim() != 3 or x.shape[0] not in (1, self.samples) or x.shape[2] != self.in_features:
+            raise InvalidParameterError(
+                f"BayesianLinear expects inputs of shape (batch, {self.in_features}) or "
+                f"({self.samples}, batch, {self.in_features}). Got {tuple(x.shape)} instead."
+            )
+        if self.sampling == "local":
+            mean = nn.functional.linear(x, self.weight_mu)
+            var = nn.functional.linear(x * x, self.weight_sigma * self.weight_sigma)
+            shape = (self.samples, x.shape[1], self.out_features)
+            eps = torch.randn(shape, generator=self.generator).to(mean.device)
+            return mean + torch.sqrt(var + 1e-30) * eps
         eps = torch.randn((self.samples, *self.weight_mu.shape), generator=self.generator)
         w = self.weight_mu + self.weight_sigma * eps.to(self.weight_mu.device)
-        return torch.einsum("...i,soi->s...o", x, w)
+        return torch.einsum("sbi,soi->sbo", x.expand(self.samples, -1, -1), w)
 
 
 class WeakResetLinear(nn.Module):

@@ -182,6 +182,28 @@ def test_bayesian_linear_samples_shape_and_spread():
     assert out.std(dim=0).mean() > 0  # samples differ
     with pytest.raises(InvalidParameterError, match="'samples'"):
         BayesianLinear(4, 3, samples=0)
+    with pytest.raises(InvalidParameterError, match="'sampling'"):
+        BayesianLinear(4, 3, sampling="exact")
+    with pytest.raises(InvalidParameterError, match="inputs of shape"):
+        layer(torch.randn(3, 7, 4))  # 3 samples for a 5-sample layer
+    chained = BayesianLinear(3, 2, samples=5, seed=1)(out)  # sample s feeds sample s
+    assert chained.shape == (5, 7, 2)
+
+
+def test_local_reparameterization_has_the_same_output_distribution_for_one_input():
+    from scipy import stats
+
+    from crossbar.nn import BayesianLinear
+
+    x = torch.randn(1, 6)
+    outs = {}
+    for sampling in ("weights", "local"):
+        layer = BayesianLinear(6, 2, samples=20000, seed=3, sampling=sampling)
+        with torch.no_grad():
+            layer.weight_sigma.mul_(torch.linspace(0.5, 2.0, 12).reshape(2, 6))
+            outs[sampling] = layer(x)[:, 0, :].numpy()
+    for j in range(2):
+        assert stats.ks_2samp(outs["weights"][:, j], outs["local"][:, j]).pvalue > 0.01
 
 
 def test_loading_weights_without_device_state_reprograms_the_devices():
