@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(handler=_cmd_demo)
 
+    from ._cli_run import add_parsers
+
+    add_parsers(commands, _positive_int, _seed)
+
     fit = commands.add_parser("fit", help="fit device models to measured data")
     fit_models = fit.add_subparsers(dest="fit_model", metavar="MODEL", parser_class=_Parser)
     fit_models.required = True

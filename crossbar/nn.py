@@ -387,7 +387,11 @@ class BayesianLinear(nn.Module):
     """
 
     def __init__(
-        self, in_features: int, out_features: int, samples: int = 10, seed: int = 0,
+        self,
+        in_features: int,
+        out_features: int,
+        samples: int = 10,
+        seed: int = 0,
         sampling: str = "weights",
     ) -> None:
         super().__init__()

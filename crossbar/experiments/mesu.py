@@ -130,6 +130,11 @@ def mesu_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[st
         ax2.plot(tasks, history["first"], "o-", ms=3)
         ax2.set(xlabel="tasks learned", ylabel="accuracy on task 1", ylim=(0, 1))
     paper = {"last5_mean_acc": 0.9134}
-    return ctx.write_results(metrics, paper, (
-        "Paper: MESU (Bonnet et al. 2025 code, kellian-cottart/mesu-pmnist): 200 tasks, "
-        "N = 3e5, last-5 mean accuracy 91.34 % (PAPERS.md §5.5)."))
+    return ctx.write_results(
+        metrics,
+        paper,
+        (
+            "Paper: MESU (Bonnet et al. 2025 code, kellian-cottart/mesu-pmnist): 200 tasks, "
+            "N = 3e5, last-5 mean accuracy 91.34 % (PAPERS.md §5.5)."
+        ),
+    )

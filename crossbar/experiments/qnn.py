@@ -202,7 +202,12 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
     paper = {"hw.mnist_after_fmnist": 0.97, "hw.fmnist_after_fmnist": 0.86,
              "sw.mnist_after_fmnist": 0.97, "sw.fmnist_after_fmnist": 0.86,
              "footprint_ratio_vs_bnn": 15.0}  # fmt: skip
-    return ctx.write_results(metrics, paper, (
-        "Paper: D'Agostino et al., IEEE AICAS 2023 (abstract: 97 % and 86 % on consecutive "
-        "MNIST -> Fashion-MNIST, equal to software; m* robust in [2, 4]; 15x less memory than "
-        "the BNN). The paper's network size, levels and rule body were not read (PAPERS.md §2)."))
+    return ctx.write_results(
+        metrics,
+        paper,
+        (
+            "Paper: D'Agostino et al., IEEE AICAS 2023 (abstract: 97 % and 86 % on consecutive "
+            "MNIST -> Fashion-MNIST, equal to software; m* robust in [2, 4]; 15x less memory than "
+            "the BNN). The paper's network size, levels and rule body were not read (PAPERS.md §2)."
+        ),
+    )

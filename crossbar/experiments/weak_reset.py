@@ -61,7 +61,9 @@ def _train_variant(ctx: RunContext, c: dict[str, Any], noise: str, d2d: bool,
     for layer in (first, second):  # random +-1 start: one pulse on BL or on BLb of every pair
         n = layer.in_features * layer.out_features
         on_bl = init.random(n) < 0.5
-        layer.refresh(layer.devices.pulse_and_read(np.concatenate([on_bl, ~on_bl]).astype(np.int64)))
+        layer.refresh(
+            layer.devices.pulse_and_read(np.concatenate([on_bl, ~on_bl]).astype(np.int64))
+        )
     bn = [p for m in model if isinstance(m, nn.BatchNorm1d) for p in m.parameters()]
     dev_opt = WeakResetAdam([first, second], lr=c["pulse_gain"], max_pulses=c["max_pulses"])
     bn_opt = torch.optim.Adam(bn, lr=c["bn_lr"])
@@ -120,6 +122,11 @@ def ablation(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
             ax2.plot(np.arange(1, len(curves[n]) + 1), curves[n], "o-", label=n)
         ax2.set(xlabel="epoch", ylabel="test accuracy")
         ax2.legend()
-    return ctx.write_results(metrics, {}, (
-        "Paper: Majumdar et al., IEEE TED 2021 (abstract: D2D variability is the most "
-        "detrimental imperfection; accuracy numbers not read, PAPERS.md §3.4)."))
+    return ctx.write_results(
+        metrics,
+        {},
+        (
+            "Paper: Majumdar et al., IEEE TED 2021 (abstract: D2D variability is the most "
+            "detrimental imperfection; accuracy numbers not read, PAPERS.md §3.4)."
+        ),
+    )

@@ -1,0 +1,161 @@
+"""The papers' experiments in quick mode: each asserts its paper's qualitative claim."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from crossbar.cli import main
+from crossbar.data import search_paths
+from crossbar.experiments import EXPERIMENTS, run_experiment
+from crossbar.reports import endurance_report, footprint_report
+from devices import InvalidParameterError, TruncatedDistribution, WearOutParams
+
+HAVE_MNIST = any((p / "mnist").exists() for p in search_paths())
+needs_data = pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not available")
+
+
+def _run(name, out, *extra):
+    assert main(["run", name, "--quick", "--out", str(out), "--no-progress", *extra]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["experiment"] == name and doc["config"]["quick"] is True
+    assert all(isinstance(v, (int, float)) for v in doc["metrics"].values())
+    assert set(doc["paper"]) <= set(doc["metrics"])
+    assert (out / "results.md").exists() and list(out.glob("*.png"))
+    assert not (out / "checkpoint.json").exists()
+    return doc["metrics"]
+
+
+@pytest.fixture(scope="module")
+def qnn_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("qnn")
+    return out, _run("qnn-multilevel", out)
+
+
+@needs_data
+def test_bnn_metaplastic_stops_forgetting(tmp_path, capsys):
+    m = _run("bnn-metaplastic", tmp_path)
+    assert m["m0.mnist_after_mnist"] > 0.9 and m["meta.mnist_after_mnist"] > 0.9
+    assert m["m0.mnist_after_fmnist"] < 0.5  # catastrophic forgetting without metaplasticity
+    assert m["meta.mnist_after_fmnist"] > m["m0.mnist_after_fmnist"] + 0.3
+    assert m["meta.fmnist_after_fmnist"] > 0.75  # ... while the second task is still learned
+    assert "meta.mnist_after_fmnist" in capsys.readouterr().out
+
+
+@needs_data
+def test_bnn_pmnist_retention_grows_with_m(tmp_path):
+    m = _run("bnn-pmnist", tmp_path)
+    means = [m[f"m{v}.mean_acc_all_tasks"] for v in ("0", "0.5", "1", "1.35")]
+    assert means[-1] > means[0] + 0.1
+    assert m["m1.35.task1_at_end"] > m["m0.task1_at_end"] + 0.2
+
+
+@needs_data
+def test_qnn_on_the_crossbar_matches_software_and_m_star_helps(qnn_dir):
+    _, m = qnn_dir
+    assert abs(m["hw.fmnist_after_fmnist"] - m["sw.fmnist_after_fmnist"]) < 0.1
+    assert abs(m["hw.mnist_after_fmnist"] - m["sw.mnist_after_fmnist"]) < 0.15
+    assert m["sweep.m2.mnist_after_fmnist"] > m["sweep.m0.mnist_after_fmnist"] + 0.2
+    assert m["sweep.m4.mnist_after_fmnist"] > m["sweep.m0.mnist_after_fmnist"] + 0.2
+    assert m["max_writes_per_device"] >= m["mean_writes_per_device"] > 0
+    assert m["footprint_ratio_vs_bnn"] == pytest.approx(20_029_440 / (784 * 64 + 64 * 10))
+
+
+@needs_data
+def test_weak_reset_ablation_d2d_is_the_most_detrimental(tmp_path):
+    m = _run("weak-reset-ablation", tmp_path)
+    assert m["acc.ideal"] > 0.9
+    assert m["acc.d2d"] < m["acc.rtn"] and m["acc.d2d"] < m["acc.pink"]
+    assert m["acc.all"] < m["acc.ideal"]
+
+
+@needs_data
+def test_mram_ber_is_harmless_up_to_1e_3_and_halves_energy(tmp_path):
+    m = _run("mram-ber", tmp_path)
+    assert abs(m["acc.ber_1e-3"] - m["acc.ber_0"]) < 0.01
+    assert m["acc.ber_1e-1"] < m["acc.ber_0"] - 0.01
+    assert 1.5 < m["energy_ratio"] < 2.5
+
+
+@needs_data
+def test_mesu_keeps_learning_without_task_boundaries(tmp_path):
+    m = _run("mesu-pmnist", tmp_path)
+    assert m["n_tasks"] == 10
+    assert m["last5_mean_acc"] > 0.6
+    assert m["first_task_acc_at_end"] > 0.2  # remembered, 9 tasks later
+
+
+@needs_data
+def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+    full = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "a")
+    steps = {"n": 0}
+
+    def interrupt(n):
+        steps["n"] += n
+        if steps["n"] > 90:  # inside the crossbar arm's second task
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b", progress=interrupt)
+    assert (tmp_path / "b" / "checkpoint.json").exists()
+    with pytest.raises(InvalidParameterError, match="unfinished run"):
+        run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b")
+    resumed = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b", resume=True)
+    assert resumed["metrics"] == full["metrics"]
+
+
+def test_run_errors_are_one_line(tmp_path, capsys):
+    assert main(["run", "no-such", "--quick"]) == 2
+    assert main(["run", "mram-ber", "--quick", "--resume", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert "invalid choice" in err[0] and "no checkpoint" in err[1]
+    assert set(EXPERIMENTS) == {"bnn-metaplastic", "bnn-pmnist", "qnn-multilevel",
+                                "weak-reset-ablation", "mram-ber", "mesu-pmnist"}  # fmt: skip
+
+
+def test_endurance_lifetime_matches_the_limit_distribution(tmp_path):
+    wear = WearOutParams(TruncatedDistribution("lognorm", 0.0, 1e6, 1.0, 1.0))
+    np.savez(tmp_path / "device_writes.npz", writes=np.full(1000, 500), periods=10,
+             period=np.array("epoch"))  # fmt: skip
+    r = endurance_report(tmp_path, wear, plot=tmp_path / "e.png")
+    # every device at 50 writes per epoch: F(T) = CDF(50 T) = 1 % at T = ppf(0.01) / 50
+    assert r.lifetime_periods == pytest.approx(float(wear.limit_writes.ppf(0.01)) / 50, rel=1e-9)
+    assert r.fraction_past_limit == pytest.approx(float(wear.limit_writes.cdf(500)))
+    assert (tmp_path / "e.png").exists()
+    # mixed rates: a Monte-Carlo population of limits fails 1 % at the projected lifetime
+    writes = np.random.default_rng(0).integers(0, 2000, 5000)
+    np.savez(tmp_path / "device_writes.npz", writes=writes, periods=4, period=np.array("epoch"))
+    r = endurance_report(tmp_path, wear)
+    limits = wear.limit_writes.sample(writes.size * 40, np.random.default_rng(1))
+    failed = np.tile(writes, 40) / 4 * r.lifetime_periods > limits
+    assert failed.mean() == pytest.approx(0.01, rel=0.1)
+    with pytest.raises(InvalidParameterError, match=r"no device_writes\.npz"):
+        endurance_report(tmp_path / "nothing")
+
+
+@needs_data
+def test_endurance_command_on_an_experiment(qnn_dir, capsys):
+    out, m = qnn_dir
+    assert main(["endurance", str(out), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["max_writes"] == m["max_writes_per_device"]
+    assert r["lifetime_periods"] > r["periods"] and math.isfinite(r["lifetime_periods"])
+    assert (out / "endurance.png").exists()
+    assert main(["endurance", str(out), "--limit-median", "-1"]) == 2
+
+
+def test_footprint_accounting(capsys):
+    r = footprint_report([784, 1024, 10])
+    weights, bnn = 784 * 1024 + 1024 * 10, 20_029_440
+    assert r.weights == weights and r.bnn_weights == bnn
+    assert r.ratio_hidden == pytest.approx(bnn / weights)
+    assert r.ratio_total == pytest.approx(bnn * 33 / (weights * (32 + 2 * 3)))
+    h = r.hidden_units_for_15x
+    assert footprint_report([784, round(h), 10]).ratio_total == pytest.approx(15, rel=0.01)
+    assert main(["footprint", "--dims", "784,128,10", "--hidden-bits", "8"]) == 0
+    assert "footprint ratio" in capsys.readouterr().out
+    assert main(["footprint", "--dims", "784"]) == 2
+    with pytest.raises(InvalidParameterError, match="'levels'"):
+        footprint_report([784, 10], levels=1)
