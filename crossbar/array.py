@@ -156,9 +156,9 @@ class CrossbarArray:
                 f"The 'g' parameter of CrossbarArray.program_conductances must lie in the window "
                 f"[{p.g_min_s!r}, {p.g_max_s!r}] S. Got [{arr.min()!r}, {arr.max()!r}] instead."
             )
-        if self.cells is not None:
-            return self._program_pulses(np.clip(arr, p.g_min_s, p.g_max_s).reshape(-1),
-                                        np.arange(arr.size))  # fmt: skip
+        if self.cells is not None:  # targets pulses cannot reach are clipped to what they can
+            lo, hi = self.config.g_window_s
+            return self._program_pulses(np.clip(arr, lo, hi).reshape(-1), np.arange(arr.size))
         self._ideal[...] = arr
         self._cache.clear()
         return None

@@ -424,10 +424,13 @@ class BayesianLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` of shape (batch, in) feeds every sample; (samples, batch, in) feeds sample s
-        with weight sample s (so layers chain); returns (samples, batch, out)."""
+        with weight sample s (so layers chain); returns (samples, batch, out). A 3-D input is
+        always read as one input per sample, never as extra batch dimensions."""
         if x.dim() == 2:
             x = x.unsqueeze(0)
-        if x.dim() != 3 or x.shape[0] not in (1, self.samples) or x.shape[2] != self.in_features:
+        elif x.dim() != 3 or x.shape[0] != self.samples:
+            x = x.new_empty(0, 0, 0)  # rejected below
+        if x.dim() != 3 or x.shape[2] != self.in_features:
             raise InvalidParameterError(
                 f"BayesianLinear expects inputs of shape (batch, {self.in_features}) or "
                 f"({self.samples}, batch, {self.in_features}). Got {tuple(x.shape)} instead."

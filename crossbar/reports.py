@@ -76,7 +76,7 @@ def endurance_report(folder: str | os.PathLike[str], wear: WearOutParams | None 
         return failed_fraction(rate * t, wear)
 
     lo, hi = 1e-6, 1e30
-    if rate.max() == 0:
+    if fraction(hi) < 0.01:  # fewer than 1 % of the devices are ever written
         lifetime = math.inf
     else:
         for _ in range(200):  # bisection on log T

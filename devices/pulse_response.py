@@ -148,16 +148,21 @@ def program_window_s(params: PulseResponseParams) -> tuple[float, float]:
     Potentiation pulses saturate at ``g_inf_pot_s`` when ``n0_pot_pulses > 0`` (and depression
     at ``g_inf_dep_s``), which they approach but never pass; such an end of ``[g_min_s, g_max_s]``
     is pulled in to one default tolerance (half of :func:`max_mean_step_s`) inside the asymptote,
-    so that every target in the window converges without noise. Accelerating directions
-    (``n0 < 0``) reach the window's end.
+    so that every target in the window converges without noise. An accelerating direction
+    (``n0 < 0``) moves away from its asymptote: potentiation raises G only above ``g_inf_pot_s``,
+    depression lowers it only below ``g_inf_dep_s``, which bound the window from the other side.
     """
     p = params
     tol = 0.5 * max_mean_step_s(p)
     lo, hi = p.g_min_s, p.g_max_s
     if p.n0_dep_pulses > 0:
         lo = max(lo, p.g_inf_dep_s + tol)
+    else:  # accelerating depression only lowers G below its asymptote
+        hi = min(hi, p.g_inf_dep_s - tol)
     if p.n0_pot_pulses > 0:
         hi = min(hi, p.g_inf_pot_s - tol)
+    else:  # accelerating potentiation only raises G above its asymptote
+        lo = max(lo, p.g_inf_pot_s + tol)
     if not lo < hi:
         raise InvalidParameterError(
             f"The pulse response {p.name!r} cannot be programmed: its asymptotes leave no "
@@ -177,9 +182,11 @@ class PulseProgramResult:
     targets_s : ndarray of float64
         Their target conductances (S).
     pulses : ndarray of int64
-        Programming pulses each device received (its verify reads are ``pulses + 1``).
+        Programming pulses each device received (its verify reads are ``pulses + 1``, or
+        ``pulses`` when it wore out during the call).
     converged : ndarray of bool
-        Whether the last verify read was within the tolerance.
+        Whether the last verify read was within the tolerance (always False for a device that
+        wore out during the call).
     """
 
     cells: np.ndarray

@@ -87,13 +87,14 @@ def test_mesu_keeps_learning_without_task_boundaries(tmp_path):
 
 
 @needs_data
-def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+@pytest.mark.parametrize("stop_after", [61, 200])  # just after a task boundary; in a later arm
+def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, stop_after):
     full = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "a")
     steps = {"n": 0}
 
     def interrupt(n):
         steps["n"] += n
-        if steps["n"] > 90:  # inside the crossbar arm's second task
+        if steps["n"] >= stop_after:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -101,8 +102,12 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     assert (tmp_path / "b" / "checkpoint.json").exists()
     with pytest.raises(InvalidParameterError, match="unfinished run"):
         run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b")
-    resumed = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b", resume=True)
+    counted = {"n": 0}
+    resumed = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b", resume=True,
+                             progress=lambda n: counted.__setitem__("n", counted["n"] + n))  # fmt: skip
     assert resumed["metrics"] == full["metrics"]
+    exp = EXPERIMENTS["qnn-multilevel"]
+    assert counted["n"] == exp.steps(exp.config(True, 0))  # the bar ends full
 
 
 def test_run_errors_are_one_line(tmp_path, capsys):
@@ -131,6 +136,8 @@ def test_endurance_lifetime_matches_the_limit_distribution(tmp_path):
     limits = wear.limit_writes.sample(writes.size * 40, np.random.default_rng(1))
     failed = np.tile(writes, 40) / 4 * r.lifetime_periods > limits
     assert failed.mean() == pytest.approx(0.01, rel=0.1)
+    np.savez(tmp_path / "device_writes.npz", writes=np.r_[np.zeros(999), 5], periods=1)
+    assert math.isinf(endurance_report(tmp_path, wear).lifetime_periods)  # < 1 % ever written
     with pytest.raises(InvalidParameterError, match=r"no device_writes\.npz"):
         endurance_report(tmp_path / "nothing")
 

@@ -94,6 +94,17 @@ def test_state_dict_round_trip_and_training_step(rng):
     np.testing.assert_array_equal(clone.device_writes(), layer.device_writes())
 
 
+def test_program_window_of_accelerating_directions():
+    tol = 0.5 * max_mean_step_s(P)
+    acc = PulseResponseParams(g_inf_pot_s=40e-6, n0_pot_pulses=-60.0, g_inf_dep_s=180e-6,
+                              n0_dep_pulses=-40.0, g_min_s=10e-6, g_max_s=200e-6)  # fmt: skip
+    tol = 0.5 * max_mean_step_s(acc)
+    assert program_window_s(acc) == pytest.approx((40e-6 + tol, 180e-6 - tol))
+    m = TiledMatrix(np.array([[0.3, -1.0]]), _config(device=acc), rng=0)
+    for a in m.arrays:
+        assert np.all(a.conductance() >= 40e-6)
+
+
 @pytest.mark.parametrize(
     ("changes", "match"),
     [

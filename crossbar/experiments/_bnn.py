@@ -17,13 +17,13 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..optim import MetaplasticAdam
 from ._data import Task
 from ._run import RunContext
+from ._train import train_tasks
 
 __all__ = ["BinaryLinear", "accuracy", "make_bnn", "train_continual"]
 
@@ -117,46 +117,19 @@ def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
     """Train ``tasks`` one after the other (checkpointed per epoch under ``key``).
 
     Returns the unit's result — ``final[i][j]``: accuracy on task j after training task i;
-    ``curve``: accuracy on every task after every epoch — and the trained model.
+    ``curve``: accuracy on every task after every epoch — and the trained model. An older task
+    is evaluated with the batch-norm parameters saved at the end of its training.
     """
     model = make_bnn(dims, seed)
-    result: dict[str, Any] = {"final": [], "curve": []}
-    bn_states: list[dict[str, torch.Tensor]] = []
-    start_task, start_epoch, opt_state = 0, 0, None
-    saved = ctx.load_state(key)
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        result = {"final": saved["final"], "curve": saved["curve"]}
-        bn_states = saved["bn_states"]
-        start_task, start_epoch, opt_state = saved["task"], saved["epoch"], saved["opt"]
-    for t in range(start_task, len(tasks)):
-        opt = _optimizer(model, meta, lr, decay)  # a fresh optimizer per task, as in main.py
-        if opt_state is not None:
-            opt.load_state_dict(opt_state)
-            opt_state = None
-        task = tasks[t]
-        for epoch in range(start_epoch if t == start_task else 0, epochs):
-            gen = torch.Generator().manual_seed(int(np.random.SeedSequence(
-                [seed, int(meta * 1000), t, epoch]).generate_state(1)[0]))  # fmt: skip
-            order = torch.randperm(len(task.y), generator=gen)
-            model.train()
-            for k in range(0, len(order), batch):
-                sel = order[k : k + batch]
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(task.x[sel]), task.y[sel]).backward()
-                opt.step()
-                ctx.progress(1)
-            result["curve"].append([
-                accuracy(model, other, test_batch, bn_states[j] if j < t else None)
-                for j, other in enumerate(tasks)
-            ])  # fmt: skip
-            if epoch + 1 < epochs:
-                ctx.save_state(key, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                     "task": t, "epoch": epoch + 1, "bn_states": bn_states,
-                                     **result})  # fmt: skip
-        bn_states.append(_bn_state(model))
-        result["final"].append([accuracy(model, other, test_batch, bn_states[j] if j < t else None)
-                                for j, other in enumerate(tasks)])  # fmt: skip
-        ctx.save_state(key, {"model": model.state_dict(), "opt": None, "task": t + 1, "epoch": 0,
-                             "bn_states": bn_states, **result})  # fmt: skip
+    extra: dict[str, Any] = {"bn_states": []}
+
+    def evaluate(net: nn.Module, t: int, j: int) -> float:
+        bn = extra["bn_states"][j] if j < t else None
+        return accuracy(net, tasks[j], test_batch, bn)
+
+    def on_task_end(net: nn.Module, t: int) -> None:
+        extra["bn_states"].append(_bn_state(net))
+
+    result = train_tasks(ctx, key, model, lambda net: _optimizer(net, meta, lr, decay), tasks,
+                         epochs, batch, seed, evaluate, on_task_end, extra)  # fmt: skip
     return result, model

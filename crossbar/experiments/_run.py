@@ -10,8 +10,9 @@ A run writes into ``DIR``:
   ``results.md`` (the metrics beside the paper's, as a markdown table) and PNG plots.
 
 ``--resume`` continues from the checkpoint: finished units are not run again and the unit in
-progress restarts from its last saved state, so an interrupted run ends with the same numbers
-as an uninterrupted one (tested).
+progress restarts from its last saved state (the last finished epoch or task; experiments whose
+units save no state, such as ``weak-reset-ablation``'s variants, restart the unit), so an
+interrupted run ends with the same numbers as an uninterrupted one (tested).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..nn import CrossbarLinear
 from ..optim import MetaplasticAdam
 from ._data import Task, load_task
 from ._run import RunContext
+from ._train import train_tasks
 
 __all__ = ["QuantizedLinear", "qnn_multilevel"]
 
@@ -91,35 +92,9 @@ def _train(ctx: RunContext, key: str, kind: str, meta: float, tasks: list[Task],
            c: dict[str, Any]) -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
     """MNIST then Fashion-MNIST (a fresh optimizer per task), checkpointed per epoch."""
     model = _model(kind, c["hidden"], c["seed"], c["levels"])
-    result: dict[str, Any] = {"final": [], "curve": []}
-    start_task, start_epoch, opt_state = 0, 0, None
-    saved = ctx.load_state(key)
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        result = {"final": saved["final"], "curve": saved["curve"]}
-        start_task, start_epoch, opt_state = saved["task"], saved["epoch"], saved["opt"]
-    for t in range(start_task, len(tasks)):
-        opt = _optimizer(model, meta, c["lr"])
-        if opt_state is not None:
-            opt.load_state_dict(opt_state)
-            opt_state = None
-        task = tasks[t]
-        for epoch in range(start_epoch if t == start_task else 0, c["epochs"]):
-            gen = torch.Generator().manual_seed(c["seed"] * 1000 + 10 * t + epoch)
-            order = torch.randperm(len(task.y), generator=gen)
-            model.train()
-            for k in range(0, len(order), c["batch"]):
-                sel = order[k : k + c["batch"]]
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(task.x[sel]), task.y[sel]).backward()
-                opt.step()
-                ctx.progress(1)
-            result["curve"].append([_accuracy(model, other) for other in tasks])
-            last = epoch + 1 == c["epochs"]
-            ctx.save_state(key, {"model": model.state_dict(), "opt": None if last else
-                                 opt.state_dict(), "task": t + last, "epoch": 0 if last else
-                                 epoch + 1, **result})  # fmt: skip
-        result["final"].append([_accuracy(model, other) for other in tasks])
+    result = train_tasks(ctx, key, model, lambda net: _optimizer(net, meta, c["lr"]), tasks,
+                         c["epochs"], c["batch"], c["seed"],
+                         lambda net, t, j: _accuracy(net, tasks[j]))  # fmt: skip
     return result, model
 
 
