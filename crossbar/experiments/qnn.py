@@ -99,7 +99,7 @@ def _train(ctx: RunContext, key: str, kind: str, meta: float, tasks: list[Task],
 
 
 def qnn_multilevel_config(quick: bool, seed: int) -> dict[str, Any]:
-    full = {"hidden": 1024, "epochs": 20, "n_train": None, "n_test": None,
+    full = {"hidden": 1024, "epochs": 10, "n_train": None, "n_test": None,
             "sweep": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}  # fmt: skip
     small = {"hidden": 64, "epochs": 2, "n_train": 3000, "n_test": 1000,
              "sweep": [0.0, 2.0, 4.0, 6.0]}  # fmt: skip
