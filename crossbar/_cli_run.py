@@ -32,6 +32,9 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
     run.add_argument("--data", metavar="DIR", default=None,
                      help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
                           "../shared/data, ~/.cache/crossbar-sim/data)")  # fmt: skip
+    run.add_argument("--device", default="cpu",
+                     help="torch device of the binarized-network experiments (cpu, cuda); "
+                          "bnn-metaplastic and bnn-pmnist need a GPU in full mode")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print results.json on stdout")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=run_command)
@@ -102,7 +105,7 @@ def run_command(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="step", desc=args.experiment, leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         doc = run_experiment(args.experiment, args.quick, args.out, args.seed, args.resume,
-                             args.data, progress=bar.update)  # fmt: skip
+                             args.data, progress=bar.update, device=args.device)  # fmt: skip
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

@@ -113,9 +113,12 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, stop_after):
 def test_run_errors_are_one_line(tmp_path, capsys):
     assert main(["run", "no-such", "--quick"]) == 2
     assert main(["run", "mram-ber", "--quick", "--resume", "--out", str(tmp_path)]) == 2
+    assert main(["run", "qnn-multilevel", "--quick", "--device", "cuda"]) == 2
+    assert main(["run", "mram-ber", "--quick", "--device", "meta", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert len(err) == 4 and all(line.startswith("error:") for line in err)
     assert "invalid choice" in err[0] and "no checkpoint" in err[1]
+    assert "runs on the CPU" in err[2] and "'device'" in err[3]
     assert set(EXPERIMENTS) == {"bnn-metaplastic", "bnn-pmnist", "qnn-multilevel",
                                 "weak-reset-ablation", "mram-ber", "mesu-pmnist"}  # fmt: skip
 

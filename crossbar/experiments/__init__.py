@@ -84,6 +84,10 @@ EXPERIMENTS = {
 }
 
 
+#: Experiments whose networks are plain torch and may run on a GPU (``--device cuda``).
+TORCH_DEVICE_EXPERIMENTS = ("bnn-metaplastic", "bnn-pmnist", "mram-ber")
+
+
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name`` (a clear error listing the known ones otherwise)."""
     if name not in EXPERIMENTS:
@@ -96,7 +100,8 @@ def get_experiment(name: str) -> Experiment:
 
 def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] | None = None,
                    seed: int = 0, resume: bool = False, data: str | None = None,
-                   progress: Callable[[int], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                   progress: Callable[[int], Any] | None = None,
+                   device: str = "cpu") -> dict[str, Any]:  # fmt: skip
     """Run one experiment; returns the ``results.json`` document.
 
     Parameters
@@ -114,9 +119,17 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
         Folder holding ``mnist/`` and ``fashion-mnist/`` (``crossbar.data`` search order if None).
     progress : callable, optional
         Called with the number of finished training steps.
+    device : str
+        Torch device (``"cpu"``, ``"cuda"``) of the experiments that train plain torch networks
+        (:data:`TORCH_DEVICE_EXPERIMENTS`); the others simulate devices on the CPU.
     """
     exp = get_experiment(name)
+    if device != "cpu" and name not in TORCH_DEVICE_EXPERIMENTS:
+        raise InvalidParameterError(
+            f"--device {device}: {name} runs on the CPU (device simulation); only "
+            f"{', '.join(TORCH_DEVICE_EXPERIMENTS)} take another torch device."
+        )
     config = exp.config(quick, seed)
     out = out if out is not None else os.path.join("results", name + ("-quick" if quick else ""))
-    ctx = RunContext(name, out, config, resume=resume, progress=progress)
+    ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device)
     return exp.run(ctx, config, data)

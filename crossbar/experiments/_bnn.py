@@ -120,7 +120,8 @@ def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
     ``curve``: accuracy on every task after every epoch — and the trained model. An older task
     is evaluated with the batch-norm parameters saved at the end of its training.
     """
-    model = make_bnn(dims, seed)
+    model = make_bnn(dims, seed).to(ctx.device)
+    tasks = [task.to(ctx.device) for task in tasks]
     extra: dict[str, Any] = {"bn_states": []}
 
     def evaluate(net: nn.Module, t: int, j: int) -> float:

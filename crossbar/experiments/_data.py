@@ -22,6 +22,11 @@ class Task:
     x_test: torch.Tensor
     y_test: torch.Tensor
 
+    def to(self, device: torch.device | str) -> Task:
+        """The same task with its tensors on ``device``."""
+        return Task(self.name, self.x.to(device), self.y.to(device), self.x_test.to(device),
+                    self.y_test.to(device))  # fmt: skip
+
 
 def load_task(name: str, n_train: int | None, n_test: int | None, seed: int,
               root: str | None = None, permutation: int | None = None,

@@ -57,11 +57,26 @@ class RunContext:
         nothing is overwritten silently.
     progress : callable, optional
         Called with the number of finished steps (e.g. a tqdm bar's ``update``).
+    device : str
+        Torch device of the experiments that train plain torch networks (``"cpu"``, ``"cuda"``);
+        checkpoints are stored and loaded on the CPU, so a run may resume on another device.
     """
 
     def __init__(self, experiment: str, out: str | os.PathLike[str], config: dict[str, Any],
-                 resume: bool = False, progress: Callable[[int], Any] | None = None) -> None:  # fmt: skip
+                 resume: bool = False, progress: Callable[[int], Any] | None = None,
+                 device: str = "cpu") -> None:  # fmt: skip
         self.experiment = experiment
+        try:
+            self.device = torch.device(device)
+            if self.device.type not in ("cpu", "cuda", "mps"):
+                raise RuntimeError
+        except (RuntimeError, TypeError):
+            raise InvalidParameterError(
+                f"The 'device' parameter must be a torch device such as 'cpu' or 'cuda'. "
+                f"Got {device!r} instead."
+            ) from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameterError("--device cuda: no CUDA device is available here.")
         self.out = Path(out)
         self.config = json.loads(json.dumps(config))  # JSON-ready, as it will be read back
         self.progress = progress or (lambda n: None)
@@ -116,7 +131,7 @@ class RunContext:
         path = self.out / _STATE
         if not path.exists():
             return None
-        doc = torch.load(path, weights_only=True)
+        doc = torch.load(path, weights_only=True, map_location="cpu")
         return doc["state"] if doc.get("key") == key else None
 
     def _write_checkpoint(self) -> None:

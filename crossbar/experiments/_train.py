@@ -62,7 +62,7 @@ def train_tasks(ctx: RunContext, key: str, model: nn.Module,
         for epoch in range(start_epoch if t == start_task else 0, epochs):
             words = np.random.SeedSequence([seed, t, epoch]).generate_state(2)
             gen = torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
-            order = torch.randperm(len(task.y), generator=gen)
+            order = torch.randperm(len(task.y), generator=gen).to(task.y.device)
             model.train()
             for k in range(0, len(order), batch):
                 sel = order[k : k + batch]

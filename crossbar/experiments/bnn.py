@@ -153,20 +153,20 @@ def mram_ber_steps(c: dict[str, Any]) -> int:
 
 
 def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
-    task = load_task("mnist", c["n_train"], c["n_test"], c["seed"], root)
+    task = load_task("mnist", c["n_train"], c["n_test"], c["seed"], root).to(ctx.device)
     weights_path = ctx.out / "bnn_weights.pt"
-    model = make_bnn(c["dims"], c["seed"])
+    model = make_bnn(c["dims"], c["seed"]).to(ctx.device)
     if ctx.done("train") is None or not weights_path.exists():
         _, model = train_continual(ctx, "train", c["dims"], 0.0, [task], c["epochs"], c["seed"],
                                    c["batch"], c["lr"], c["decay"])  # fmt: skip
-        torch.save(model.state_dict(), weights_path)
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
         ctx.finish("train", {"accuracy": accuracy(model, task)})
     else:
-        model.load_state_dict(torch.load(weights_path, weights_only=True))
+        model.load_state_dict(torch.load(weights_path, weights_only=True, map_location="cpu"))
         ctx.progress(c["epochs"] * _steps(c["n_train"], c["batch"]))
     layers = [m for m in model.modules() if isinstance(m, BinaryLinear)]
     sizes = [lay.weight.numel() for lay in layers]
-    bits = np.concatenate([(lay.weight.detach().reshape(-1) > 0).numpy() for lay in layers])
+    bits = np.concatenate([(lay.weight.detach().reshape(-1) > 0).cpu().numpy() for lay in layers])
     metrics: dict[str, float] = {}
     sweep = {}
     for label, ber in BERS.items():
@@ -181,7 +181,8 @@ def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
                     mram.write(bits.astype(np.uint8), c["write_current_ua"], float(duration))
                     flips = mram.read() != bits
                 for lay, part in zip(layers, np.split(flips, np.cumsum(sizes)[:-1]), strict=True):
-                    lay.flip = torch.from_numpy(1.0 - 2.0 * part.reshape(lay.weight.shape)).float()
+                    flip = torch.from_numpy(1.0 - 2.0 * part.reshape(lay.weight.shape)).float()
+                    lay.flip = flip.to(ctx.device)
                 accs.append(accuracy(model, task))
             for lay in layers:
                 lay.flip = None
