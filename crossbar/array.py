@@ -19,7 +19,7 @@ cell (CrossSim copies the whole conductance matrix per input vector instead).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -124,14 +124,12 @@ class CrossbarArray:
                     f"indices in [0, {self.config.levels - 1}]. Got {_extremes(flat)} instead."
                 )
             return self._program_pulses(self._pulse_levels[flat], np.arange(flat.size))
-        assert self.cells is not None
-        result = self.cells.program(lv.reshape(-1))
+        result = cast(MultiLevelRRAM, self.cells).program(lv.reshape(-1))
         self._cache.clear()
         return result
 
     def _program_pulses(self, targets: np.ndarray, cells: np.ndarray) -> PulseProgramResult:
-        assert isinstance(self.cells, PulseResponseDevice)
-        result = self.cells.program(targets, cells=cells)
+        result = cast(PulseResponseDevice, self.cells).program(targets, cells=cells)
         self._pulse_target[cells] = targets
         return result
 

@@ -22,6 +22,17 @@ def _steps(n_train: int | None, batch: int) -> int:
     return -(-(n_train or 60000) // batch)
 
 
+def _arm(ctx: RunContext, c: dict[str, Any], arm: str, meta: float, tasks: list[Any]) -> Any:
+    """The result of one metaplasticity arm: stored if finished, else trained now."""
+    res = ctx.done(arm)
+    if res is None:
+        res, _ = train_continual(ctx, arm, c["dims"], meta, tasks, c["epochs"], c["seed"],
+                                 c["batch"], c["lr"], c["decay"])  # fmt: skip
+        return ctx.finish(arm, res)
+    ctx.progress(len(tasks) * c["epochs"] * _steps(c["n_train"], c["batch"]))
+    return res
+
+
 # -- bnn-metaplastic ---------------------------------------------------------------------------------
 def bnn_metaplastic_config(quick: bool, seed: int) -> dict[str, Any]:
     """Fig. 1a of Laborieux et al.: MNIST then Fashion-MNIST, m = 0 against m = 1.5."""
@@ -45,13 +56,7 @@ def bnn_metaplastic(ctx: RunContext, c: dict[str, Any], root: str | None) -> dic
     curves = {}
     for m in c["metas"]:
         arm = "m0" if m == 0 else "meta"
-        res = ctx.done(arm)
-        if res is None:
-            res, _ = train_continual(ctx, arm, c["dims"], m, tasks, c["epochs"], c["seed"],
-                                     c["batch"], c["lr"], c["decay"])  # fmt: skip
-            res = ctx.finish(arm, res)
-        else:
-            ctx.progress(2 * c["epochs"] * _steps(c["n_train"], c["batch"]))
+        res = _arm(ctx, c, arm, m, tasks)
         final = res["final"]
         metrics[f"{arm}.mnist_after_mnist"] = final[0][0]
         metrics[f"{arm}.mnist_after_fmnist"] = final[1][0]
@@ -106,13 +111,7 @@ def bnn_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str
     finals = {}
     for m in c["metas"]:
         arm = f"m{m:g}"
-        res = ctx.done(arm)
-        if res is None:
-            res, _ = train_continual(ctx, arm, c["dims"], m, tasks, c["epochs"], c["seed"],
-                                     c["batch"], c["lr"], c["decay"])  # fmt: skip
-            res = ctx.finish(arm, res)
-        else:
-            ctx.progress(c["tasks"] * c["epochs"] * _steps(c["n_train"], c["batch"]))
+        res = _arm(ctx, c, arm, m, tasks)
         last = res["final"][-1]
         finals[m] = last
         metrics[f"{arm}.mean_acc_all_tasks"] = float(np.mean(last))
