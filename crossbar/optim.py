@@ -59,12 +59,15 @@ def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.T
     if k > 2 and w.device.type == "cpu":  # one numba pass instead of a dozen tensor ops
         from ._meta_kernels import multilevel_factor
 
+        q64 = q.detach().to(torch.float64).contiguous().numpy()
+        thr = 0.5 * (q64[1:] + q64[:-1])
+        edges = np.concatenate([[thr[0] - (q64[1] - q64[0])], thr,
+                                [thr[-1] + (q64[-1] - q64[-2])]])  # fmt: skip
         w_np = w.detach().contiguous().reshape(-1).numpy()
-        out = np.empty(w_np.size)
-        multilevel_factor(w_np, delta.detach().contiguous().reshape(-1).numpy(),
-                          q.detach().to(torch.float64).contiguous().numpy(), float(meta),
-                          mode == "any_crossing", out)  # fmt: skip
-        return torch.from_numpy(out).to(w.dtype).reshape(w.shape)
+        out = np.empty(w_np.size, dtype=w_np.dtype)
+        multilevel_factor(w_np, delta.detach().contiguous().reshape(-1).numpy(), q64, edges,
+                          float(meta), mode == "any_crossing", out)  # fmt: skip
+        return torch.from_numpy(out).reshape(w.shape)
     return _factor_torch(w, delta, q, meta, mode)
 
 
