@@ -6,47 +6,92 @@ import math
 
 import numpy as np
 
-from devices._jit import jit_parallel, prange
-from devices._rng import normal
+from devices._jit import jit, jit_parallel, prange
+from devices._rng import fill_normals
+
+
+@jit
+def _digitize(current, s, qmax):
+    """The ADC: round half away from zero to a multiple of ``s``, saturate at ``qmax`` codes
+    (``s = 0``: an ideal ADC). Straight-line code, so the column loop stays SIMD."""
+    code = min(math.floor(abs(current) / s + 0.5), qmax) if s > 0.0 else 0.0
+    return math.copysign(code * s, current) if s > 0.0 else current
 
 
 @jit_parallel
-def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out):
+def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out_scale, out):
     """Digitize every tile's column currents and sum the row tiles.
 
     mean, var : (R, B, C) noiseless column currents and their read-noise variances (var may be
         empty: no noise); ref_mean, ref_var : (R, B, T) reference-column currents (T = 0: no
         reference column), subtracted from every column ``c`` of column tile ``col_tile[c]``
         with one shared noise draw; step : (R, C) ADC step (0: ideal ADC); qmax : largest code.
-    out : (B, C) sum over row tiles of the digitized currents.
-    Normal ``(r, b, c)`` uses counter ``(r * B + b) * (C + T) + c`` (reference: ``C + t``).
+    out : (B, C) sum over row tiles of the digitized currents, times ``out_scale[b]``.
+    The normals of row tile r and input b come from :func:`devices._rng.fill_normals` at
+    counter ``(r * B + b) * P`` with ``P = ceil((C + T) / 2)`` pairs: column c uses normal c,
+    reference t normal ``C + t``.
     """
     n_r, n_b, n_c = mean.shape
     n_t = ref_mean.shape[2]
     noisy = var.size > 0
-    width = np.uint64(n_c + n_t)
+    pairs = (n_c + n_t + 1) // 2
     for b in prange(n_b):
-        z = np.zeros(n_c + n_t)  # this row's normals, drawn in a tight loop of their own
-        for c in range(n_c):
-            out[b, c] = 0.0
+        z = np.zeros(2 * pairs)  # this read's normals, drawn in a SIMD loop of their own
+        ref = np.zeros(max(n_t, 1))
+        acc = out[b]
+        acc[:] = 0.0
         for r in range(n_r):
             if noisy:
-                base = (np.uint64(r) * np.uint64(n_b) + np.uint64(b)) * width
-                for c in range(n_c + n_t):
-                    z[c] = normal(key, base + np.uint64(c))
-            for c in range(n_c):
-                current = mean[r, b, c]
+                fill_normals(key, np.uint64(r * n_b + b) * np.uint64(pairs), z)
+            for t in range(n_t):
+                ref[t] = ref_mean[r, b, t]
                 if noisy:
-                    current += math.sqrt(var[r, b, c]) * z[c]
-                if n_t > 0:
-                    t = col_tile[c]
-                    ref = ref_mean[r, b, t]
-                    if noisy:
-                        ref += math.sqrt(ref_var[r, b, t]) * z[n_c + t]
-                    current -= ref
-                s = step[r, c]
-                if s > 0.0:  # round half away from zero, then saturate
-                    code = math.floor(abs(current) / s + 0.5)
-                    code = min(code, qmax)
-                    current = math.copysign(code * s, current)
-                out[b, c] += current
+                    ref[t] += math.sqrt(ref_var[r, b, t]) * z[n_c + t]
+            m, s = mean[r, b], step[r]
+            # separate loops per case: a branch inside would keep the column loop scalar
+            if noisy and n_t == 0:
+                v = var[r, b]
+                for c in range(n_c):
+                    current = m[c] + math.sqrt(v[c]) * z[c]
+                    acc[c] += _digitize(current, s[c], qmax)
+            elif noisy:
+                v = var[r, b]
+                for c in range(n_c):
+                    current = m[c] + math.sqrt(v[c]) * z[c] - ref[col_tile[c]]
+                    acc[c] += _digitize(current, s[c], qmax)
+            elif n_t == 0:
+                for c in range(n_c):
+                    acc[c] += _digitize(np.float64(m[c]), s[c], qmax)
+            else:
+                for c in range(n_c):
+                    acc[c] += _digitize(m[c] - ref[col_tile[c]], s[c], qmax)
+        k = out_scale[b]
+        for c in range(n_c):
+            acc[c] *= k
+
+
+@jit_parallel
+def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out):
+    """The input DAC, writing each row tile's voltages contiguously.
+
+    ``x`` (B, in); ``scale`` (B,) the input magnitude mapped to ``v_read``; ``levels`` the
+    largest code (0: an ideal DAC); ``v_out`` (R, B, tile_rows) the word-line voltages of row
+    tile r (zero past the last input); ``v2_out`` the same shape holding ``sigma2 * v**2``, the
+    factor of the read-noise variance (empty: no noise). Rounding is half to even, as numpy's.
+    """
+    n_b, n_in = x.shape
+    n_r, _, rows = v_out.shape
+    noisy = v2_out.size > 0
+    for b in prange(n_b):
+        for r in range(n_r):
+            for k in range(rows):
+                i = r * rows + k
+                v = 0.0
+                if i < n_in:
+                    u = min(max(np.float64(x[b, i]) / scale[b], -1.0), 1.0)
+                    if levels > 0:
+                        u = np.rint(u * levels) / levels
+                    v = u * v_read
+                v_out[r, b, k] = v
+                if noisy:
+                    v2_out[r, b, k] = sigma2 * v * v

@@ -34,7 +34,7 @@ from devices._rng import derive_key
 from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
-from ._mvm_kernels import read_out
+from ._mvm_kernels import dac_tiles, read_out
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -209,7 +209,7 @@ class CrossbarArray:
             out = np.empty_like(mean)
             read_out(mean[None], var[None], np.empty((1, mean.shape[0], 0)),
                      np.empty((1, mean.shape[0], 0)), np.zeros(self.cols, dtype=np.int64),
-                     np.zeros((1, self.cols)), 1, key, out)  # fmt: skip
+                     np.zeros((1, self.cols)), 1, key, np.ones(mean.shape[0]), out)  # fmt: skip
             mean = out
         self._reads += 1
         self.read_count += vv.shape[0]
@@ -256,6 +256,7 @@ class TiledMatrix:
         gen = as_generator(rng, "TiledMatrix")
         self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self._calls = 0
+        self._work_key: tuple[Any, ...] | None = None
         per_tile = c.tile_cols if c.mapping == "differential" else c.tile_cols - 1
         self._row_starts = list(range(0, self.in_features, c.tile_rows))
         self._col_starts = list(range(0, self.out_features, per_tile))
@@ -411,14 +412,32 @@ class TiledMatrix:
         c = self.config
         return c.adc.bits is not None or c.read_noise_rel > 0
 
+    def _workspace(self, n_b: int, dtype: type, noisy: bool) -> tuple[np.ndarray, ...]:
+        """Scratch arrays of a read, kept between calls: fresh multi-megabyte arrays cost a page
+        fault per 4 KiB on first touch, as much time here as the products themselves."""
+        key = (n_b, dtype, noisy)
+        if self._work_key != key:
+            n_r, rows, cols = len(self._row_starts), self.config.tile_rows, self.out_features
+            no = (0, 0, 0)
+            self._work = (
+                np.empty((n_r, n_b, rows), dtype=dtype),  # word-line voltages per row tile
+                np.empty((n_r, n_b, rows) if noisy else no, dtype=dtype),  # sigma^2 v^2
+                np.empty((n_r, n_b, cols), dtype=dtype),  # column currents
+                np.empty((n_r, n_b, cols) if noisy else no, dtype=dtype),  # their variances
+            )
+            self._work_key = key
+        return self._work
+
     # -- reads ---------------------------------------------------------------------------------------
     def matvec(self, x: Any, t: float | None = None) -> np.ndarray:
         """``W @ x`` computed by the crossbar: ``x`` of shape (in,) or (B, in); returns (out,)/(B, out)."""
         c = self.config
-        xx = np.asarray(x, dtype=np.float64)
+        xx = np.asarray(x)
+        if xx.dtype not in (np.float32, np.float64):
+            xx = xx.astype(np.float64)
         single = xx.ndim == 1
         xx = np.atleast_2d(xx)
-        if xx.ndim != 2 or xx.shape[1] != self.in_features or not np.all(np.isfinite(xx)):
+        if xx.ndim != 2 or xx.shape[1] != self.in_features or not np.isfinite(xx).all():
             raise InvalidParameterError(
                 f"The 'x' parameter of TiledMatrix.matvec must be finite with shape "
                 f"({self.in_features},) or (B, {self.in_features}). Got shape {np.shape(x)} instead."
@@ -432,48 +451,40 @@ class TiledMatrix:
         dg, sq, ref_g, ref_sq, step = self._assemble(t)
         # DAC
         scale = (np.full(xx.shape[0], c.dac.input_range) if c.dac.input_range is not None
-                 else np.abs(xx).max(axis=1))  # fmt: skip
+                 else np.abs(xx).max(axis=1).astype(np.float64))  # fmt: skip
         scale = np.where(scale > 0, scale, 1.0)
-        u = np.clip(xx / scale[:, None], -1.0, 1.0)
+        levels = 0
         if c.dac.bits is not None:
             levels = 2 ** (c.dac.bits - 1) - 1 if c.dac.signed else 2**c.dac.bits - 1
-            u = np.round(u * levels) / levels
-        v = u * c.dac.v_read_v
-        if self._single_precision:
-            v = v.astype(np.float32)
         n_r, n_b = len(self._row_starts), xx.shape[0]
         dtype = np.float32 if self._single_precision else np.float64
-        mean = np.empty((n_r, n_b, self.out_features), dtype=dtype)
         noisy = c.read_noise_rel > 0
-        var = (
-            np.empty((n_r, n_b, self.out_features), dtype=dtype)
-            if noisy
-            else np.empty((0, 0, 0), dtype=dtype)
-        )
+        v, v2, mean, var = self._workspace(n_b, dtype, noisy)
+        dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2)
         n_t = len(self._col_starts) if ref_g else 0
         ref_mean = np.zeros((n_r, n_b, n_t))
         ref_var = np.zeros((n_r, n_b, n_t))
-        sigma2 = c.read_noise_rel**2
-        for ri, r0 in enumerate(self._row_starts):
-            vr = v[:, r0 : r0 + dg[ri].shape[0]]
+        for ri in range(n_r):
+            rows = dg[ri].shape[0]
+            vr = v[ri, :, :rows]
             if c.ir_drop:
                 mean[ri] = self._ir_drop_currents(ri, vr, t)
             else:
-                mean[ri] = vr @ dg[ri]
+                np.matmul(vr, dg[ri], out=mean[ri])
             if noisy:
-                var[ri] = sigma2 * ((vr * vr) @ sq[ri])
+                np.matmul(v2[ri, :, :rows], sq[ri], out=var[ri])
             if n_t:
                 ref_mean[ri] = vr @ ref_g[ri]
                 if noisy:
-                    ref_var[ri] = sigma2 * ((vr * vr) @ ref_sq[ri])
+                    ref_var[ri] = v2[ri, :, :rows] @ ref_sq[ri]
         col_tile = np.repeat(np.arange(len(self._col_starts)), self._per_tile)[: self.out_features]
-        out = np.empty((n_b, self.out_features))
+        y = np.empty((n_b, self.out_features))
         qmax = 2 ** (c.adc.bits - 1) - 1 if c.adc.bits is not None else 1
         key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
-        read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out)
+        to_weight = scale / (c.dac.v_read_v * self.g_per_weight)  # current -> weight units
+        read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, to_weight, y)
         self._calls += 1
         self.count_reads(n_b)
-        y = out * (scale / (c.dac.v_read_v * self.g_per_weight))[:, None]
         self.last_stats = self._estimate(v, n_b, t)
         return y[0] if single else y
 
@@ -502,6 +513,7 @@ class TiledMatrix:
         return np.hstack(blocks)
 
     def _estimate(self, v: np.ndarray, n_b: int, t: float) -> MVMStats:
+        """``v``: the word-line voltages per row tile, (R, B, tile_rows)."""
         c, e = self.config, self.config.energy
         key = ("row_conductance", t)
         if key not in self._energy_cache:  # total conductance on each word line, per row tile
@@ -510,12 +522,8 @@ class TiledMatrix:
                 for ri in range(len(self._row_starts))
             ]}  # fmt: skip
         row_g = self._energy_cache[key]
-        cell = 0.0
-        for ri, r0 in enumerate(self._row_starts):
-            v2 = np.einsum(
-                "bi,bi->i", v[:, r0 : r0 + row_g[ri].size], v[:, r0 : r0 + row_g[ri].size]
-            )
-            cell += float(v2 @ row_g[ri]) * e.read_pulse_s
+        v2 = np.einsum("rbk,rbk->rk", v, v, dtype=np.float64)  # sum over the batch of v^2
+        cell = sum(float(v2[ri, : g.size] @ g) for ri, g in enumerate(row_g)) * e.read_pulse_s
         dac_bits = c.dac.bits or 8
         adc_bits = c.adc.bits or 8
         n_dac = n_b * self.in_features * len(self._col_starts)

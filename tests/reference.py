@@ -191,6 +191,21 @@ class ReferenceCodeLayout:
         return r
 
 
+def normal_pairs(key, base, n_pairs):
+    """Box-Muller pairs from the same bits as ``devices._rng.fill_normals``, with numpy's log,
+    cos and sin: ``sqrt(-2 ln u1) (cos phi, sin phi)``, ``u1 = (2 k1 + 1) / 2^33``,
+    ``phi = 2 pi (2 k2 + 1) / 2^33`` for the high and low 32 bits k1, k2 of each draw."""
+    h = draw_bits(key, np.uint64(base) + np.arange(n_pairs, dtype=np.uint64))
+    k1 = (h >> np.uint64(32)).astype(np.float64)
+    k2 = (h & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    radius = np.sqrt(-2.0 * np.log((2.0 * k1 + 1.0) * 2.0**-33))
+    phi = 2.0 * np.pi * (2.0 * k2 + 1.0) * 2.0**-33
+    out = np.empty(2 * n_pairs)
+    out[0::2] = radius * np.cos(phi)
+    out[1::2] = radius * np.sin(phi)
+    return out
+
+
 # -- normals and multi-level programming --------------------------------------------------------
 
 _MASK = (1 << 64) - 1

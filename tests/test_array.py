@@ -5,6 +5,8 @@ import scipy.stats as st
 from crossbar.array import CrossbarArray, TiledMatrix
 from crossbar.config import ADCConfig, CrossbarConfig, DACConfig, EnergyModel
 from devices import InvalidParameterError, MultiLevelParams
+from devices._rng import derive_key
+from tests import reference
 from tests.reference import ir_drop_direct
 
 
@@ -249,3 +251,38 @@ def test_sigma_adc_range_resolves_typical_currents_better():
 def test_every_config_validation(call, match):
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+@pytest.mark.parametrize("n_t", [0, 2])
+def test_read_out_kernel_matches_a_written_out_loop(n_t):
+    """Noise from the documented counters, ADC rounding and saturation, reference columns."""
+    from crossbar._mvm_kernels import read_out
+
+    gen = np.random.default_rng(4)
+    n_r, n_b, n_c = 3, 5, 7
+    mean = gen.normal(size=(n_r, n_b, n_c))
+    var = gen.uniform(0.01, 0.2, size=(n_r, n_b, n_c))
+    ref_mean = gen.normal(size=(n_r, n_b, n_t))
+    ref_var = gen.uniform(0.01, 0.2, size=(n_r, n_b, n_t))
+    col_tile = np.arange(n_c) % max(n_t, 1)
+    step = gen.uniform(0.05, 0.3, size=(n_r, n_c))
+    step[0, 0] = 0.0  # an ideal ADC column
+    scale = gen.uniform(0.5, 2.0, size=n_b)
+    key = derive_key(3, 2, 1)
+    out = np.empty((n_b, n_c))
+    read_out(mean, var, ref_mean, ref_var, col_tile, step, 5, key, scale, out)
+    pairs = (n_c + n_t + 1) // 2
+    expected = np.zeros((n_b, n_c))
+    for r in range(n_r):
+        for b in range(n_b):
+            z = reference.normal_pairs(key, (r * n_b + b) * pairs, pairs)
+            for c in range(n_c):
+                cur = mean[r, b, c] + np.sqrt(var[r, b, c]) * z[c]
+                if n_t:
+                    t = col_tile[c]
+                    cur -= ref_mean[r, b, t] + np.sqrt(ref_var[r, b, t]) * z[n_c + t]
+                s = step[r, c]
+                if s > 0:
+                    cur = np.copysign(min(np.floor(abs(cur) / s + 0.5), 5) * s, cur)
+                expected[b, c] += cur
+    np.testing.assert_allclose(out, expected * scale[:, None], rtol=1e-12, atol=1e-12)

@@ -250,6 +250,23 @@ def test_cell_fails_exactly_when_its_counter_passes_its_limit():
     assert 0.4 < lrs[failed].mean() < 0.6
 
 
+def test_box_muller_normals_twin_and_distribution():
+    from devices._rng import fill_normals
+
+    key = derive_key(9, 1, 0)
+    z = np.empty(2_000_000)
+    fill_normals(key, np.uint64(77), z)
+    # polynomial log/cos/sin against numpy's: a few ulp of each factor
+    np.testing.assert_allclose(z[:20_000], reference.normal_pairs(key, 77, 10_000),
+                               rtol=1e-13, atol=1e-13)  # fmt: skip
+    assert st.kstest(z, "norm").pvalue > 1e-3
+    for t in (2.0, 3.0, 4.0):  # tails: counts within 5 binomial sigmas
+        p = 2 * st.norm.sf(t)
+        assert abs((np.abs(z) > t).sum() - p * z.size) < 5 * np.sqrt(p * z.size)
+    assert abs(np.corrcoef(z[0::2], z[1::2])[0, 1]) < 5 / np.sqrt(z.size / 2)  # pair members
+    assert np.abs(z).max() <= np.sqrt(2 * 33 * np.log(2))  # the documented truncation
+
+
 def test_default_endurance_limits_are_lognormal_median_1e6():
     cells = MultiLevelRRAM(50_000, rng=11)
     lim = cells.wear.limit.astype(float)
