@@ -95,3 +95,28 @@ def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out):
                 v_out[r, b, k] = v
                 if noisy:
                     v2_out[r, b, k] = sigma2 * v * v
+
+
+@jit_parallel
+def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
+                  second):  # fmt: skip
+    """Level indices of the devices that store ``w`` (out, in), in the same layout.
+
+    Differential pairs: ``first`` holds G+'s level for ``g_zero + max(w, 0) * g_per_weight``,
+    ``second`` G-'s for ``max(-w, 0)``; single devices: ``first`` the level of ``g_zero + w *
+    g_per_weight`` (``second`` unused). Weights are clipped to ``±w_range``; the nearest of evenly
+    spaced levels ``l0 + k / inv_step`` is ``rint((g - l0) * inv_step)`` clipped to ``[0, k_max]``,
+    the same arithmetic as ``MultiLevelRRAM.nearest_level``.
+    """
+    n_out, n_in = w.shape
+    for o in prange(n_out):
+        for i in range(n_in):
+            x = min(max(w[o, i], -w_range), w_range)
+            if differential:
+                gp = g_zero + max(x, 0.0) * g_per_weight
+                gn = g_zero + max(-x, 0.0) * g_per_weight
+                first[o, i] = np.int64(min(max(np.rint((gp - l0) * inv_step), 0.0), k_max))
+                second[o, i] = np.int64(min(max(np.rint((gn - l0) * inv_step), 0.0), k_max))
+            else:
+                g = g_zero + x * g_per_weight
+                first[o, i] = np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))

@@ -34,7 +34,7 @@ from devices._rng import derive_key
 from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
-from ._mvm_kernels import dac_tiles, read_out
+from ._mvm_kernels import dac_tiles, read_out, weight_levels
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -322,13 +322,27 @@ class TiledMatrix:
         w_range = w_range if w_range > 0 else 1.0
         self.weight_range = w_range
         self.g_per_weight = span / w_range
+        multilevel = isinstance(self.tiles[0][0][0].cells, MultiLevelRRAM)
+        if multilevel:
+            wanted, ref_level = self._wanted_levels(w, w_range, g_ref)
+        else:
+            w = np.clip(w, -w_range, w_range)
         results = []
         for ri, r0 in enumerate(self._row_starts):
             for ci, c0 in enumerate(self._col_starts):
                 arrays = self.tiles[ri][ci]
-                block = w[c0 : c0 + arrays[0].cols - (c.mapping == "reference"),
-                          r0 : r0 + arrays[0].rows].T  # fmt: skip
-                block = np.clip(block, -w_range, w_range)
+                n_out = arrays[0].cols - (c.mapping == "reference")
+                if multilevel:
+                    for k, array in enumerate(arrays):
+                        lv = wanted[k][c0 : c0 + n_out, r0 : r0 + array.rows].T
+                        if c.mapping == "reference":
+                            lv = np.hstack([lv, np.full((array.rows, 1), ref_level)])
+                        res = cast(MultiLevelRRAM, array.cells).program_changed(lv.ravel())
+                        if res.cells.size:
+                            results.append(res)
+                            array._refresh(res.cells)
+                    continue
+                block = w[c0 : c0 + n_out, r0 : r0 + arrays[0].rows].T
                 if c.mapping == "differential":
                     targets = (
                         lo + np.maximum(block, 0) * self.g_per_weight,
@@ -340,21 +354,40 @@ class TiledMatrix:
                 for array, target in zip(arrays, targets, strict=True):
                     if array.cells is None:
                         array.program_conductances(np.clip(target, lo, hi))
-                    elif isinstance(array.cells, PulseResponseDevice):
+                    else:
                         flat = array.pulse_targets(target).ravel()
                         change = np.flatnonzero(flat != array._pulse_target)
                         if change.size:
                             results.append(array._program_pulses(flat[change], change))
-                    else:
-                        lv = array.cells.nearest_level(target).reshape(target.shape)
-                        current = array.cells.target_levels.reshape(target.shape)
-                        change = np.flatnonzero((lv != current).ravel())
-                        if change.size:
-                            results.append(array.cells.program(lv.ravel()[change], cells=change))
-                            array._refresh(change)
         self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
         self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
+
+    def _wanted_levels(self, w: np.ndarray, w_range: float,
+                       g_ref: float) -> tuple[tuple[np.ndarray, ...], int]:  # fmt: skip
+        """Level index of every device for weights ``w``, as (out, in) arrays (G+ and G- for
+        differential pairs), and the reference column's level."""
+        c = self.config
+        cells = cast(MultiLevelRRAM, self.tiles[0][0][0].cells)
+        levels = cells.level_conductances
+        step = cells.even_level_step
+        lo = c.g_window_s[0]
+        ref_level = int(cells.nearest_level(np.array([g_ref]))[0])
+        differential = c.mapping == "differential"
+        g_zero = lo if differential else g_ref
+        if step == 0.0:  # uneven levels: a search per device
+            if differential:
+                gp = lo + np.maximum(np.clip(w, 0, w_range), 0) * self.g_per_weight
+                gn = lo + np.maximum(np.clip(-w, 0, w_range), 0) * self.g_per_weight
+                return (cells.nearest_level(gp), cells.nearest_level(gn)), ref_level
+            g = g_zero + np.clip(w, -w_range, w_range) * self.g_per_weight
+            return (cells.nearest_level(g),), ref_level
+        shape = w.shape
+        first = np.empty(shape, dtype=np.int64)
+        second = np.empty(shape if differential else (0, 0), dtype=np.int64)
+        weight_levels(np.ascontiguousarray(w), w_range, g_zero, self.g_per_weight, levels[0],
+                      1.0 / step, levels.size - 1, differential, first, second)  # fmt: skip
+        return ((first, second) if differential else (first,)), ref_level
 
     def _assemble(self, t: float) -> tuple[np.ndarray, ...]:
         """Per row tile: delta-G (rows x out), summed squares for the noise, ADC steps, refs."""

@@ -216,6 +216,11 @@ class MultiLevelRRAM:
             n, ("set", "reset", "verify_read", "read"), non_pulse_kinds=("verify_read", "read")
         )
         self._calls = 0
+        # the controller sets, per level, the compliance current whose nominal mean is the target
+        self._level_means = self.mean_set_conductance(self.compliance_current_for(self._levels))
+        spacing = np.diff(self._levels)
+        even = np.allclose(spacing, spacing[0], rtol=1e-12, atol=0)
+        self._even_step = float(spacing[0]) if even else 0.0  # 0: uneven levels
 
     # -- levels ------------------------------------------------------------------------------------
     def _check_levels(self, values: Any) -> np.ndarray:
@@ -242,6 +247,11 @@ class MultiLevelRRAM:
         return readonly(self._levels)
 
     @property
+    def even_level_step(self) -> float:
+        """Spacing of evenly spaced levels (S); 0.0 when the levels are not evenly spaced."""
+        return self._even_step
+
+    @property
     def levels(self) -> int:
         """Number of levels K."""
         return int(self._levels.size)
@@ -255,9 +265,8 @@ class MultiLevelRRAM:
         """Index of the level nearest to each conductance ``g`` (S)."""
         g = np.asarray(g, dtype=np.float64)
         levels = self._levels
-        spacing = np.diff(levels)
-        if np.allclose(spacing, spacing[0], rtol=1e-12, atol=0):  # evenly spaced: arithmetic
-            k = np.rint((g - levels[0]) / spacing[0])
+        if self._even_step:  # evenly spaced: arithmetic
+            k = np.rint((g - levels[0]) * (1.0 / self._even_step))
             return np.clip(k, 0, levels.size - 1).astype(np.int64)
         return np.searchsorted(0.5 * (levels[1:] + levels[:-1]), g)
 
@@ -310,26 +319,44 @@ class MultiLevelRRAM:
             Iterations and convergence of every programmed cell.
         """
         idx = self._check_cells(cells)
+        lv = self._check_level_indices(levels, idx.shape, "program")
+        return self._program(_EMPTY_I64 if cells is None else idx, idx, lv)
+
+    def program_changed(self, levels: Any) -> ProgramResult:
+        """Write-on-change: program-and-verify only the cells whose target level differs from
+        ``levels`` (one index per cell, shape ``(n_cells,)``); the others are not touched.
+
+        Returns
+        -------
+        ProgramResult
+            The programmed cells (``cells``), their levels, iterations and convergence.
+        """
+        lv = self._check_level_indices(levels, (self.n_cells,), "program_changed")
+        idx = np.flatnonzero(lv != self._target)
+        return self._program(idx, idx, lv[idx])
+
+    def _check_level_indices(self, levels: Any, shape: tuple[int, ...], method: str) -> np.ndarray:
         lv = np.asarray(levels)
-        if lv.dtype.kind not in "iu" or lv.shape != idx.shape:
+        if lv.dtype.kind not in "iu" or lv.shape != shape:
             raise InvalidParameterError(
-                f"The 'levels' parameter of {_OWNER}.program must be an integer array of shape "
-                f"{idx.shape}. Got {_describe(levels)} instead."
+                f"The 'levels' parameter of {_OWNER}.{method} must be an integer array of shape "
+                f"{shape}. Got {_describe(levels)} instead."
             )
         if lv.size and (lv.min() < 0 or lv.max() >= self.levels):
             bad = int(np.argmax((lv < 0) | (lv >= self.levels)))
             raise InvalidParameterError(
-                f"The 'levels' parameter of {_OWNER}.program must hold level indices in "
+                f"The 'levels' parameter of {_OWNER}.{method} must hold level indices in "
                 f"[0, {self.levels - 1}]. Got {lv[bad].item()} at position {bad} instead."
             )
-        lv = np.ascontiguousarray(lv, dtype=np.int64)
-        # the controller sets, per level, the compliance current whose nominal mean is the target
-        level_means = self.mean_set_conductance(self.compliance_current_for(self._levels))
+        return np.ascontiguousarray(lv, dtype=np.int64)
+
+    def _program(self, cells: np.ndarray, idx: np.ndarray, lv: np.ndarray) -> ProgramResult:
+        """The kernel call: ``cells`` as the kernel takes them (empty: all), ``idx`` explicit."""
         iterations = np.empty(idx.size, dtype=np.int32)
         converged = np.empty(idx.size, dtype=np.bool_)
         p = self.params
         multilevel_program(
-            _EMPTY_I64 if cells is None else idx, lv, self._levels, level_means, self._d2d,
+            cells, lv, self._levels, self._level_means, self._d2d,
             self._target,
             self._g, self._relaxes, self._stuck, self.wear.failed,
             self.wear.stuck_lrs_on_failure, self.wear.limit,
