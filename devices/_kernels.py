@@ -54,7 +54,7 @@ def weak_reset_step(
     t, s, h, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, taps, pink_int, pink_scale, pink_offset, pow2,
+    use_rtn, use_pink, taps, pink_int, pink_scale, pink_offset,
 ):  # fmt: skip
     """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
 
@@ -140,7 +140,7 @@ def weak_reset_step(
     if read:
         # a second, branch-free pass: the compiler turns it into SIMD code (see _math.exp)
         for i in prange(n_dev):
-            out[i] = np.float64(r0[i]) * exp(out[i], pow2)
+            out[i] = np.float64(r0[i]) * exp(out[i])
 
 
 @jit_parallel

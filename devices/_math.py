@@ -2,18 +2,21 @@
 
 ``math.exp`` compiles to a call into the C library, which keeps a loop scalar; :func:`exp` below
 is straight-line code (Cody-Waite range reduction, a degree-13 Taylor polynomial on
-``|r| <= ln(2)/2`` whose truncation error is below 4e-18, and a table of powers of two), so a
-loop over devices that calls it becomes SIMD code. Its error is within 2 ulp of the correctly
+``|r| <= ln(2)/2`` whose truncation error is below 4e-18, and ``2**k`` built from its IEEE-754 bits
+by an LLVM bitcast: no table, whose lookups would be gathers), so a loop over devices that calls
+it becomes SIMD code. Its error is within 2 ulp of the correctly
 rounded result over the whole double range (the tests compare it with ``numpy.exp``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 from ._jit import jit
 
-__all__ = ["POW2", "exp"]
+__all__ = ["exp"]
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**21
@@ -21,13 +24,24 @@ _LN2_LO = 1.90821492927058770002e-10
 _X_MAX = 709.782712893384  # exp overflows above
 _X_MIN = -708.3964185322641  # below: subnormal results, flushed to 0
 
-#: 2**k for k in [-1022, 1023], indexed by k + 1022.
-POW2 = np.ldexp(1.0, np.arange(-1022, 1024))
+_BIAS = np.int64(1023)
+_MANTISSA_BITS = np.int64(52)
+
+
+@intrinsic
+def _bits_to_float64(typingctx, bits):
+    """Reinterpret an int64 as the float64 with the same bits (no conversion, no memory)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
 
 
 @jit
-def exp(x, pow2):
-    """``e**x`` without a library call; ``pow2`` must be :data:`POW2`."""
+def exp(x):
+    """``e**x`` without a library call or a table."""
     xc = min(max(x, _X_MIN), _X_MAX)
     k = np.floor(xc * _LOG2E + 0.5)
     r = xc - k * _LN2_HI - k * _LN2_LO
@@ -47,7 +61,10 @@ def exp(x, pow2):
     p = p * r + 1.0
     ki = np.int64(k)
     big = ki > 1023  # only k = 1024 (x just below _X_MAX): use 2**1023 * 2
-    y = p * pow2[min(ki, 1023) + 1022] * (2.0 if big else 1.0)
+    two_k = _bits_to_float64(
+        (min(ki, np.int64(1023)) + _BIAS) << _MANTISSA_BITS
+    )  # 2**k, k >= -1022
+    y = p * two_k * (2.0 if big else 1.0)
     if x > _X_MAX:
         y = np.inf
     elif x < _X_MIN:

@@ -10,7 +10,6 @@ import numpy as np
 
 from . import presets as _presets
 from ._kernels import weak_reset_code_layout_step, weak_reset_step
-from ._math import POW2
 from ._rng import derive_key
 from ._state import copy_checked, read_state, write_state
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int, readonly
@@ -359,7 +358,7 @@ class WeakResetRRAM:
             derive_key(self._seed, _STREAM_MAG, self._read_calls),
             p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
             self.use_rtn, self.use_pink, p.pink_taps, self._pink_int, self._pink_scale,
-            self._pink_offset, POW2,
+            self._pink_offset,
         )  # fmt: skip
         if apply:
             self._apply_calls += 1
