@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
@@ -11,13 +13,13 @@ _CHUNK = 4096  # elements per parallel task: the scratch row stays in L1
 
 
 @jit
-def _exponents(w, delta, q, edges, meta, any_crossing, start, stop, arg):
-    """``arg[i - start] = -2 meta d / I`` (0 where the update is not attenuated), for i in
-    [start, stop): the part with per-element table lookups, kept apart from the SIMD part."""
+def _exponents(w, delta, q, edges, meta, any_crossing, arg):
+    """``arg[i] = -2 meta d / I`` for weight ``w[i]`` and update ``delta[i]`` (0 where the update
+    is not attenuated): the part with per-element table lookups, kept apart from the SIMD part."""
     k = q.size
     e0 = edges[0]
     inv_step = k / (edges[k] - e0)
-    for i in range(start, stop):
+    for i in range(arg.size):
         x = np.float64(w[i])
         j = min(max(np.int64((x - e0) * inv_step), 0), k - 1)
         while j < k - 1 and x >= edges[j + 1]:
@@ -32,7 +34,7 @@ def _exponents(w, delta, q, edges, meta, any_crossing, start, stop, arg):
         # not attenuated: no level beyond in that direction, or (toward_zero) the crossing would
         # not decrease |W_Q|; bitwise operators, not and/or: no branch on random data
         free = (new == j) | ((not any_crossing) & (abs(q[new]) >= abs(q[j])))
-        arg[i - start] = 0.0 if free else -2.0 * meta * d / width
+        arg[i] = 0.0 if free else -2.0 * meta * d / width
 
 
 @jit_parallel
@@ -51,8 +53,71 @@ def multilevel_factor(w, delta, q, edges, meta, any_crossing, out):
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         start = c * _CHUNK
         stop = min(start + _CHUNK, n)
-        arg = np.empty(stop - start)
-        _exponents(w, delta, q, edges, meta, any_crossing, start, stop, arg)
-        for i in range(stop - start):
+        _factor_chunk(w[start:stop], delta[start:stop], q, edges, meta, any_crossing,
+                      out[start:stop])  # fmt: skip
+
+
+@jit
+def _factor_chunk(w, delta, q, edges, meta, any_crossing, out):
+    """One chunk of :func:`multilevel_factor` (a function of its own: see :func:`_adam_chunk`)."""
+    arg = np.empty(w.size)
+    _exponents(w, delta, q, edges, meta, any_crossing, arg)
+    for i in range(w.size):
+        e = exp(arg[i])
+        out[i] = 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+#: ``mode`` of :func:`metaplastic_adam_step`.
+PLAIN, BINARY, MULTILEVEL = 0, 1, 2
+
+
+@jit_parallel
+def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode,
+                          q, edges, any_crossing):  # fmt: skip
+    """One metaplastic Adam step in place, fused (CPU, contiguous 1-D views of one tensor each).
+
+    ``g = grad + weight_decay p``; Adam's moments ``m``, ``v``; ``u = m / (sqrt(v) + eps)``;
+    ``p -= step_size * u * f`` with ``f`` the metaplastic attenuation: 1 (``mode`` PLAIN),
+    ``1 - tanh^2(meta |p|)`` where ``sign(p) m > 0`` (BINARY, SPEC §3), or the multi-level factor
+    of :func:`multilevel_factor` for the update ``-u`` (MULTILEVEL, SPEC §4). The same operations
+    as ``MetaplasticAdam``'s tensor path, in one pass over memory instead of about a dozen.
+    """
+    n = p.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        start = c * _CHUNK
+        stop = min(start + _CHUNK, n)
+        _adam_chunk(p[start:stop], grad[start:stop], m[start:stop], v[start:stop], beta1, beta2,
+                    eps, step_size, weight_decay, meta, mode, q, edges, any_crossing)  # fmt: skip
+
+
+@jit
+def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode, q, edges,
+                any_crossing):  # fmt: skip
+    """One chunk of :func:`metaplastic_adam_step`, on views of the chunk indexed from 0. Loops
+    over ``start + i`` or inside a ``prange`` body stay scalar in numba (the index might be
+    negative, and the wrap-around check it then needs blocks SIMD code)."""
+    n = p.size
+    c1, c2 = 1.0 - beta1, 1.0 - beta2
+    u = np.empty(n)
+    arg = np.zeros(n)
+    # separate straight loops per stage and mode: a branch inside keeps a loop scalar
+    for i in range(n):
+        g = grad[i] + weight_decay * p[i]
+        m[i] = beta1 * m[i] + c1 * g
+        v[i] = beta2 * v[i] + c2 * g * g
+    for i in range(n):  # from the moments as stored (float32 rounds there)
+        u[i] = m[i] / (math.sqrt(v[i]) + eps)
+    if mode == BINARY:
+        for i in range(n):
+            x = np.float64(p[i])
+            toward_zero = x * np.float64(m[i]) > 0.0
+            arg[i] = -2.0 * meta * abs(x) if toward_zero else 0.0
+    elif mode == MULTILEVEL:
+        _exponents(p, -u, q, edges, meta, any_crossing, arg)
+    if mode == PLAIN:
+        for i in range(n):
+            p[i] -= step_size * u[i]
+    else:
+        for i in range(n):
             e = exp(arg[i])
-            out[start + i] = 4.0 * e / ((1.0 + e) * (1.0 + e))
+            p[i] -= step_size * (u[i] * (4.0 * e / ((1.0 + e) * (1.0 + e))))

@@ -36,38 +36,49 @@ def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out_scale,
     noisy = var.size > 0
     pairs = (n_c + n_t + 1) // 2
     for b in prange(n_b):
-        z = np.zeros(2 * pairs)  # this read's normals, drawn in a SIMD loop of their own
-        ref = np.zeros(max(n_t, 1))
-        acc = out[b]
-        acc[:] = 0.0
-        for r in range(n_r):
+        _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, b * pairs,
+                  n_b * pairs, out_scale[b], out[b])  # fmt: skip
+
+
+@jit
+def _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, first, stride, scale,
+              acc):  # fmt: skip
+    """Input vector b of :func:`read_out` (the normals of row tile r start at counter ``first +
+    r * stride``). A function of its own: loops in the body of a ``prange`` loop are not
+    compiled to SIMD code by numba."""
+    n_r, _, n_c = mean.shape
+    n_t = ref_mean.shape[2]
+    noisy = var.size > 0
+    z = np.zeros(2 * ((n_c + n_t + 1) // 2))  # this read's normals, drawn in a SIMD loop
+    ref = np.zeros(max(n_t, 1))
+    acc[:] = 0.0
+    for r in range(n_r):
+        if noisy:
+            fill_normals(key, np.uint64(first + r * stride), z)
+        for t in range(n_t):
+            ref[t] = ref_mean[r, b, t]
             if noisy:
-                fill_normals(key, np.uint64(r * n_b + b) * np.uint64(pairs), z)
-            for t in range(n_t):
-                ref[t] = ref_mean[r, b, t]
-                if noisy:
-                    ref[t] += math.sqrt(ref_var[r, b, t]) * z[n_c + t]
-            m, s = mean[r, b], step[r]
-            # separate loops per case: a branch inside would keep the column loop scalar
-            if noisy and n_t == 0:
-                v = var[r, b]
-                for c in range(n_c):
-                    current = m[c] + math.sqrt(v[c]) * z[c]
-                    acc[c] += _digitize(current, s[c], qmax)
-            elif noisy:
-                v = var[r, b]
-                for c in range(n_c):
-                    current = m[c] + math.sqrt(v[c]) * z[c] - ref[col_tile[c]]
-                    acc[c] += _digitize(current, s[c], qmax)
-            elif n_t == 0:
-                for c in range(n_c):
-                    acc[c] += _digitize(np.float64(m[c]), s[c], qmax)
-            else:
-                for c in range(n_c):
-                    acc[c] += _digitize(m[c] - ref[col_tile[c]], s[c], qmax)
-        k = out_scale[b]
-        for c in range(n_c):
-            acc[c] *= k
+                ref[t] += math.sqrt(ref_var[r, b, t]) * z[n_c + t]
+        m, s = mean[r, b], step[r]
+        # separate loops per case: a branch inside would keep the column loop scalar
+        if noisy and n_t == 0:
+            v = var[r, b]
+            for c in range(n_c):
+                current = m[c] + math.sqrt(v[c]) * z[c]
+                acc[c] += _digitize(current, s[c], qmax)
+        elif noisy:
+            v = var[r, b]
+            for c in range(n_c):
+                current = m[c] + math.sqrt(v[c]) * z[c] - ref[col_tile[c]]
+                acc[c] += _digitize(current, s[c], qmax)
+        elif n_t == 0:
+            for c in range(n_c):
+                acc[c] += _digitize(np.float64(m[c]), s[c], qmax)
+        else:
+            for c in range(n_c):
+                acc[c] += _digitize(m[c] - ref[col_tile[c]], s[c], qmax)
+    for c in range(n_c):
+        acc[c] *= scale
 
 
 @jit_parallel

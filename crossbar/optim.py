@@ -59,10 +59,7 @@ def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.T
     if k > 2 and w.device.type == "cpu":  # one numba pass instead of a dozen tensor ops
         from ._meta_kernels import multilevel_factor
 
-        q64 = q.detach().to(torch.float64).contiguous().numpy()
-        thr = 0.5 * (q64[1:] + q64[:-1])
-        edges = np.concatenate([[thr[0] - (q64[1] - q64[0])], thr,
-                                [thr[-1] + (q64[-1] - q64[-2])]])  # fmt: skip
+        q64, edges = _level_edges(q)
         w_np = w.detach().contiguous().reshape(-1).numpy()
         out = np.empty(w_np.size, dtype=w_np.dtype)
         multilevel_factor(w_np, delta.detach().contiguous().reshape(-1).numpy(), q64, edges,
@@ -108,6 +105,59 @@ def _adam_moments(
     m.mul_(betas[0]).add_(grad, alpha=1 - betas[0])
     v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
     return m, v, state["step"]
+
+
+def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -> bool:
+    """The step of ``MetaplasticAdam`` as one numba pass, for contiguous float CPU tensors (the
+    tensor-op path serves every other case); returns False when it does not apply."""
+    grad = p.grad
+    if (p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64)
+            or grad.dtype != p.dtype or not p.is_contiguous()
+            or not grad.is_contiguous()):  # fmt: skip
+        return False
+    if state and not all(state[k].is_contiguous() and state[k].dtype == p.dtype
+                         and state[k].device == p.device
+                         for k in ("exp_avg", "exp_avg_sq")):  # fmt: skip
+        return False
+    from ._meta_kernels import BINARY, MULTILEVEL, PLAIN, metaplastic_adam_step
+
+    meta, levels = group["meta"], group["levels"]
+    mode, q, edges = PLAIN, _NO_LEVELS, _NO_LEVELS
+    if meta > 0 and levels is not None and levels.numel() > 2:
+        mode = MULTILEVEL
+        q, edges = _level_edges(levels)
+    elif meta > 0 and levels is not None:  # two levels: the binary rule with d = |w|
+        return False
+    elif meta > 0:
+        mode = BINARY
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(p)
+        state["exp_avg_sq"] = torch.zeros_like(p)
+    state["step"] += 1
+    t = state["step"]
+    beta1, beta2 = group["betas"]
+    step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    metaplastic_adam_step(
+        p.detach().view(-1).numpy(), grad.detach().view(-1).numpy(),
+        state["exp_avg"].view(-1).numpy(), state["exp_avg_sq"].view(-1).numpy(),
+        float(beta1), float(beta2), float(group["eps"]), float(step_size),
+        float(group["weight_decay"]), float(meta), mode, q, edges,
+        group["meta_mode"] == "any_crossing",
+    )  # fmt: skip
+    return True
+
+
+_NO_LEVELS = np.zeros(2)
+
+
+def _level_edges(levels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Levels as float64 and their K + 1 interval edges (thresholds, and one level spacing
+    beyond each end), as the numba kernels take them."""
+    q64 = levels.detach().to("cpu", torch.float64).contiguous().numpy()
+    thr = 0.5 * (q64[1:] + q64[:-1])
+    edges = np.concatenate([[thr[0] - (q64[1] - q64[0])], thr, [thr[-1] + (q64[-1] - q64[-2])]])
+    return q64, edges
 
 
 def _run_closure(closure: Any) -> Any:
@@ -211,6 +261,10 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     raise InvalidParameterError(
                         "MetaplasticAdam does not support sparse gradients."
                     )
+                if _fused_step(self.state[p], p, group):
+                    if group["precision"] is not None:
+                        group["precision"].quantize_(p, self.generator)
+                    continue
                 grad = p.grad
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])

@@ -332,3 +332,35 @@ def test_weak_reset_adam_rejects_bad_input():
         WeakResetAdam([WeakResetLinear(2, 2, rng=0)], max_pulses=0)
     with pytest.raises(InvalidParameterError, match="'lr'"):
         WeakResetAdam([WeakResetLinear(2, 2, rng=0)], lr=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "group",
+    [
+        {"meta": 0.0},
+        {"meta": 1.3},
+        {"meta": 2.0, "levels": torch.linspace(-0.06, 0.06, 15)},
+        {"meta": 2.0, "levels": [-0.05, -0.02, 0.0, 0.01, 0.05], "meta_mode": "any_crossing"},
+    ],
+)
+def test_fused_cpu_step_matches_the_tensor_op_path(monkeypatch, dtype, group):
+    from crossbar import optim
+
+    gen = torch.Generator().manual_seed(7)
+    w0 = (torch.rand(3000, generator=gen, dtype=torch.float64) * 0.14 - 0.07).to(dtype)
+    grads = [torch.randn(3000, generator=gen, dtype=torch.float64).to(dtype) for _ in range(4)]
+
+    def run(fused: bool) -> torch.Tensor:
+        if not fused:
+            monkeypatch.setattr(optim, "_fused_step", lambda *a: False)
+        w = w0.clone().requires_grad_(True)
+        opt = MetaplasticAdam([{"params": [w], **group}], lr=0.01, weight_decay=1e-3)
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        monkeypatch.undo()
+        return w.detach()
+
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {}
+    torch.testing.assert_close(run(True), run(False), **tol)
