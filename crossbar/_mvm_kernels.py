@@ -31,10 +31,8 @@ def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out_scale,
     counter ``(r * B + b) * P`` with ``P = ceil((C + T) / 2)`` pairs: column c uses normal c,
     reference t normal ``C + t``.
     """
-    n_r, n_b, n_c = mean.shape
-    n_t = ref_mean.shape[2]
-    noisy = var.size > 0
-    pairs = (n_c + n_t + 1) // 2
+    _, n_b, n_c = mean.shape
+    pairs = (n_c + ref_mean.shape[2] + 1) // 2
     for b in prange(n_b):
         _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, b * pairs,
                   n_b * pairs, out_scale[b], out[b])  # fmt: skip
