@@ -16,6 +16,7 @@ from ._math import exp
 from ._rng import normal, uniform, uniform_u16
 
 __all__ = [
+    "PINK_BLOCK",
     "multilevel_program",
     "multilevel_read",
     "multilevel_reset",
@@ -47,100 +48,208 @@ def _mean_log_r(t, m1, t_star, c1, m2):
     return a2 * t + np.float64(t_star) * (a1 - a2) + np.float64(c1)
 
 
+#: Devices per block of the 1/f buffer (``h`` is stored block by block, see
+#: :func:`weak_reset_step`); one block's state stays in L2 while it is worked on.
+PINK_BLOCK = 2048
+
+
 @jit_parallel
 def weak_reset_step(
     apply, n_scalar, n_arr, read, out,
     m1, t_star, c1, m2, r0, rtn_amp,
-    t, s, h, wr_count,
+    t, s, h, phase, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, taps, pink_int, pink_scale, pink_offset,
+    use_rtn, use_pink, pink_w, pink_half_scale,
 ):  # fmt: skip
     """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
 
     apply : apply ``n_arr[i]`` pulses to device i (``n_scalar`` to all when ``n_arr`` is empty)
     read  : write R (ohm) to ``out``
-    State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (1/f
-    ring buffer, uint16, rows padded to ``h.shape[1] >= taps``; the sample of pulse q sits in slot
-    ``(q - 1) % taps``; slots of pulses not yet applied hold 0), ``wr_count`` (int64 counter).
+    State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (the
+    1/f buffer, uint16, shape ``(blocks, taps, PINK_BLOCK)``: device ``b * PINK_BLOCK + j`` keeps
+    the sample of age a (0 = newest) in ``h[b, (phase[b] + a) % taps, j]``, 0 where no pulse has
+    filled it), ``phase`` (int64, one per block), ``wr_count`` (int64 counter).
 
-    The 1/f sum is exact integer arithmetic: the sample stored as ``q`` has value
-    ``(q + 1/2) / 65536`` and Kasdin's ``b_k = C(2k, k) / 4**k``, so with ``pink_int[p, j] =
-    b_age * 4**(taps - 1)`` (``age = (p - j) % taps`` when slot p holds the newest sample; 0 in the
-    padding) the sum is ``pink_scale * sum_j pink_int[p, j] * q_j + pink_offset[min(t, taps)]``,
-    ``pink_offset[v]`` holding the ``1/2`` terms of the v valid ages. Integer sums are exact in any
-    order, so the compiler may vectorize them.
+    The layout is "structure of arrays" by blocks: the samples of one age are contiguous over the
+    devices of a block, so every loop below runs over devices with the same operation in each
+    lane (SIMD code). Each block's rows form a ring: a pulse to every device of a block moves
+    the block's phase and overwrites one row, instead of shifting the whole buffer. The 1/f sum is exact integer
+    arithmetic: the sample stored as ``q`` has value ``(q + 1/2) / 65536`` and Kasdin's ``b_k =
+    C(2k, k) / 4**k``, so with ``pink_w[a] = b_a * 4**(taps - 1)`` (an integer, held as float64)
+    the sum over the filled ages is ``pink_half_scale * sum_a pink_w[a] * (2 q_a + 1)``, a sum of
+    integers below 2**53: exact in any order.
     """
     n_dev = t.size
-    width = h.shape[1]
+    for b in prange(h.shape[0]):
+        lo = b * PINK_BLOCK
+        hi = min(lo + PINK_BLOCK, n_dev)
+        _weak_reset_block(
+            lo, apply, n_scalar, n_arr if n_arr.size == 0 else n_arr[lo:hi], read,
+            out[lo:hi] if read else out, m1[lo:hi], t_star[lo:hi], c1[lo:hi], m2[lo:hi],
+            r0[lo:hi], rtn_amp[lo:hi], t[lo:hi], s[lo:hi], h[b], phase[b:b + 1], wr_count[lo:hi],
+            key_flip, key_pink, key_mag, p01_scalar, p10_scalar, p_up, p_down,
+            use_rtn, use_pink, pink_w, pink_half_scale,
+        )  # fmt: skip
+
+
+@jit
+def _weak_reset_block(
+    first, apply, n_scalar, n_arr, read, out,
+    m1, t_star, c1, m2, r0, rtn_amp,
+    t, s, h, phase, wr_count,
+    key_flip, key_pink, key_mag,
+    p01_scalar, p10_scalar, p_up, p_down,
+    use_rtn, use_pink, pink_w, pink_half_scale,
+):  # fmt: skip
+    """Devices ``first + i`` of :func:`weak_reset_step` (``phase``: this block's, a 1-element view) (views indexed from 0: in a ``prange``
+    body, or over an index that might be negative, numba loops stay scalar)."""
+    n = t.size
+    taps = h.shape[0]
+    if apply and n_arr.size == 0:
+        if n_scalar > 0:
+            _apply_same(first, n_scalar, t, s, h, phase, wr_count, key_flip, key_pink,
+                        p01_scalar, p10_scalar, use_rtn, use_pink)  # fmt: skip
+    elif apply:
+        _apply_each(first, n_arr, t, s, h, phase, wr_count, key_flip, key_pink, p_up, p_down,
+                    use_rtn, use_pink)  # fmt: skip
+    if not read:
+        return
+    # one simple loop per term: a loop-invariant branch or a call inside keeps a loop scalar
+    for i in range(n):  # the mean model (SPEC §1.1) by selects
+        a1 = np.float64(m1[i])
+        a2 = np.float64(m2[i])
+        ts = np.float64(t_star[i])
+        tf = np.float64(t[i])
+        c = np.float64(c1[i])
+        out[i] = a1 * tf + c if tf < ts else a2 * tf + ts * (a1 - a2) + c
+    if use_rtn:  # drawn for every device, used where the trap is occupied: no branch
+        ufirst = np.uint64(first)
+        for i in range(n):
+            ui = ufirst + np.uint64(i)
+            u1 = uniform(key_mag, np.uint64(2) * ui)
+            u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
+            out[i] += np.float64(rtn_amp[i]) * u1 * u2 if s[i] == 1 else 0.0
+    if use_pink:
+        # integers below 2**53 in float64: every product and partial sum is exact, so the
+        # float multiply-adds (faster than 64-bit integer ones in SIMD) give the exact sum
+        acc = np.zeros(n)
+        t_min = taps
+        for i in range(n):
+            t_min = min(t_min, np.int64(t[i]))
+        if t_min >= taps:  # every age filled (the usual case): no select, five rows per pass
+            _pink_sum_filled(h, phase[0], pink_w, acc)
+        else:
+            for r in range(taps):  # row by row: every lane the same age, weight and operation
+                a = (r - phase[0]) % taps
+                w = pink_w[a]
+                row = h[r]
+                for i in range(n):
+                    acc[i] += w * (2.0 * np.float64(row[i]) + 1.0) if np.int64(t[i]) > a else 0.0
+        for i in range(n):
+            out[i] += acc[i] * pink_half_scale
+    for i in range(n):  # t = 0: R = R0 exactly
+        out[i] = np.float64(r0[i]) * exp(out[i] if t[i] > 0 else 0.0)
+
+
+@jit
+def _pink_sum_filled(h, phase, pink_w, acc):
+    """``acc[i] = sum_a pink_w[a] (2 q_a + 1)`` when every age of every device is filled, as
+    ``2 sum_a pink_w[a] q_a + sum_a pink_w[a]``, five rows per pass over ``acc`` (fewer loads and
+    stores of it). All terms are integers below 2**53: the float sums are exact."""
+    taps = h.shape[0]
+    n = acc.size  # the last block's rows are longer than its devices
+    r = 0
+    while r + 5 <= taps:
+        w0, w1, w2 = (
+            pink_w[(r - phase) % taps],
+            pink_w[(r + 1 - phase) % taps],
+            pink_w[(r + 2 - phase) % taps],
+        )
+        w3, w4 = pink_w[(r + 3 - phase) % taps], pink_w[(r + 4 - phase) % taps]
+        h0, h1, h2, h3, h4 = h[r], h[r + 1], h[r + 2], h[r + 3], h[r + 4]
+        for i in range(n):
+            acc[i] += ((w0 * np.float64(h0[i]) + w1 * np.float64(h1[i]))
+                       + (w2 * np.float64(h2[i]) + w3 * np.float64(h3[i]))
+                       + w4 * np.float64(h4[i]))  # fmt: skip
+        r += 5
+    while r < taps:
+        w = pink_w[(r - phase) % taps]
+        row = h[r]
+        for i in range(n):
+            acc[i] += w * np.float64(row[i])
+        r += 1
+    total = 0.0
+    for a in range(taps):
+        total += pink_w[a]
+    for i in range(n):
+        acc[i] = 2.0 * acc[i] + total
+
+
+@jit
+def _apply_same(first, n_pulses, t, s, h, phase, wr_count, key_flip, key_pink, p01, p10, use_rtn,
+                use_pink):  # fmt: skip
+    """``n_pulses`` pulses to every device of a block: loops over devices, no branch in them."""
+    n = t.size
+    taps = h.shape[0]
+    ufirst = np.uint64(first)
+    if use_rtn:
+        for i in range(n):
+            u = uniform(key_flip, ufirst + np.uint64(i))
+            occupied = s[i] == 1
+            flip = (u < p10) if occupied else (u < p01)
+            s[i] = s[i] ^ np.uint8(flip)
+    for i in range(n):
+        t[i] += n_pulses
+        wr_count[i] += n_pulses
+    if use_pink:
+        m = min(n_pulses, taps)
+        phase[0] = (phase[0] - m) % taps  # the ring turns by m: the m oldest rows are reused
+        utaps = np.uint64(taps)
+        for k in range(m):  # pulse k of the last m is the (m - 1 - k)-th newest
+            dst = h[(phase[0] + m - 1 - k) % taps]
+            for i in range(n):
+                dst[i] = uniform_u16(key_pink, (ufirst + np.uint64(i)) * utaps + np.uint64(k))
+
+
+@jit
+def _apply_each(first, n_arr, t, s, h, phase, wr_count, key_flip, key_pink, p_up, p_down, use_rtn,
+                use_pink):  # fmt: skip
+    """Per-device pulse counts: one device at a time (the buffer shifts by a different amount
+    for each), after turning the block's ring back to phase 0."""
+    n = t.size
+    taps = h.shape[0]
+    if use_pink and phase[0] != 0:
+        rows = h.copy()
+        for a in range(taps):
+            h[a] = rows[(phase[0] + a) % taps]
+        phase[0] = 0
     utaps = np.uint64(taps)
-    inv_taps = 1.0 / taps
-    per_device = n_arr.size == 0
     lam = 1.0 - p_up - p_down
     total = p_up + p_down
     pi_up = p_up / total if total > 0.0 else 0.0
     pi_down = p_down / total if total > 0.0 else 0.0
-    for i in prange(n_dev):
-        ui = np.uint64(i)
-        t_old = np.int64(t[i])
-        n = 0
-        if apply:
-            n = n_scalar if per_device else n_arr[i]
-        ti = t_old + n
-        if n > 0:
-            if use_rtn:
-                if per_device:
-                    p01 = p01_scalar
-                    p10 = p10_scalar
-                else:
-                    decay = 1.0 - lam**n
-                    p01 = pi_up * decay
-                    p10 = pi_down * decay
-                u = uniform(key_flip, ui)
-                if s[i] == 0:
-                    if u < p01:
-                        s[i] = 1
-                elif u < p10:
-                    s[i] = 0
-            t[i] = ti
-            wr_count[i] += n
-        # The 1/f dot product is taken over the row as it is *before* this call's samples are
-        # stored, then corrected for each stored sample: a wide load right after a narrow store
-        # to the same row would stall on store-to-load forwarding.
-        acc = 0
-        newest = 0  # slot of the newest sample = row of pink_int (an index: views cost refcounts)
-        if use_pink and ti > 0:
-            newest = _mod(ti - 1, taps, inv_taps)
-        pink_read = read and use_pink and ti > 0
-        if pink_read:
-            for j in range(width):
-                acc += pink_int[newest, j] * np.int64(h[i, j])
-        if n > 0 and use_pink:
-            m = min(n, taps)
-            slot = newest - (m - 1)
-            if slot < 0:
-                slot += taps
+    for i in range(n):
+        k_pulses = n_arr[i]
+        if k_pulses <= 0:
+            continue
+        ui = np.uint64(first + i)
+        if use_rtn:
+            decay = 1.0 - lam**k_pulses
+            u = uniform(key_flip, ui)
+            if s[i] == 0:
+                if u < pi_up * decay:
+                    s[i] = 1
+            elif u < pi_down * decay:
+                s[i] = 0
+        t[i] += k_pulses
+        wr_count[i] += k_pulses
+        if use_pink:
+            m = min(k_pulses, taps)
+            for a in range(taps - 1, m - 1, -1):
+                h[a, i] = h[a - m, i]
             for k in range(m):
-                q = uniform_u16(key_pink, ui * utaps + np.uint64(k))
-                if pink_read:
-                    acc += pink_int[newest, slot] * (np.int64(q) - np.int64(h[i, slot]))
-                h[i, slot] = q
-                slot = slot + 1 if slot + 1 < taps else 0
-        if read:
-            x = 0.0  # t = 0: R = R0 exactly
-            if ti > 0:
-                x = _mean_log_r(ti, m1[i], t_star[i], c1[i], m2[i])
-                if use_rtn and s[i] == 1:
-                    u1 = uniform(key_mag, np.uint64(2) * ui)
-                    u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
-                    x += np.float64(rtn_amp[i]) * u1 * u2
-                if use_pink:
-                    x += acc * pink_scale + pink_offset[min(ti, taps)]
-            out[i] = x
-    if read:
-        # a second, branch-free pass: the compiler turns it into SIMD code (see _math.exp)
-        for i in prange(n_dev):
-            out[i] = np.float64(r0[i]) * exp(out[i])
+                h[m - 1 - k, i] = uniform_u16(key_pink, ui * utaps + np.uint64(k))
 
 
 @jit_parallel

@@ -32,9 +32,11 @@ def write_state(
 
 
 def read_state(
-    path: str | os.PathLike[str], fmt: str, version: int
+    path: str | os.PathLike[str], fmt: str, version: int | tuple[int, ...]
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a file written by :func:`write_state`; check its format and version."""
+    """Read a file written by :func:`write_state`; check its format and version (one of
+    ``version`` when a tuple: the caller converts older layouts)."""
+    versions = version if isinstance(version, tuple) else (version,)
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -45,9 +47,9 @@ def read_state(
     if "meta_json" not in arrays:
         raise InvalidParameterError(f"{path}: not a {fmt!r} state file (no header).")
     meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
-    if meta.get("format") != fmt or meta.get("version") != version:
+    if meta.get("format") != fmt or meta.get("version") not in versions:
         raise InvalidParameterError(
-            f"{path}: expected format {fmt!r} version {version}. "
+            f"{path}: expected format {fmt!r} version {' or '.join(map(str, versions))}. "
             f"Got {meta.get('format')!r} version {meta.get('version')!r} instead."
         )
     return arrays, meta

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import presets as _presets
-from ._kernels import weak_reset_code_layout_step, weak_reset_step
+from ._kernels import PINK_BLOCK, weak_reset_code_layout_step, weak_reset_step
 from ._rng import derive_key
 from ._state import copy_checked, read_state, write_state
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int, readonly
@@ -28,9 +28,8 @@ NOISE_MODES = ("none", "paper", "rtn", "pink", "code_layout")
 _NOISE_ALIASES = {"code": "code_layout"}
 
 _STATE_FORMAT = "crossbar-sim/weak-reset-state"
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: the 1/f buffer saved newest first (1: as a ring buffer)
 _INT32_MAX = np.iinfo(np.int32).max
-_PINK_WIDTH = 16  # 1/f buffer slots stored per device (>= pink_taps)
 _STREAM_FLIP, _STREAM_PINK, _STREAM_MAG, _STREAM_CODE_MAG = 0, 1, 2, 3
 _OWNER = "WeakResetRRAM"
 
@@ -146,8 +145,10 @@ class WeakResetRRAM:
         taps = self.params.pink_taps
         code = self.noise == "code_layout"
         self._s = np.zeros(0 if code else n, dtype=np.uint8)
-        # rows padded to 16 slots: 32-byte rows, and a dot product the compiler vectorizes
-        self._h = np.zeros((0, _PINK_WIDTH) if code else (n, _PINK_WIDTH), dtype=np.uint16)
+        # the 1/f samples by blocks of devices, one row per age (see devices._kernels)
+        blocks = 0 if code else -(-n // PINK_BLOCK)
+        self._h = np.zeros((blocks, taps, PINK_BLOCK), dtype=np.uint16)
+        self._phase = np.zeros(blocks, dtype=np.int64)  # row of the newest sample, per block
         # code_layout: the released code's delay line [RTN value, 15 pink samples] per device
         self._line = np.zeros((n, taps + 1) if code else (0, taps + 1), dtype=np.float32)
         self.counters = EnduranceCounters(n, ("weak_reset", "set"))
@@ -157,12 +158,9 @@ class WeakResetRRAM:
         # code_layout: float coefficients alpha * b_k; otherwise the exact integer form of the
         # kernel: b_k * 4**(taps - 1) = C(2k, k) * 4**(taps - 1 - k)
         self._pink_coef = kasdin_coefficients(taps) * self.params.pink_alpha
-        ages = np.arange(taps)
-        b_int = np.array([math.comb(2 * k, k) * 4 ** (taps - 1 - k) for k in ages], dtype=np.int64)
-        self._pink_int = np.zeros((taps, _PINK_WIDTH), dtype=np.int64)
-        self._pink_int[:, :taps] = b_int[(ages[:, None] - ages[None, :]) % taps]
-        self._pink_scale = self.params.pink_alpha / 65536.0 / 4.0 ** (taps - 1)
-        self._pink_offset = self._pink_scale * 0.5 * np.concatenate([[0], np.cumsum(b_int)])
+        b_int = [math.comb(2 * k, k) * 4 ** (taps - 1 - k) for k in range(taps)]
+        self._pink_w = np.array(b_int, dtype=np.float64)  # exact: integers below 2**53
+        self._pink_half_scale = self.params.pink_alpha / 131072.0 / 4.0 ** (taps - 1)
 
     # -- public state -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -232,9 +230,22 @@ class WeakResetRRAM:
         if self.noise == "code_layout":
             return self._line[:, 1:].astype(np.float64)
         ages = np.arange(taps)
-        slots = (self._t[:, None].astype(np.int64) - 1 - ages[None, :]) % taps
-        values = (np.take_along_axis(self._h[:, :taps], slots, axis=1) + 0.5) / 65536.0
+        values = (self._pink_codes() + 0.5) / 65536.0
         return np.where(ages[None, :] < self._t[:, None], values, 0.0)
+
+    def _pink_codes(self) -> np.ndarray:
+        """The 1/f buffer's integer samples, (n_devices, taps), newest first."""
+        taps = self.params.pink_taps
+        rows = (self._phase[:, None] + np.arange(taps)[None, :]) % taps  # (blocks, ages)
+        by_age = np.take_along_axis(self._h, rows[:, :, None], axis=1)
+        return by_age.transpose(0, 2, 1).reshape(-1, taps)[: self.n_devices]
+
+    def _set_pink_codes(self, codes: np.ndarray) -> None:
+        n, taps = self.n_devices, self.params.pink_taps
+        padded = np.zeros((self._h.shape[0] * PINK_BLOCK, taps), dtype=np.uint16)
+        padded[:n] = codes
+        self._h[...] = padded.reshape(-1, PINK_BLOCK, taps).transpose(0, 2, 1)
+        self._phase[...] = 0
 
     # -- dynamics ---------------------------------------------------------------------------------
     def apply_pulses(self, n: int | np.ndarray) -> None:
@@ -281,7 +292,12 @@ class WeakResetRRAM:
             self._line[index] = 0
         else:
             self._s[index] = 0
-            self._h[index] = 0
+            if devices is None:
+                self._h[...] = 0
+            else:
+                cells = np.arange(self.n_devices)[index]
+                self._h[cells[:, None] // PINK_BLOCK, np.arange(self.params.pink_taps),
+                        (cells % PINK_BLOCK)[:, None]] = 0  # fmt: skip
         self.counters.add("set", index, 1)
         if devices is None:
             self._t_bound = 0
@@ -352,13 +368,12 @@ class WeakResetRRAM:
             apply, n_scalar, n_arr, read, out,
             d["m1_per_pulse"], d["t_star_pulses"], d["c1"], d["m2_per_pulse"], d["r0_ohm"],
             d["rtn_amplitude"],
-            self._t, self._s, self._h, self.counters.array("weak_reset"),
+            self._t, self._s, self._h, self._phase, self.counters.array("weak_reset"),
             derive_key(self._seed, _STREAM_FLIP, self._apply_calls),
             derive_key(self._seed, _STREAM_PINK, self._apply_calls),
             derive_key(self._seed, _STREAM_MAG, self._read_calls),
             p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
-            self.use_rtn, self.use_pink, p.pink_taps, self._pink_int, self._pink_scale,
-            self._pink_offset,
+            self.use_rtn, self.use_pink, self._pink_w, self._pink_half_scale,
         )  # fmt: skip
         if apply:
             self._apply_calls += 1
@@ -474,7 +489,7 @@ class WeakResetRRAM:
             **{f"d2d_{k}": v for k, v in self._d2d.items()},
             "t": self._t,
             "s": self._s,
-            "h": self._h,
+            "h": self._pink_codes(),  # (n_devices, taps), newest first
             "line": self._line,
             **self.counters.to_arrays(),
         }
@@ -483,7 +498,7 @@ class WeakResetRRAM:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> WeakResetRRAM:
         """Load a population saved by :meth:`save`."""
-        arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
+        arrays, meta = read_state(path, _STATE_FORMAT, (1, _STATE_VERSION))
         self = cls.__new__(cls)
         self.n_devices = int(meta["n_devices"])
         self.params = _presets.from_dict(
@@ -496,8 +511,20 @@ class WeakResetRRAM:
         self._d2d = {k: np.zeros(self.n_devices, dtype=np.float32) for k in D2D_FIELDS}
         for k in D2D_FIELDS:
             copy_checked(path, arrays, f"d2d_{k}", self._d2d[k])
-        for key, target in (("t", self._t), ("s", self._s), ("h", self._h), ("line", self._line)):
+        for key, target in (("t", self._t), ("s", self._s), ("line", self._line)):
             copy_checked(path, arrays, key, target)
+        if self.noise != "code_layout":
+            codes = np.zeros((self.n_devices, self.params.pink_taps), dtype=np.uint16)
+            if int(meta["version"]) == 1:  # a ring buffer: slot (t - 1 - age) % taps, 16 wide
+                ring = np.zeros((self.n_devices, 16), dtype=np.uint16)
+                copy_checked(path, arrays, "h", ring)
+                taps = self.params.pink_taps
+                slots = (self._t[:, None].astype(np.int64) - 1 - np.arange(taps)) % taps
+                codes = np.take_along_axis(ring[:, :taps], slots, axis=1)
+                codes[np.arange(taps)[None, :] >= self._t[:, None]] = 0
+            else:
+                copy_checked(path, arrays, "h", codes)
+            self._set_pink_codes(codes)
         self.counters.load_arrays(arrays)
         wear = meta.get("wear_out")
         self.wear = None
