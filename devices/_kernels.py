@@ -50,7 +50,7 @@ def _mean_log_r(t, m1, t_star, c1, m2):
 
 #: Devices per block of the 1/f buffer (``h`` is stored block by block, see
 #: :func:`weak_reset_step`); one block's state stays in L2 while it is worked on.
-PINK_BLOCK = 2048
+PINK_BLOCK = 16384
 
 
 @jit_parallel
@@ -60,7 +60,7 @@ def weak_reset_step(
     t, s, h, phase, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, pink_w, pink_half_scale,
+    use_rtn, use_pink, pink_w, pink_scale, all_filled,
 ):  # fmt: skip
     """Apply weak-RESET pulses and/or read resistances, in one pass over the population.
 
@@ -69,7 +69,8 @@ def weak_reset_step(
     State updated in place: ``t`` (pulses since SET, int32), ``s`` (RTN state, uint8), ``h`` (the
     1/f buffer, uint16, shape ``(blocks, taps, PINK_BLOCK)``: device ``b * PINK_BLOCK + j`` keeps
     the sample of age a (0 = newest) in ``h[b, (phase[b] + a) % taps, j]``, 0 where no pulse has
-    filled it), ``phase`` (int64, one per block), ``wr_count`` (int64 counter).
+    filled it), ``phase`` (int64, one per block), ``wr_count`` (int64 counter). ``all_filled``:
+    the caller knows that every device has ``t >= taps`` (no per-block check needed).
 
     The layout is "structure of arrays" by blocks: the samples of one age are contiguous over the
     devices of a block, so every loop below runs over devices with the same operation in each
@@ -77,8 +78,8 @@ def weak_reset_step(
     the block's phase and overwrites one row, instead of shifting the whole buffer. The 1/f sum is exact integer
     arithmetic: the sample stored as ``q`` has value ``(q + 1/2) / 65536`` and Kasdin's ``b_k =
     C(2k, k) / 4**k``, so with ``pink_w[a] = b_a * 4**(taps - 1)`` (an integer, held as float64)
-    the sum over the filled ages is ``pink_half_scale * sum_a pink_w[a] * (2 q_a + 1)``, a sum of
-    integers below 2**53: exact in any order.
+    the sum over the filled ages is ``pink_scale * sum_a pink_w[a] * (q_a + 1/2)``, a sum of
+    multiples of 1/2 below 2**52: exact in any order.
     """
     n_dev = t.size
     for b in prange(h.shape[0]):
@@ -89,7 +90,7 @@ def weak_reset_step(
             out[lo:hi] if read else out, m1[lo:hi], t_star[lo:hi], c1[lo:hi], m2[lo:hi],
             r0[lo:hi], rtn_amp[lo:hi], t[lo:hi], s[lo:hi], h[b], phase[b:b + 1], wr_count[lo:hi],
             key_flip, key_pink, key_mag, p01_scalar, p10_scalar, p_up, p_down,
-            use_rtn, use_pink, pink_w, pink_half_scale,
+            use_rtn, use_pink, pink_w, pink_scale, all_filled,
         )  # fmt: skip
 
 
@@ -100,7 +101,7 @@ def _weak_reset_block(
     t, s, h, phase, wr_count,
     key_flip, key_pink, key_mag,
     p01_scalar, p10_scalar, p_up, p_down,
-    use_rtn, use_pink, pink_w, pink_half_scale,
+    use_rtn, use_pink, pink_w, pink_scale, all_filled,
 ):  # fmt: skip
     """Devices ``first + i`` of :func:`weak_reset_step` (``phase``: this block's, a 1-element view) (views indexed from 0: in a ``prange``
     body, or over an index that might be negative, numba loops stay scalar)."""
@@ -115,50 +116,58 @@ def _weak_reset_block(
                     use_rtn, use_pink)  # fmt: skip
     if not read:
         return
-    # one simple loop per term: a loop-invariant branch or a call inside keeps a loop scalar
-    for i in range(n):  # the mean model (SPEC §1.1) by selects
-        a1 = np.float64(m1[i])
-        a2 = np.float64(m2[i])
-        ts = np.float64(t_star[i])
-        tf = np.float64(t[i])
-        c = np.float64(c1[i])
-        out[i] = a1 * tf + c if tf < ts else a2 * tf + ts * (a1 - a2) + c
-    if use_rtn:  # drawn for every device, used where the trap is occupied: no branch
-        ufirst = np.uint64(first)
-        for i in range(n):
-            ui = ufirst + np.uint64(i)
-            u1 = uniform(key_mag, np.uint64(2) * ui)
-            u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
-            out[i] += np.float64(rtn_amp[i]) * u1 * u2 if s[i] == 1 else 0.0
+    # one simple loop per term (a loop-invariant branch inside keeps a loop scalar); terms a
+    # mode leaves out stay 0.0, which adds nothing
+    # multiples of 1/2 below 2**52 in float64: every product and partial sum is exact, so the
+    # float multiply-adds (faster than 64-bit integer ones in SIMD) give the exact sum
+    acc = np.empty(n)
     if use_pink:
-        # integers below 2**53 in float64: every product and partial sum is exact, so the
-        # float multiply-adds (faster than 64-bit integer ones in SIMD) give the exact sum
-        acc = np.zeros(n)
         t_min = taps
-        for i in range(n):
-            t_min = min(t_min, np.int64(t[i]))
-        if t_min >= taps:  # every age filled (the usual case): no select, five rows per pass
+        if not all_filled:  # the caller's bound does not say: look
+            for i in range(n):
+                t_min = min(t_min, np.int64(t[i]))
+        if all_filled or t_min >= taps:  # every age filled (usual): no select, 5 rows a pass
             _pink_sum_filled(h, phase[0], pink_w, acc)
         else:
+            acc[:] = 0.0
             for r in range(taps):  # row by row: every lane the same age, weight and operation
                 a = (r - phase[0]) % taps
                 w = pink_w[a]
                 row = h[r]
                 for i in range(n):
-                    acc[i] += w * (2.0 * np.float64(row[i]) + 1.0) if np.int64(t[i]) > a else 0.0
-        for i in range(n):
-            out[i] += acc[i] * pink_half_scale
-    for i in range(n):  # t = 0: R = R0 exactly
-        out[i] = np.float64(r0[i]) * exp(out[i] if t[i] > 0 else 0.0)
+                    acc[i] += w * (np.float64(row[i]) + 0.5) if np.int64(t[i]) > a else 0.0
+    else:
+        acc[:] = 0.0
+    ufirst = np.uint64(first)
+    for i in range(n):  # the mean model (SPEC §1.1) by selects, the noise terms, R
+        rtn = 0.0
+        if use_rtn:  # drawn for every device, used where the trap is occupied (no branch)
+            ui = ufirst + np.uint64(i)
+            u1 = uniform(key_mag, np.uint64(2) * ui)
+            u2 = uniform(key_mag, np.uint64(2) * ui + np.uint64(1))
+            rtn = np.float64(rtn_amp[i]) * u1 * u2 if s[i] == 1 else 0.0
+        a1 = np.float64(m1[i])
+        a2 = np.float64(m2[i])
+        ts = np.float64(t_star[i])
+        tf = np.float64(t[i])
+        c = np.float64(c1[i])
+        x = a1 * tf + c if tf < ts else a2 * tf + ts * (a1 - a2) + c
+        x = (x + rtn) + acc[i] * pink_scale
+        out[i] = np.float64(r0[i]) * exp(x if tf > 0.0 else 0.0)  # t = 0: R = R0 exactly
 
 
 @jit
 def _pink_sum_filled(h, phase, pink_w, acc):
-    """``acc[i] = sum_a pink_w[a] (2 q_a + 1)`` when every age of every device is filled, as
-    ``2 sum_a pink_w[a] q_a + sum_a pink_w[a]``, five rows per pass over ``acc`` (fewer loads and
-    stores of it). All terms are integers below 2**53: the float sums are exact."""
+    """``acc[i] = sum_a pink_w[a] (q_a + 1/2)`` when every age of every device is filled: ``acc``
+    starts at ``sum_a pink_w[a] / 2``, then five rows are added per pass over it (fewer loads
+    and stores of it). All terms are multiples of 1/2 below 2**52: the float sums are exact."""
     taps = h.shape[0]
     n = acc.size  # the last block's rows are longer than its devices
+    half_total = 0.0
+    for a in range(taps):
+        half_total += 0.5 * pink_w[a]
+    for i in range(n):
+        acc[i] = half_total
     r = 0
     while r + 5 <= taps:
         w0, w1, w2 = (
@@ -179,11 +188,6 @@ def _pink_sum_filled(h, phase, pink_w, acc):
         for i in range(n):
             acc[i] += w * np.float64(row[i])
         r += 1
-    total = 0.0
-    for a in range(taps):
-        total += pink_w[a]
-    for i in range(n):
-        acc[i] = 2.0 * acc[i] + total
 
 
 @jit
@@ -193,13 +197,12 @@ def _apply_same(first, n_pulses, t, s, h, phase, wr_count, key_flip, key_pink, p
     n = t.size
     taps = h.shape[0]
     ufirst = np.uint64(first)
-    if use_rtn:
-        for i in range(n):
+    for i in range(n):
+        if use_rtn:
             u = uniform(key_flip, ufirst + np.uint64(i))
             occupied = s[i] == 1
             flip = (u < p10) if occupied else (u < p01)
             s[i] = s[i] ^ np.uint8(flip)
-    for i in range(n):
         t[i] += n_pulses
         wr_count[i] += n_pulses
     if use_pink:

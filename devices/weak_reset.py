@@ -155,12 +155,13 @@ class WeakResetRRAM:
         self._apply_calls = 0
         self._read_calls = 0
         self._t_bound = 0  # upper bound on max(t), to refuse int32 overflow without a pass
+        self._t_floor = 0  # lower bound on min(t): every 1/f age filled once it reaches taps
         # code_layout: float coefficients alpha * b_k; otherwise the exact integer form of the
         # kernel: b_k * 4**(taps - 1) = C(2k, k) * 4**(taps - 1 - k)
         self._pink_coef = kasdin_coefficients(taps) * self.params.pink_alpha
         b_int = [math.comb(2 * k, k) * 4 ** (taps - 1 - k) for k in range(taps)]
         self._pink_w = np.array(b_int, dtype=np.float64)  # exact: integers below 2**53
-        self._pink_half_scale = self.params.pink_alpha / 131072.0 / 4.0 ** (taps - 1)
+        self._pink_scale = self.params.pink_alpha / 65536.0 / 4.0 ** (taps - 1)
 
     # -- public state -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -299,6 +300,7 @@ class WeakResetRRAM:
                 self._h[cells[:, None] // PINK_BLOCK, np.arange(self.params.pink_taps),
                         (cells % PINK_BLOCK)[:, None]] = 0  # fmt: skip
         self.counters.add("set", index, 1)
+        self._t_floor = 0
         if devices is None:
             self._t_bound = 0
         self._update_wear(False, _EMPTY_F64)
@@ -338,6 +340,7 @@ class WeakResetRRAM:
                     f"{_INT32_MAX} (int32); apply a full SET first."
                 )
             self._t_bound += n_max
+            self._t_floor += n_scalar if n_arr.size == 0 else int(n_arr.min())
         if read:
             out = self._check_out(out)
         else:
@@ -373,7 +376,8 @@ class WeakResetRRAM:
             derive_key(self._seed, _STREAM_PINK, self._apply_calls),
             derive_key(self._seed, _STREAM_MAG, self._read_calls),
             p01, p10, p.rtn_p_up_per_pulse, p.rtn_p_down_per_pulse,
-            self.use_rtn, self.use_pink, self._pink_w, self._pink_half_scale,
+            self.use_rtn, self.use_pink, self._pink_w, self._pink_scale,
+            self._t_floor >= p.pink_taps,
         )  # fmt: skip
         if apply:
             self._apply_calls += 1
@@ -534,6 +538,7 @@ class WeakResetRRAM:
         self._apply_calls = int(meta["apply_calls"])
         self._read_calls = int(meta["read_calls"])
         self._t_bound = int(meta["t_bound"])
+        self._t_floor = int(self._t.min()) if self.n_devices else 0
         return self
 
 

@@ -298,6 +298,47 @@ def test_save_load_resumes_bit_identically(tmp_path):
     np.testing.assert_array_equal(a.pink_samples(), b.pink_samples())
 
 
+def test_kernel_matches_reference_across_blocks_of_the_1f_buffer():
+    """More devices than one block of the buffer layout (the last block partly filled), each
+    block's ring at its own phase after per-device pulse counts and partial SETs."""
+    from devices._kernels import PINK_BLOCK
+
+    n_dev = 2 * PINK_BLOCK + 97
+    pop = WeakResetRRAM(n_dev, noise="paper", rng=8)
+    ref = ReferenceWeakReset(pop)
+    gen = np.random.default_rng(1)
+    for step, n in enumerate([3, gen.integers(0, 4, size=n_dev), 16, 1, gen.integers(0, 3, n_dev)]):
+        pop.apply_pulses(n)
+        ref.apply(n)
+        if step == 2:
+            pop.full_set(np.arange(0, n_dev, 5))
+            ref.full_set(np.arange(0, n_dev, 5))
+    _assert_same(pop, ref, pop.resistance(), ref.read())
+
+
+def test_load_converts_version_1_files(tmp_path):
+    """Version 1 kept the 1/f buffer as a ring of 16 slots per device (slot (t - 1 - age) % 15)."""
+    from devices._state import read_state, write_state
+
+    a = WeakResetRRAM(300, noise="paper", rng=4)
+    a.apply_pulses(np.arange(300) % 23)
+    path = tmp_path / "v2.npz"
+    a.save(path)
+    arrays, meta = read_state(path, "crossbar-sim/weak-reset-state", 2)
+    taps = a.params.pink_taps
+    ring = np.zeros((300, 16), dtype=np.uint16)
+    slots = (a.pulses_since_set[:, None].astype(np.int64) - 1 - np.arange(taps)) % taps
+    filled = np.arange(taps)[None, :] < a.pulses_since_set[:, None]
+    rows = np.repeat(np.arange(300)[:, None], taps, axis=1)
+    ring[rows[filled], slots[filled]] = arrays["h"][filled]
+    arrays["h"] = ring
+    meta = {k: v for k, v in meta.items() if k not in ("format", "version")}
+    write_state(tmp_path / "v1.npz", "crossbar-sim/weak-reset-state", 1, meta, arrays)
+    b = WeakResetRRAM.load(tmp_path / "v1.npz")
+    np.testing.assert_array_equal(b.pink_samples(), a.pink_samples())
+    np.testing.assert_array_equal(b.pulse_and_read(2), a.pulse_and_read(2))
+
+
 def test_save_writes_exactly_the_given_path_and_needs_no_pickle(tmp_path):
     path = tmp_path / "state.bin"
     WeakResetRRAM(5, rng=0).save(path)
