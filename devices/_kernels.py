@@ -27,18 +27,6 @@ __all__ = [
 
 
 @jit
-def _mod(a, m, inv_m):
-    """``a % m`` for ``0 <= a < 2**52`` without an integer division (a float multiply and a fix-up)."""
-    q = np.int64(a * inv_m)
-    r = a - q * m
-    if r < 0:
-        r += m
-    elif r >= m:
-        r -= m
-    return r
-
-
-@jit
 def _mean_log_r(t, m1, t_star, c1, m2):
     """Mean model ``ln(R/R0)`` after ``t >= 1`` pulses (SPEC §1.1), in float64."""
     a1 = np.float64(m1)
@@ -103,8 +91,9 @@ def _weak_reset_block(
     p01_scalar, p10_scalar, p_up, p_down,
     use_rtn, use_pink, pink_w, pink_scale, all_filled,
 ):  # fmt: skip
-    """Devices ``first + i`` of :func:`weak_reset_step` (``phase``: this block's, a 1-element view) (views indexed from 0: in a ``prange``
-    body, or over an index that might be negative, numba loops stay scalar)."""
+    """Devices ``first + i`` of :func:`weak_reset_step` (``phase``: the block's, a 1-element
+    view). Views indexed from 0: in a ``prange`` body, or over an index that might be negative,
+    numba loops stay scalar."""
     n = t.size
     taps = h.shape[0]
     if apply and n_arr.size == 0:
@@ -116,8 +105,6 @@ def _weak_reset_block(
                     use_rtn, use_pink)  # fmt: skip
     if not read:
         return
-    # one simple loop per term (a loop-invariant branch inside keeps a loop scalar); terms a
-    # mode leaves out stay 0.0, which adds nothing
     # multiples of 1/2 below 2**52 in float64: every product and partial sum is exact, so the
     # float multiply-adds (faster than 64-bit integer ones in SIMD) give the exact sum
     acc = np.empty(n)
