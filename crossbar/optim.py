@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.autograd.graph import increment_version
 
 from devices import InvalidParameterError
 
@@ -145,6 +146,10 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
         float(group["weight_decay"]), float(meta), mode, q, edges,
         group["meta_mode"] == "any_crossing",
     )  # fmt: skip
+    # written through numpy views: tell torch the tensors changed (layers that follow their
+    # weight, such as CrossbarLinear, watch the version counter)
+    for t in (p, state["exp_avg"], state["exp_avg_sq"]):
+        increment_version(t)
     return True
 
 

@@ -364,3 +364,22 @@ def test_fused_cpu_step_matches_the_tensor_op_path(monkeypatch, dtype, group):
 
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {}
     torch.testing.assert_close(run(True), run(False), **tol)
+
+
+def test_fused_step_marks_the_weight_changed_so_crossbar_layers_follow():
+    """The fused kernel writes through numpy views; the version counter must still move, or a
+    CrossbarLinear would keep reading its old devices."""
+    from crossbar.nn import CrossbarLinear
+
+    layer = CrossbarLinear(20, 5, rng=0)
+    opt = MetaplasticAdam([{"params": [layer.weight], "levels": layer.weight_levels(),
+                            "meta": 1.0}], lr=0.05)  # fmt: skip
+    x = torch.rand(8, 20)
+    before = layer.read_weight().clone()
+    version = layer.weight._version
+    layer(x).sum().backward()
+    opt.step()
+    assert layer.weight._version > version
+    layer(x)  # the forward pass re-programs the devices that changed level
+    assert layer.device_writes().sum() > 0
+    assert not torch.equal(layer.read_weight(), before)
