@@ -93,6 +93,7 @@ class CrossbarArray:
         self._ideal = np.full((self.rows, self.cols), c.device.g_min_s)
         self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self._cache: dict[float, np.ndarray] = {}
+        self._transfer: dict[float, np.ndarray] = {}  # IR-drop transfer matrix per read time
         self.read_count = 0
         self._reads = 0
 
@@ -126,11 +127,13 @@ class CrossbarArray:
             return self._program_pulses(self._pulse_levels[flat], np.arange(flat.size))
         result = cast(MultiLevelRRAM, self.cells).program(lv.reshape(-1))
         self._cache.clear()
+        self._transfer.clear()
         return result
 
     def _program_pulses(self, targets: np.ndarray, cells: np.ndarray) -> PulseProgramResult:
         result = cast(PulseResponseDevice, self.cells).program(targets, cells=cells)
         self._pulse_target[cells] = targets
+        self._transfer.clear()
         return result
 
     def program_conductances(self, g: Any) -> PulseProgramResult | None:
@@ -159,6 +162,7 @@ class CrossbarArray:
             return self._program_pulses(np.clip(arr, lo, hi).reshape(-1), np.arange(arr.size))
         self._ideal[...] = arr
         self._cache.clear()
+        self._transfer.clear()
         return None
 
     def pulse_targets(self, g: np.ndarray) -> np.ndarray:
@@ -184,10 +188,23 @@ class CrossbarArray:
 
     def _refresh(self, cells: np.ndarray) -> None:
         """After reprogramming ``cells``, recompute only their cached conductances."""
+        self._transfer.clear()
         if not isinstance(self.cells, MultiLevelRRAM):
             return
         for t, g in self._cache.items():
             self.cells.conductance(t, cells=cells, out=g.reshape(-1))
+
+    def transfer(self, t: float | None = None) -> np.ndarray:
+        """The array's read map with wire resistance, ``currents = v @ transfer(t)`` (rows x
+        cols; :func:`crossbar.ir_drop.transfer_matrix` of the conductances at ``t`` and the
+        config's segment resistances), computed once per programmed state and read time."""
+        c = self.config
+        t = c.read_time_s if t is None else check_real("t", t, "CrossbarArray", 0.0)
+        if t not in self._transfer:
+            self._transfer = {
+                t: ir_drop.transfer_matrix(self.conductance(t), c.r_wl_ohm, c.r_bl_ohm)
+            }
+        return self._transfer[t]
 
     def currents(self, v: Any, t: float | None = None) -> np.ndarray:
         """Read the bit-line currents (A) for word-line voltages ``v`` ((rows,) or (B, rows))."""
@@ -201,7 +218,7 @@ class CrossbarArray:
             )
         g = self.conductance(t)
         c = self.config
-        mean = ir_drop.solve(g, vv, c.r_wl_ohm, c.r_bl_ohm) if c.ir_drop else vv @ g
+        mean = vv @ (self.transfer(t) if c.ir_drop else g)
         sigma = c.read_noise_rel
         if sigma > 0:
             var = sigma**2 * ((vv**2) @ (g**2))
@@ -399,15 +416,18 @@ class TiledMatrix:
         for ri in range(n_r):
             blocks_dg, blocks_sq, rg, rs = [], [], [], []
             for arrays in self.tiles[ri]:
+                # the read map: the conductances, or with wire resistance the exact transfer
+                # matrix (the noise variances keep the cells' conductances)
+                reads = [a.transfer(t) if c.ir_drop else a.conductance(t) for a in arrays]
                 if c.mapping == "differential":
                     gp, gn = arrays[0].conductance(t), arrays[1].conductance(t)
-                    blocks_dg.append(gp - gn)
+                    blocks_dg.append(reads[0] - reads[1])
                     blocks_sq.append(gp**2 + gn**2)
                 else:
                     g = arrays[0].conductance(t)
-                    blocks_dg.append(g[:, :-1])
+                    blocks_dg.append(reads[0][:, :-1])
                     blocks_sq.append(g[:, :-1] ** 2)
-                    rg.append(g[:, -1])
+                    rg.append(reads[0][:, -1])
                     rs.append(g[:, -1] ** 2)
             dg.append(np.hstack(blocks_dg))
             sq.append(np.hstack(blocks_sq))
@@ -500,10 +520,7 @@ class TiledMatrix:
         for ri in range(n_r):
             rows = dg[ri].shape[0]
             vr = v[ri, :, :rows]
-            if c.ir_drop:
-                mean[ri] = self._ir_drop_currents(ri, vr, t)
-            else:
-                np.matmul(vr, dg[ri], out=mean[ri])
+            np.matmul(vr, dg[ri], out=mean[ri])  # with IR drop, dg holds the transfer maps
             if noisy:
                 np.matmul(v2[ri, :, :rows], sq[ri], out=var[ri])
             if n_t:
@@ -534,17 +551,6 @@ class TiledMatrix:
         for array in self.arrays:
             array.read_count += n_vectors
 
-    def _ir_drop_currents(self, ri: int, vr: np.ndarray, t: float) -> np.ndarray:
-        c = self.config
-        blocks = []
-        for arrays in self.tiles[ri]:
-            cur = [ir_drop.solve(a.conductance(t), vr, c.r_wl_ohm, c.r_bl_ohm) for a in arrays]
-            if c.mapping == "differential":
-                blocks.append(cur[0] - cur[1])
-            else:
-                blocks.append(cur[0][:, :-1])  # the reference column is read without IR drop
-        return np.hstack(blocks)
-
     def _estimate(self, v: np.ndarray, n_b: int, t: float) -> MVMStats:
         """``v``: the word-line voltages per row tile, (R, B, tile_rows)."""
         c, e = self.config, self.config.energy
@@ -571,7 +577,8 @@ class TiledMatrix:
 
     # -- views -----------------------------------------------------------------------------------
     def effective_weight(self, t: float = 0.0) -> np.ndarray:
-        """The weight the conductances represent ``t`` s after programming (no converters, noise)."""
+        """The weight the arrays represent ``t`` s after programming, without converters and
+        noise (with wire resistance, when ``config.ir_drop`` is on: exactly what a read maps)."""
         dg = self._assemble(t)[0]
         full = np.vstack(dg)  # (in, out)
         if self.config.mapping == "reference":
@@ -647,6 +654,7 @@ class TiledMatrix:
             a._reads = int(entry["reads"])
             a.read_count = int(entry["read_count"])
             a._cache.clear()
+            a._transfer.clear()
         self._noise_seed = int(meta["noise_seed"])
         self._calls = int(meta["calls"])
         self.weight_range = float(meta["weight_range"])

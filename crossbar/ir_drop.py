@@ -26,12 +26,17 @@ from devices import InvalidParameterError
 
 from ._ir_kernels import pcg_solve
 
-__all__ = ["TOLERANCES", "IRDropResult", "solve"]
+__all__ = ["MODES", "TOLERANCES", "IRDropResult", "solve", "transfer_matrix"]
 
 #: Stopping tolerances (relative change of the output currents in the last iteration) of the two
 #: modes. ``"exact"``: 1e-7, measured errors <= 1e-8 against a sparse direct solve (the target is
 #: 1e-6); ``"fast"``: 1e-3, measured errors up to ~1e-4 (``docs/crossbar.md``).
 TOLERANCES = {"exact": 1e-7, "fast": 1e-3}
+
+#: Solver modes: conjugate gradients to a tolerance (``"exact"``, ``"fast"``), or the direct
+#: block elimination (``"direct"``, exact to rounding; its cost does not depend on the wire
+#: resistance and grows slowly with the number of input vectors).
+MODES = ("exact", "fast", "direct")
 
 
 class IRDropResult(np.ndarray):
@@ -93,8 +98,10 @@ def solve(
         Word-line driver voltages (volts).
     r_wl, r_bl : float
         Resistance of one word-line / bit-line segment (ohm), > 0.
-    mode : {"exact", "fast"}
-        Stopping tolerance 1e-7 (``"exact"``) or 1e-3 (``"fast"``), see :data:`TOLERANCES`.
+    mode : {"exact", "fast", "direct"}
+        Conjugate gradients to the stopping tolerance 1e-7 (``"exact"``) or 1e-3 (``"fast"``), see
+        :data:`TOLERANCES`; or the direct block elimination (``"direct"``, see
+        :func:`transfer_matrix`; ``iterations`` and ``estimated_error`` are then 0).
     tol : float, optional
         Overrides the mode's tolerance.
     max_iter : int
@@ -128,13 +135,19 @@ def solve(
                 f"The {name!r} parameter of solve must be a finite resistance > 0 (ohm). "
                 f"Got {value!r} instead."
             )
-    if mode not in TOLERANCES:
+    if mode not in MODES:
         raise InvalidParameterError(
-            f"The 'mode' parameter of solve must be one of {sorted(TOLERANCES)}. Got {mode!r} instead."
+            f"The 'mode' parameter of solve must be one of {list(MODES)}. Got {mode!r} instead."
         )
-    tol = TOLERANCES[mode] if tol is None else float(tol)
     gw, gb = 1.0 / float(r_wl), 1.0 / float(r_bl)
     g = np.ascontiguousarray(g)
+    if mode == "direct":
+        currents = _eliminate(g, gw, gb, vv)
+        result = (currents[0] if single else currents).view(IRDropResult)
+        result.iterations = np.zeros(vv.shape[0], dtype=np.int64)
+        result.estimated_error = np.zeros(vv.shape[0])
+        return result
+    tol = TOLERANCES[mode] if tol is None else float(tol)
     dw, db, cw, iw, cb, ib = _factor(g, gw, gb)
     out = np.empty((vv.shape[0], g.shape[1]))
     iters = np.empty(vv.shape[0], dtype=np.int64)
@@ -147,3 +160,99 @@ def solve(
     result.iterations = iters
     result.estimated_error = est
     return result
+
+
+def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
+    r"""The exact linear map of a crossbar with wire resistance: ``currents = v @ T``.
+
+    The circuit is linear, so its output currents are ``v @ T`` for an (M, N) matrix ``T`` that
+    depends only on the conductances and the wire resistances (``T = G`` for ideal wires). Once
+    ``T`` is known, every read of the programmed array is a plain matrix product, with the IR
+    drop exact; ``CrossbarArray``/``TiledMatrix`` cache it per programmed state when
+    ``config.ir_drop`` is on.
+
+    Parameters
+    ----------
+    G : array (M, N)
+        Cell conductances (siemens), >= 0.
+    r_wl, r_bl : float
+        Resistance of one word-line / bit-line segment (ohm), > 0.
+
+    Returns
+    -------
+    ndarray (M, N)
+        ``T[i, j]``: the current into amplifier j per volt on driver i.
+
+    Notes
+    -----
+    Block elimination row by row (every word line is eliminated first, exactly: its nodes form
+    a tridiagonal system per row). With ``A_i`` the word-line matrix of row i (diagonal
+    ``g_wl (2, ..., 2, 1) + G_i``, off-diagonals ``-g_wl``), the bit-line nodes of row i see
+
+    .. math::
+
+        K_i = \mathrm{diag}(G_i) - \mathrm{diag}(G_i) A_i^{-1} \mathrm{diag}(G_i), \qquad
+        f_i = g_{wl} v_i \, \mathrm{diag}(G_i) A_i^{-1} e_0,
+
+    and the bit lines couple neighbouring rows through ``-g_bl I``. Forward elimination,
+    ``S_0 = K_0 + g_bl I``, ``S_i = K_i + 2 g_bl I - g_bl^2 S_{i-1}^{-1}``,
+    ``r_i = f_i + g_bl S_{i-1}^{-1} r_{i-1}``, ends at ``S_{M-1} w = r_{M-1}`` for the last row's
+    bit-line voltages, and the amplifier currents are ``g_bl w``; no back substitution is
+    needed. Every ``S_i`` is symmetric positive definite (a Schur complement of the nodal
+    matrix), inverted by Cholesky. Cost ``M N^3`` plus ``2 M N^2 B`` for B input vectors (here B =
+    M unit vectors): about 0.05 s for 128 x 128, 1 s for 256 x 256 at one thread. Agrees with
+    the sparse direct solve to ~1e-12 (tested).
+    """
+    g = np.asarray(G, dtype=np.float64)
+    if g.ndim != 2 or g.size == 0 or not np.all(np.isfinite(g)) or (g < 0).any():
+        raise InvalidParameterError(
+            "The 'G' parameter of transfer_matrix must be a finite, non-negative, non-empty 2-D "
+            f"array. Got shape {g.shape} instead."
+        )
+    for name, value in (("r_wl", r_wl), ("r_bl", r_bl)):
+        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of transfer_matrix must be a finite resistance > 0 (ohm). "
+                f"Got {value!r} instead."
+            )
+    return _eliminate(np.ascontiguousarray(g), 1.0 / float(r_wl), 1.0 / float(r_bl),
+                      np.eye(g.shape[0]))  # fmt: skip
+
+
+def _eliminate(g: np.ndarray, gw: float, gb: float, v: np.ndarray) -> np.ndarray:
+    """Amplifier currents (B, N) for driver voltages ``v`` (B, M), by the block elimination of
+    :func:`transfer_matrix`."""
+    from scipy.linalg import lapack
+
+    m, n = g.shape
+    off = np.full(n - 1, -gw)
+    ends = gw * np.where(np.arange(n) < n - 1, 2.0, 1.0)
+    rhs = np.zeros((n, n + 1))
+    idx = np.arange(n)
+    s_inv = np.zeros((n, n))
+    r = np.zeros((n, v.shape[0]))
+    for i in range(m):
+        gi = g[i]
+        # A_i^{-1} [diag(G_i) | e_0]: one factorization of the word line's tridiagonal
+        rhs[:, :n] = 0.0
+        rhs[idx, idx] = gi
+        rhs[:, n] = 0.0
+        rhs[0, n] = 1.0
+        if n == 1:  # LAPACK's tridiagonal routines need an off-diagonal
+            x = rhs / (ends + gi)[:, None]
+        else:
+            d, e, _ = lapack.dpttrf(ends + gi, off)
+            x, _ = lapack.dpttrs(d, e, rhs)
+        s = -gi[:, None] * x[:, :n]
+        s[idx, idx] += gi + gb * (1.0 if i == 0 else 2.0)
+        f = np.outer(gw * gi * x[:, n], v[:, i])
+        if i:
+            s -= (gb * gb) * s_inv
+            f += gb * (s_inv @ r)
+        c, info = lapack.dpotrf(s, lower=0, clean=0)
+        if info != 0:  # cannot happen for G >= 0 and finite wires: S_i is a Schur complement
+            raise np.linalg.LinAlgError(f"IR-drop elimination: row {i} is not positive definite")
+        inv, info = lapack.dpotri(c, lower=0)
+        s_inv = np.triu(inv) + np.triu(inv, 1).T
+        r = f
+    return (gb * (s_inv @ r)).T

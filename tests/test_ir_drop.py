@@ -89,3 +89,41 @@ def test_bad_input_is_rejected(args, match):
 def test_bad_mode_is_rejected():
     with pytest.raises(InvalidParameterError, match="'mode'"):
         solve(np.ones((2, 2)), np.ones(2), 1.0, 1.0, mode="approx")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (7, 1), (5, 3), (32, 17), (48, 64)])
+@pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
+def test_direct_elimination_and_transfer_matrix_match_sparse_direct_solve(shape, r):
+    from crossbar.ir_drop import transfer_matrix
+
+    gen = np.random.default_rng(hash((shape, r, 1)) % 2**32)
+    G = gen.uniform(0.0, 120e-6, shape)
+    v = gen.uniform(-0.2, 0.2, (4, shape[0]))
+    r_bl = r * gen.uniform(0.5, 2.0)
+    ref = ir_drop_direct(G, v, r, r_bl)
+    direct = solve(G, v, r, r_bl, mode="direct")
+    assert _rel_err(direct, ref) <= 1e-10 and (direct.iterations == 0).all()
+    assert _rel_err(v @ transfer_matrix(G, r, r_bl), ref) <= 1e-10
+
+
+def test_transfer_matrix_of_vanishing_wires_is_the_conductance_matrix():
+    from crossbar.ir_drop import transfer_matrix
+
+    G = np.random.default_rng(3).uniform(20e-6, 120e-6, (9, 11))
+    np.testing.assert_allclose(transfer_matrix(G, 1e-9, 1e-9), G, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((np.ones(4), 1.0, 1.0), "'G'"),
+        ((-np.ones((3, 4)), 1.0, 1.0), "'G'"),
+        ((np.ones((3, 4)), 0.0, 1.0), "'r_wl'"),
+        ((np.ones((3, 4)), 1.0, float("inf")), "'r_bl'"),
+    ],
+)
+def test_transfer_matrix_rejects_bad_input(args, match):
+    from crossbar.ir_drop import transfer_matrix
+
+    with pytest.raises(InvalidParameterError, match=match):
+        transfer_matrix(*args)
