@@ -2,7 +2,8 @@
 
 The baseline assembles the nodal matrix, factorizes it once with ``scipy.sparse.linalg.splu`` and
 solves the 64 right-hand sides (the same reference the tests use). Ours is
-``crossbar.ir_drop.solve`` in ``"exact"`` and ``"fast"`` modes. One thread on our side (scipy's
+``crossbar.ir_drop.solve`` in ``"exact"`` and ``"fast"`` modes (conjugate gradients) and
+``"direct"`` (block elimination, one thread). One thread on our side (scipy's
 SuperLU is single-threaded); two threads reported separately. Prints the speed-up and the
 relative error of each mode against the direct solve.
 
@@ -12,6 +13,12 @@ Goal (issue 5): >= 10x faster than the direct solve at <= 1e-6 relative error.
 """
 
 from __future__ import annotations
+
+import os
+
+# LAPACK at one thread for the direct mode (scipy's SuperLU is single-threaded)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import json
@@ -50,7 +57,7 @@ def main() -> None:
         row = {"r_ohm": r, "scipy_s": t_ref}
         for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
             numba.set_num_threads(threads)
-            for mode in ("exact", "fast"):
+            for mode in ("exact", "fast", "direct") if threads == 1 else ("exact", "fast"):
                 out, t = timed(lambda r=r, mode=mode: solve(G, v, r, r, mode=mode))
                 err = float(np.abs(out - ref).max() / np.abs(ref).max())
                 row[f"{mode}_{threads}t_s"] = t
@@ -66,12 +73,13 @@ def main() -> None:
         return
     print(f"IR drop, {args.size} x {args.size}, {args.vectors} vectors; speed-up vs scipy splu")
     print(f"{'r ohm':>6} {'scipy s':>8} {'exact 1t':>9} {'err':>8} {'its':>4} {'fast 1t':>8} "
-          f"{'err':>8} {'exact 2t':>9}")  # fmt: skip
+          f"{'err':>8} {'direct 1t':>10} {'err':>8} {'exact 2t':>9}")  # fmt: skip
     for row in rows:
         print(
             f"{row['r_ohm']:>6g} {row['scipy_s']:>8.3f} {row['exact_1t_speedup']:>8.1f}x "
             f"{row['exact_1t_rel_error']:>8.1e} {row['exact_1t_iterations_max']:>4} "
             f"{row['fast_1t_speedup']:>7.1f}x {row['fast_1t_rel_error']:>8.1e} "
+            f"{row['direct_1t_speedup']:>9.1f}x {row['direct_1t_rel_error']:>8.1e} "
             f"{row.get('exact_2t_speedup', float('nan')):>8.1f}x"
         )
 
