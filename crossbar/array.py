@@ -561,7 +561,7 @@ class TiledMatrix:
                 for ri in range(len(self._row_starts))
             ]}  # fmt: skip
         row_g = self._energy_cache[key]
-        v2 = np.einsum("rbk,rbk->rk", v, v, dtype=np.float64)  # sum over the batch of v^2
+        v2 = np.square(v).sum(axis=1, dtype=np.float64)  # sum over the batch of v^2
         cell = sum(float(v2[ri, : g.size] @ g) for ri, g in enumerate(row_g)) * e.read_pulse_s
         dac_bits = c.dac.bits or 8
         adc_bits = c.adc.bits or 8

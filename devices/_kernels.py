@@ -433,11 +433,12 @@ def multilevel_reset(cells, g_prog, relaxes, stuck, failed, stuck_lrs, limit, se
 def multilevel_read(
     out, t_scalar, t_arr, g_prog, relaxes, stuck, set_count, read_count, key_read, key_relax,
     sigma_relax_s, g_max_s, relax_reference_s, relax_log_growth, read_rel,
-    g_stuck_low, g_stuck_high, cells,
+    g_stuck_low, g_stuck_high, cells, count,
 ):  # fmt: skip
     """Read cells ``t`` seconds after their programming: relaxation, then read noise.
 
-    ``cells`` lists the cells to read (empty: all); ``out[i]`` is written for each read cell ``i``.
+    ``cells`` lists the cells to read (empty: all); ``out[i]`` is written for each read cell ``i``;
+    ``count``: add one to ``read_count`` of each read cell.
     """
     per_cell = t_arr.size > 0
     subset = cells.size > 0
@@ -455,5 +456,7 @@ def multilevel_read(
             g = max(g, 0.0)
         else:
             g = _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)
-        read_count[i] += 1
-        out[i] = g * (1.0 + read_rel * normal(key_read, np.uint64(i)))
+        if count:
+            read_count[i] += 1
+        # no noise (the engine's noiseless conductances): no draw either
+        out[i] = g * (1.0 + read_rel * normal(key_read, np.uint64(i))) if read_rel != 0.0 else g

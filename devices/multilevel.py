@@ -427,6 +427,7 @@ class MultiLevelRRAM:
             self.counters.array("set"), self.counters.array("read"), self._key(_STREAM_READ),
             derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
             p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s, p.g_stuck_high_s, _EMPTY_I64,
+            True,
         )  # fmt: skip
         self._calls += 1
         return out
@@ -453,10 +454,10 @@ class MultiLevelRRAM:
         p = self.params
         multilevel_read(
             out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
-            self.counters.array("set"), np.zeros(self.n_cells, dtype=np.int64),
+            self.counters.array("set"), _EMPTY_I64,  # not a read: nothing counted
             self._key(_STREAM_READ), derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s,
             p.g_max_s, p.relax_reference_s, p.relax_log_growth, 0.0, p.g_stuck_low_s,
-            p.g_stuck_high_s, idx,
+            p.g_stuck_high_s, idx, False,
         )  # fmt: skip
         return out
 
