@@ -129,3 +129,22 @@ def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differe
             else:
                 g = g_zero + x * g_per_weight
                 first[o, i] = np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
+
+
+@jit
+def pair_terms(read_p, read_n, g_p, g_n, dg, sq, col_abs, col_sq):
+    """One differential tile's contribution to its row tile, in one pass.
+
+    ``dg = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR drop),
+    ``sq = g_p**2 + g_n**2`` (the read-noise variance factors), written into column slices of the
+    row tile's arrays (any float dtype); ``col_abs``, ``col_sq`` accumulate ``|dg|`` and ``dg**2``
+    per column in float64 (the ADC range calibration).
+    """
+    rows, cols = g_p.shape
+    for i in range(rows):
+        for j in range(cols):
+            d = read_p[i, j] - read_n[i, j]
+            dg[i, j] = d
+            sq[i, j] = g_p[i, j] * g_p[i, j] + g_n[i, j] * g_n[i, j]
+            col_abs[j] += abs(d)
+            col_sq[j] += d * d

@@ -34,7 +34,7 @@ from devices._rng import derive_key
 from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
-from ._mvm_kernels import dac_tiles, read_out, weight_levels
+from ._mvm_kernels import dac_tiles, pair_terms, read_out, weight_levels
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -412,28 +412,26 @@ class TiledMatrix:
             return self._assemble_cache[t]
         c = self.config
         n_r = len(self._row_starts)
+        if c.mapping == "differential":
+            out = self._assemble_pairs(t)
+            self._assemble_cache = {t: out}
+            return out
         dg, sq, ref_g, ref_sq = [], [], [], []
         for ri in range(n_r):
             blocks_dg, blocks_sq, rg, rs = [], [], [], []
             for arrays in self.tiles[ri]:
                 # the read map: the conductances, or with wire resistance the exact transfer
                 # matrix (the noise variances keep the cells' conductances)
-                reads = [a.transfer(t) if c.ir_drop else a.conductance(t) for a in arrays]
-                if c.mapping == "differential":
-                    gp, gn = arrays[0].conductance(t), arrays[1].conductance(t)
-                    blocks_dg.append(reads[0] - reads[1])
-                    blocks_sq.append(gp**2 + gn**2)
-                else:
-                    g = arrays[0].conductance(t)
-                    blocks_dg.append(reads[0][:, :-1])
-                    blocks_sq.append(g[:, :-1] ** 2)
-                    rg.append(reads[0][:, -1])
-                    rs.append(g[:, -1] ** 2)
+                g = arrays[0].conductance(t)  # one array: signal columns + the reference
+                read = arrays[0].transfer(t) if c.ir_drop else g
+                blocks_dg.append(read[:, :-1])
+                blocks_sq.append(g[:, :-1] ** 2)
+                rg.append(read[:, -1])
+                rs.append(g[:, -1] ** 2)
             dg.append(np.hstack(blocks_dg))
             sq.append(np.hstack(blocks_sq))
-            if rg:
-                ref_g.append(np.stack(rg, axis=1))
-                ref_sq.append(np.stack(rs, axis=1))
+            ref_g.append(np.stack(rg, axis=1))
+            ref_sq.append(np.stack(rs, axis=1))
         v_read = c.dac.v_read_v
         step = np.zeros((n_r, self.out_features))
         if c.adc.bits is not None:
@@ -442,12 +440,8 @@ class TiledMatrix:
                 if c.adc.full_scale_a is not None:
                     fs = np.full(self.out_features, c.adc.full_scale_a)
                 else:  # calibrated on the (reference-subtracted) column conductances
-                    signal = dg[ri]
-                    if ref_g:
-                        signal = (
-                            signal
-                            - np.repeat(ref_g[ri], self._per_tile, axis=1)[:, : self.out_features]
-                        )
+                    ref = np.repeat(ref_g[ri], self._per_tile, axis=1)[:, : self.out_features]
+                    signal = dg[ri] - ref
                     if c.adc.range_mode == "sigma":
                         fs = c.adc.range_sigmas * v_read * np.sqrt((signal**2).sum(axis=0) / 3.0)
                     else:
@@ -459,6 +453,41 @@ class TiledMatrix:
         out = (dg, sq, ref_g, ref_sq, step)
         self._assemble_cache = {t: out}
         return out
+
+    def _assemble_pairs(self, t: float) -> tuple[np.ndarray, ...]:
+        """:meth:`_assemble` for differential pairs: one numba pass per tile writes its columns
+        of the row tile's arrays (already in the read precision) and the ADC calibration sums."""
+        c = self.config
+        n_r = len(self._row_starts)
+        dtype = np.float32 if self._single_precision else np.float64
+        dg, sq = [], []
+        col_abs = np.zeros((n_r, self.out_features))
+        col_sq = np.zeros((n_r, self.out_features))
+        for ri in range(n_r):
+            rows = self.tiles[ri][0][0].rows
+            dg.append(np.empty((rows, self.out_features), dtype=dtype))
+            sq.append(np.empty((rows, self.out_features), dtype=dtype))
+            for ci, c0 in enumerate(self._col_starts):
+                pos, neg = self.tiles[ri][ci]
+                c1 = c0 + pos.cols
+                g_p, g_n = pos.conductance(t), neg.conductance(t)
+                # the read maps: the conductances, or with wire resistance the exact transfer
+                # matrices (the noise variances keep the cells' conductances)
+                r_p, r_n = (pos.transfer(t), neg.transfer(t)) if c.ir_drop else (g_p, g_n)
+                pair_terms(r_p, r_n, g_p, g_n, dg[ri][:, c0:c1], sq[ri][:, c0:c1],
+                           col_abs[ri, c0:c1], col_sq[ri, c0:c1])  # fmt: skip
+        step = np.zeros((n_r, self.out_features))
+        if c.adc.bits is not None:
+            qmax = 2 ** (c.adc.bits - 1) - 1
+            v_read = c.dac.v_read_v
+            if c.adc.full_scale_a is not None:
+                fs = np.full((n_r, self.out_features), c.adc.full_scale_a)
+            elif c.adc.range_mode == "sigma":
+                fs = c.adc.range_sigmas * v_read * np.sqrt(col_sq / 3.0)
+            else:
+                fs = 1.1 * v_read * col_abs
+            step = np.where(fs > 0, fs / qmax, 1e-30)
+        return dg, sq, [], [], step
 
     @property
     def _single_precision(self) -> bool:
