@@ -435,3 +435,45 @@ def test_partial_conductance_refresh_equals_full_recompute():
     np.testing.assert_array_equal(g, cells.conductance(60.0))
     with pytest.raises(InvalidParameterError, match="'out'"):
         cells.conductance(60.0, out=np.empty(3))
+
+
+def test_program_changed_writes_only_cells_whose_level_changes():
+    cells = MultiLevelRRAM(500, levels=8, rng=2)
+    first = np.arange(500) % 8
+    res = cells.program_changed(first)
+    np.testing.assert_array_equal(res.cells, np.arange(500))  # nothing programmed yet: all
+    writes = cells.pulse_count.copy()
+    target = first.copy()
+    target[::7] = (target[::7] + 3) % 8
+    res = cells.program_changed(target)
+    changed = np.flatnonzero(target != first)
+    np.testing.assert_array_equal(res.cells, changed)
+    np.testing.assert_array_equal(res.levels, target[changed])
+    np.testing.assert_array_equal(cells.target_levels, target)
+    untouched = np.setdiff1d(np.arange(500), changed)
+    np.testing.assert_array_equal(cells.pulse_count[untouched], writes[untouched])
+    assert (cells.pulse_count[changed] > writes[changed]).all()
+    assert cells.program_changed(target).cells.size == 0  # again: nothing to do
+
+
+@pytest.mark.parametrize(
+    "levels,match",
+    [
+        (np.zeros(499, dtype=int), "shape"),
+        (np.zeros(500), "integer"),
+        (np.full(500, 8), r"\[0, 7\]"),
+        (np.full(500, -1), r"\[0, 7\]"),
+    ],
+)
+def test_program_changed_rejects_bad_levels(levels, match):
+    cells = MultiLevelRRAM(500, levels=8, rng=2)
+    with pytest.raises(InvalidParameterError, match=match):
+        cells.program_changed(levels)
+
+
+def test_even_level_step_is_the_spacing_of_linear_levels_only():
+    linear = MultiLevelRRAM(10, levels=8, allocation="linear", rng=0)
+    assert linear.even_level_step == pytest.approx(np.diff(linear.level_conductances)[0])
+    uneven = MultiLevelRRAM(10, level_conductances_s=[20e-6, 30e-6, 60e-6], rng=0)
+    assert uneven.even_level_step == 0.0
+    np.testing.assert_array_equal(uneven.nearest_level(np.array([24e-6, 26e-6, 50e-6])), [0, 1, 2])
