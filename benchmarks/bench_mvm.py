@@ -7,7 +7,11 @@ numba); two threads reported separately.
 
 Goal (issue 5): ratio <= 2.
 
-    python benchmarks/bench_mvm.py [--batch 256] [--size 1024] [--json]
+    python benchmarks/bench_mvm.py [--batch 256] [--size 1024] [--ir-drop] [--json]
+
+``--ir-drop`` turns on wire resistance (1 ohm per segment): the first read computes every
+array's exact transfer matrix (reported separately), later reads cost what reads without wire
+resistance cost.
 """
 
 from __future__ import annotations
@@ -34,14 +38,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--ir-drop", action="store_true", help="1 ohm wire segments")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     gen = np.random.default_rng(0)
     w = gen.normal(size=(args.size, args.size)).astype(np.float32)
     x = gen.normal(size=(args.batch, args.size)).astype(np.float32)
+    config = CrossbarConfig(ir_drop=True) if args.ir_drop else CrossbarConfig()
     start = time.perf_counter()
-    matrix = TiledMatrix(w, CrossbarConfig(), rng=0)
+    matrix = TiledMatrix(w, config, rng=0)
     program_s = time.perf_counter() - start
+    start = time.perf_counter()
+    matrix.matvec(x)  # the first read builds what reads reuse (transfer matrices with IR drop)
+    first_read_s = time.perf_counter() - start
     rows = []
     for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
         numba.set_num_threads(threads)
@@ -54,7 +63,8 @@ def main() -> None:
     y = matrix.matvec(x)
     ref = x.astype(np.float64) @ w.T.astype(np.float64)
     summary = {
-        "batch": args.batch, "size": args.size, "program_s": program_s, "results": rows,
+        "batch": args.batch, "size": args.size, "ir_drop": args.ir_drop, "program_s": program_s,
+        "first_read_s": first_read_s, "results": rows,
         "relative_rms_error_vs_float": float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref**2))),
         "energy_per_mvm_j": matrix.last_stats.energy_j if matrix.last_stats else None,
         "latency_per_mvm_s": matrix.last_stats.latency_s if matrix.last_stats else None,
@@ -64,11 +74,13 @@ def main() -> None:
         print(json.dumps(summary, indent=2))
         return
     print(f"batch-{args.batch} MVM, {args.size} x {args.size} weight, 128 x 128 tiles, "
-          "8-bit DAC/ADC, read noise; vs float32 torch.matmul")  # fmt: skip
+          f"8-bit DAC/ADC, read noise{', IR drop (1 ohm)' if args.ir_drop else ''}; "
+          "vs float32 torch.matmul")  # fmt: skip
     for r in rows:
         print(f"  {r['threads']} thread(s): torch {r['torch_matmul_s'] * 1e3:.2f} ms, crossbar "
               f"{r['crossbar_s'] * 1e3:.2f} ms, ratio {r['ratio']:.2f}")  # fmt: skip
     print(f"  programming (program-and-verify of {2 * args.size**2} devices): {program_s:.2f} s")
+    print(f"  first read (builds the cached read maps): {first_read_s:.2f} s")
     print(f"  relative RMS error vs float W @ x: {summary['relative_rms_error_vs_float']:.3f}")
     print(f"  estimate per batch: {summary['energy_per_mvm_j'] * 1e9:.1f} nJ, "
           f"{summary['latency_per_mvm_s'] * 1e6:.1f} us")  # fmt: skip
