@@ -132,19 +132,23 @@ def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differe
 
 
 @jit
-def pair_terms(read_p, read_n, g_p, g_n, dg, sq, col_abs, col_sq):
+def pair_terms(read_p, read_n, g_p, g_n, dg, sq, col_abs, col_sq, row_g):
     """One differential tile's contribution to its row tile, in one pass.
 
     ``dg = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR drop),
     ``sq = g_p**2 + g_n**2`` (the read-noise variance factors), written into column slices of the
     row tile's arrays (any float dtype); ``col_abs``, ``col_sq`` accumulate ``|dg|`` and ``dg**2``
-    per column in float64 (the ADC range calibration).
+    per column in float64 (the ADC range calibration), ``row_g`` the conductance on each word
+    line (the energy estimate).
     """
     rows, cols = g_p.shape
     for i in range(rows):
+        row = 0.0
         for j in range(cols):
             d = read_p[i, j] - read_n[i, j]
             dg[i, j] = d
             sq[i, j] = g_p[i, j] * g_p[i, j] + g_n[i, j] * g_n[i, j]
             col_abs[j] += abs(d)
             col_sq[j] += d * d
+            row += g_p[i, j] + g_n[i, j]
+        row_g[i] += row

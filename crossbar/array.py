@@ -292,7 +292,8 @@ class TiledMatrix:
                     row.append((CrossbarArray(rows, cols + 1, c, gen),))
             self.tiles.append(row)
         self.program(w)
-        self.last_stats: MVMStats | None = None
+        self._last_read: tuple[Any, ...] | None = None
+        self._last_stats: MVMStats | None = None
 
     # -- mapping -----------------------------------------------------------------------------------
     def _check_weight(self, weight: Any) -> np.ndarray:
@@ -452,6 +453,10 @@ class TiledMatrix:
             sq = [a.astype(np.float32) for a in sq]
         out = (dg, sq, ref_g, ref_sq, step)
         self._assemble_cache = {t: out}
+        self._energy_cache = {("row_conductance", t): [
+            sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
+            for ri in range(n_r)
+        ]}  # fmt: skip
         return out
 
     def _assemble_pairs(self, t: float) -> tuple[np.ndarray, ...]:
@@ -463,8 +468,10 @@ class TiledMatrix:
         dg, sq = [], []
         col_abs = np.zeros((n_r, self.out_features))
         col_sq = np.zeros((n_r, self.out_features))
+        row_g = []
         for ri in range(n_r):
             rows = self.tiles[ri][0][0].rows
+            row_g.append(np.zeros(rows))
             dg.append(np.empty((rows, self.out_features), dtype=dtype))
             sq.append(np.empty((rows, self.out_features), dtype=dtype))
             for ci, c0 in enumerate(self._col_starts):
@@ -475,7 +482,7 @@ class TiledMatrix:
                 # matrices (the noise variances keep the cells' conductances)
                 r_p, r_n = (pos.transfer(t), neg.transfer(t)) if c.ir_drop else (g_p, g_n)
                 pair_terms(r_p, r_n, g_p, g_n, dg[ri][:, c0:c1], sq[ri][:, c0:c1],
-                           col_abs[ri, c0:c1], col_sq[ri, c0:c1])  # fmt: skip
+                           col_abs[ri, c0:c1], col_sq[ri, c0:c1], row_g[ri])  # fmt: skip
         step = np.zeros((n_r, self.out_features))
         if c.adc.bits is not None:
             qmax = 2 ** (c.adc.bits - 1) - 1
@@ -487,6 +494,7 @@ class TiledMatrix:
             else:
                 fs = 1.1 * v_read * col_abs
             step = np.where(fs > 0, fs / qmax, 1e-30)
+        self._energy_cache = {("row_conductance", t): row_g}
         return dg, sq, [], [], step
 
     @property
@@ -564,8 +572,18 @@ class TiledMatrix:
         read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, to_weight, y)
         self._calls += 1
         self.count_reads(n_b)
-        self.last_stats = self._estimate(v, n_b, t)
+        # the estimate is made when asked for (last_stats); the read keeps what it needs
+        self._last_read = (np.square(v).sum(axis=1, dtype=np.float64), n_b, t,
+                           self._energy_cache.get(("row_conductance", t)))  # fmt: skip
+        self._last_stats = None
         return y[0] if single else y
+
+    @property
+    def last_stats(self) -> MVMStats | None:
+        """Energy and latency estimate of the last :meth:`matvec` (``None`` before the first)."""
+        if self._last_stats is None and self._last_read is not None:
+            self._last_stats = self._estimate(*self._last_read)
+        return self._last_stats
 
     @property
     def is_exact_product(self) -> bool:
@@ -580,17 +598,19 @@ class TiledMatrix:
         for array in self.arrays:
             array.read_count += n_vectors
 
-    def _estimate(self, v: np.ndarray, n_b: int, t: float) -> MVMStats:
-        """``v``: the word-line voltages per row tile, (R, B, tile_rows)."""
+    def _estimate(self, v2: np.ndarray, n_b: int, t: float,
+                  row_g: list[np.ndarray] | None) -> MVMStats:  # fmt: skip
+        """``v2``: the sum over the batch of the squared word-line voltages, (R, tile_rows);
+        ``row_g``: the conductance on each word line per row tile at the read (None: now)."""
         c, e = self.config, self.config.energy
         key = ("row_conductance", t)
-        if key not in self._energy_cache:  # total conductance on each word line, per row tile
-            self._energy_cache = {key: [
-                sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
-                for ri in range(len(self._row_starts))
-            ]}  # fmt: skip
-        row_g = self._energy_cache[key]
-        v2 = np.square(v).sum(axis=1, dtype=np.float64)  # sum over the batch of v^2
+        if row_g is None:
+            if key not in self._energy_cache:
+                self._energy_cache = {key: [
+                    sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
+                    for ri in range(len(self._row_starts))
+                ]}  # fmt: skip
+            row_g = self._energy_cache[key]
         cell = sum(float(v2[ri, : g.size] @ g) for ri, g in enumerate(row_g)) * e.read_pulse_s
         dac_bits = c.dac.bits or 8
         adc_bits = c.adc.bits or 8

@@ -119,11 +119,28 @@ def test_energy_and_latency_estimate():
     m.matvec(_w((4, 256), 1))
     s = m.last_stats
     assert s.energy_j == pytest.approx(
-        s.cell_energy_j + s.dac_energy_j + s.adc_energy_j + s.digital_energy_j
+        s.cell_energy_j + s.dac_energy_j + s.adc_energy_j + s.digital_energy_j, rel=1e-9, abs=0
     )
     assert s.adc_conversions == 4 * 64 * 2  # 2 row tiles, one conversion per column each
-    assert s.adc_energy_j == pytest.approx(s.adc_conversions * 20e-15 * 2**8)
+    assert s.adc_energy_j == pytest.approx(s.adc_conversions * 20e-15 * 2**8, rel=1e-9, abs=0)
     assert s.latency_s > 0 and s.cell_energy_j > 0
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+def test_cell_energy_is_the_sum_of_v2_g_over_the_read_cells(mapping):
+    cfg = CrossbarConfig(mapping=mapping, dac=DACConfig(bits=None))
+    w, x = _w((40, 200)), _w((3, 200), 2)
+    m = TiledMatrix(w, cfg, rng=0)
+    m.matvec(x)
+    v = x / np.abs(x).max(axis=1, keepdims=True) * cfg.dac.v_read_v
+    row_g = np.zeros(200)  # conductance on each word line, over every array it crosses
+    for ri, r0 in enumerate(m._row_starts):
+        for arrays in m.tiles[ri]:
+            for a in arrays:
+                row_g[r0 : r0 + a.rows] += a.conductance(cfg.read_time_s).sum(axis=1)
+    expected = float((v**2).sum(axis=0) @ row_g) * cfg.energy.read_pulse_s
+    m.program(np.roll(w, 1, axis=1))  # the estimate is made when asked for, of the read made
+    assert m.last_stats.cell_energy_j == pytest.approx(expected, rel=1e-6, abs=0)
 
 
 def test_results_do_not_depend_on_thread_count(assert_thread_independent):

@@ -41,7 +41,7 @@ def test_wer_limits_and_monotonicity():
 
 
 def test_energy_is_v_i_t():
-    assert write_energy_j(100.0, 10.0) == pytest.approx(0.5 * 100e-6 * 10e-9)
+    assert write_energy_j(100.0, 10.0) == pytest.approx(0.5 * 100e-6 * 10e-9, rel=1e-9, abs=0)
     np.testing.assert_allclose(write_energy_j([50.0, 100.0], 2.0), [5e-14, 1e-13])
 
 
@@ -49,7 +49,7 @@ def test_energy_is_v_i_t():
 def test_pulse_for_wer_round_trips(target):
     i, t, e = pulse_for_wer(target, current_ua=120.0)
     assert write_error_rate(i, t) == pytest.approx(target, rel=1e-9)
-    assert e == pytest.approx(0.5 * 120e-6 * float(t) * 1e-9)
+    assert e == pytest.approx(0.5 * 120e-6 * float(t) * 1e-9, rel=1e-9, abs=0)
     i2, t2, _ = pulse_for_wer(target, duration_ns=4.0)
     assert float(t2) == 4.0 and write_error_rate(i2, 4.0) == pytest.approx(target, rel=1e-9)
     assert np.isnan(pulse_for_wer(target, current_ua=40.0)[1])  # below I_c0: not precessional
@@ -68,7 +68,7 @@ def test_write_flips_bits_with_the_wer():
     errors = (mem.read() != bits).sum()
     assert wer == pytest.approx(float(write_error_rate(100.0, 5.0)))
     assert st.binomtest(int(errors), n, wer).pvalue > 1e-3
-    assert energy == pytest.approx(n * 0.5 * 100e-6 * 5e-9)
+    assert energy == pytest.approx(n * 0.5 * 100e-6 * 5e-9, rel=1e-9, abs=0)
     assert (mem.write_count == 1).all()
     mem.write(bits, 300.0, 50.0)
     np.testing.assert_array_equal(mem.read(), bits)
