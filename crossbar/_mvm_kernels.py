@@ -132,23 +132,29 @@ def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differe
 
 
 @jit
-def pair_terms(read_p, read_n, g_p, g_n, dg, sq, col_abs, col_sq, row_g):
+def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, col_abs, col_sq, row_g):
     """One differential tile's contribution to its row tile, in one pass.
 
-    ``dg = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR drop),
-    ``sq = g_p**2 + g_n**2`` (the read-noise variance factors), written into column slices of the
-    row tile's arrays (any float dtype); ``col_abs``, ``col_sq`` accumulate ``|dg|`` and ``dg**2``
-    per column in float64 (the ADC range calibration), ``row_g`` the conductance on each word
-    line (the energy estimate).
+    ``dg[:, c0 + j] = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR
+    drop), ``sq[:, c0 + j] = g_p**2 + g_n**2`` (the read-noise variance factors), into the row
+    tile's arrays (any float dtype); ``col_abs``, ``col_sq`` (the row tile's, float64) accumulate
+    ``|dg|`` and ``dg**2`` per column (the ADC range calibration), ``row_g`` the conductance on each
+    word line (the energy estimate). Rows are taken as contiguous slices indexed from 0, so the
+    column loop compiles to SIMD code.
     """
     rows, cols = g_p.shape
+    abs_part = col_abs[c0 : c0 + cols]
+    sq_part = col_sq[c0 : c0 + cols]
     for i in range(rows):
+        rp, rn, gp, gn = read_p[i], read_n[i], g_p[i], g_n[i]
+        d_row = dg[i][c0 : c0 + cols]
+        s_row = sq[i][c0 : c0 + cols]
         row = 0.0
         for j in range(cols):
-            d = read_p[i, j] - read_n[i, j]
-            dg[i, j] = d
-            sq[i, j] = g_p[i, j] * g_p[i, j] + g_n[i, j] * g_n[i, j]
-            col_abs[j] += abs(d)
-            col_sq[j] += d * d
-            row += g_p[i, j] + g_n[i, j]
+            d = rp[j] - rn[j]
+            d_row[j] = d
+            s_row[j] = gp[j] * gp[j] + gn[j] * gn[j]
+            abs_part[j] += abs(d)
+            sq_part[j] += d * d
+            row += gp[j] + gn[j]
         row_g[i] += row

@@ -476,13 +476,12 @@ class TiledMatrix:
             sq.append(np.empty((rows, self.out_features), dtype=dtype))
             for ci, c0 in enumerate(self._col_starts):
                 pos, neg = self.tiles[ri][ci]
-                c1 = c0 + pos.cols
                 g_p, g_n = pos.conductance(t), neg.conductance(t)
                 # the read maps: the conductances, or with wire resistance the exact transfer
                 # matrices (the noise variances keep the cells' conductances)
                 r_p, r_n = (pos.transfer(t), neg.transfer(t)) if c.ir_drop else (g_p, g_n)
-                pair_terms(r_p, r_n, g_p, g_n, dg[ri][:, c0:c1], sq[ri][:, c0:c1],
-                           col_abs[ri, c0:c1], col_sq[ri, c0:c1], row_g[ri])  # fmt: skip
+                pair_terms(r_p, r_n, g_p, g_n, dg[ri], sq[ri], c0, col_abs[ri], col_sq[ri],
+                           row_g[ri])  # fmt: skip
         step = np.zeros((n_r, self.out_features))
         if c.adc.bits is not None:
             qmax = 2 ** (c.adc.bits - 1) - 1
