@@ -117,18 +117,26 @@ def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differe
     spaced levels ``l0 + k / inv_step`` is ``rint((g - l0) * inv_step)`` clipped to ``[0, k_max]``,
     the same arithmetic as ``MultiLevelRRAM.nearest_level``.
     """
-    n_out, n_in = w.shape
-    for o in prange(n_out):
-        for i in range(n_in):
-            x = min(max(w[o, i], -w_range), w_range)
-            if differential:
-                gp = g_zero + max(x, 0.0) * g_per_weight
-                gn = g_zero + max(-x, 0.0) * g_per_weight
-                first[o, i] = np.int64(min(max(np.rint((gp - l0) * inv_step), 0.0), k_max))
-                second[o, i] = np.int64(min(max(np.rint((gn - l0) * inv_step), 0.0), k_max))
-            else:
-                g = g_zero + x * g_per_weight
-                first[o, i] = np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
+    for o in prange(w.shape[0]):
+        _levels_row(w[o], w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential,
+                    first[o], second[o] if differential else second[0])  # fmt: skip
+
+
+@jit
+def _levels_row(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
+                second):  # fmt: skip
+    """One row of :func:`weight_levels` (a function of its own: loops in a ``prange`` body are
+    not compiled to SIMD code by numba)."""
+    for i in range(w.size):
+        x = min(max(w[i], -w_range), w_range)
+        if differential:
+            gp = g_zero + max(x, 0.0) * g_per_weight
+            gn = g_zero + max(-x, 0.0) * g_per_weight
+            first[i] = np.int64(min(max(np.rint((gp - l0) * inv_step), 0.0), k_max))
+            second[i] = np.int64(min(max(np.rint((gn - l0) * inv_step), 0.0), k_max))
+        else:
+            g = g_zero + x * g_per_weight
+            first[i] = np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
 
 
 @jit

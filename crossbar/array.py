@@ -402,7 +402,7 @@ class TiledMatrix:
             return (cells.nearest_level(g),), ref_level
         shape = w.shape
         first = np.empty(shape, dtype=np.int64)
-        second = np.empty(shape if differential else (0, 0), dtype=np.int64)
+        second = np.empty(shape if differential else (1, 0), dtype=np.int64)  # (1, 0): unused
         weight_levels(np.ascontiguousarray(w), w_range, g_zero, self.g_per_weight, levels[0],
                       1.0 / step, levels.size - 1, differential, first, second)  # fmt: skip
         return ((first, second) if differential else (first,)), ref_level
