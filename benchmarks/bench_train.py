@@ -65,21 +65,30 @@ def main() -> None:
     rows = {}
     for kind in ("torch", "ideal", "full"):
         model, opt = build(kind)
-        times = []
+        times, phases = [], []
         w0 = writes(model)
         for step in range(args.steps + 2):
-            start = time.perf_counter()
+            t0 = time.perf_counter()
             opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
+            loss = nn.functional.cross_entropy(model(x), y)
+            t1 = time.perf_counter()
+            loss.backward()
+            t2 = time.perf_counter()
             opt.step()
+            t3 = time.perf_counter()
             if kind != "torch":
                 for m in model:
                     if isinstance(m, CrossbarLinear):
                         m.sync()  # the devices follow the hidden weights within the step
+            t4 = time.perf_counter()
             if step >= 2:
-                times.append(time.perf_counter() - start)
+                times.append(t4 - t0)
+                phases.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
+        split = np.median(np.array(phases), axis=0)
         rows[kind] = {"step_s": float(np.median(times)),
-                      "writes_per_step": (writes(model) - w0) / (args.steps + 2)}  # fmt: skip
+                      "writes_per_step": (writes(model) - w0) / (args.steps + 2),
+                      "forward_s": float(split[0]), "backward_s": float(split[1]),
+                      "optimizer_s": float(split[2]), "sync_s": float(split[3])}  # fmt: skip
     base = rows["torch"]["step_s"]
     for r in rows.values():
         r["ratio"] = r["step_s"] / base
@@ -90,7 +99,9 @@ def main() -> None:
     print("one training step, 784-512-10, batch 100, one thread")
     for kind, r in rows.items():
         print(f"  {kind:<6} {r['step_s'] * 1e3:8.2f} ms  ratio {r['ratio']:6.2f}  "
-              f"device writes/step {r['writes_per_step']:10.0f}")  # fmt: skip
+              f"device writes/step {r['writes_per_step']:10.0f}   (forward "
+              f"{r['forward_s'] * 1e3:.1f}, backward {r['backward_s'] * 1e3:.1f}, optimizer "
+              f"{r['optimizer_s'] * 1e3:.1f}, device sync {r['sync_s'] * 1e3:.1f} ms)")  # fmt: skip
     print(f"goal (full path <= 3x plain torch) met: {summary['goal']['met']}")
 
 
