@@ -274,6 +274,7 @@ class TiledMatrix:
         self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self._calls = 0
         self._work_key: tuple[Any, ...] | None = None
+        self._level_work: tuple[np.ndarray, np.ndarray] | None = None
         per_tile = c.tile_cols if c.mapping == "differential" else c.tile_cols - 1
         self._row_starts = list(range(0, self.in_features, c.tile_rows))
         self._col_starts = list(range(0, self.out_features, per_tile))
@@ -401,8 +402,11 @@ class TiledMatrix:
             g = g_zero + np.clip(w, -w_range, w_range) * self.g_per_weight
             return (cells.nearest_level(g),), ref_level
         shape = w.shape
-        first = np.empty(shape, dtype=np.int64)
-        second = np.empty(shape if differential else (1, 0), dtype=np.int64)  # (1, 0): unused
+        if self._level_work is None or self._level_work[0].shape != shape:
+            # kept between calls: fresh multi-megabyte arrays cost page faults every step
+            self._level_work = (np.empty(shape, dtype=np.int64),
+                                np.empty(shape if differential else (1, 0), dtype=np.int64))  # fmt: skip
+        first, second = self._level_work  # second: (1, 0) and unused for single devices
         weight_levels(np.ascontiguousarray(w), w_range, g_zero, self.g_per_weight, levels[0],
                       1.0 / step, levels.size - 1, differential, first, second)  # fmt: skip
         return ((first, second) if differential else (first,)), ref_level
