@@ -63,11 +63,12 @@ def weak_reset_step(
     The layout is "structure of arrays" by blocks: the samples of one age are contiguous over the
     devices of a block, so every loop below runs over devices with the same operation in each
     lane (SIMD code). Each block's rows form a ring: a pulse to every device of a block moves
-    the block's phase and overwrites one row, instead of shifting the whole buffer. The 1/f sum is exact integer
-    arithmetic: the sample stored as ``q`` has value ``(q + 1/2) / 65536`` and Kasdin's ``b_k =
-    C(2k, k) / 4**k``, so with ``pink_w[a] = b_a * 4**(taps - 1)`` (an integer, held as float64)
-    the sum over the filled ages is ``pink_scale * sum_a pink_w[a] * (q_a + 1/2)``, a sum of
-    multiples of 1/2 below 2**52: exact in any order.
+    the block's phase and overwrites one row, instead of shifting the whole buffer.
+
+    The 1/f sum is exact: the sample stored as ``q`` has value ``(q + 1/2) / 65536`` and Kasdin's
+    ``b_k = C(2k, k) / 4**k``, so with ``pink_w[a] = b_a * 4**(taps - 1)`` (an integer, held as
+    float64) the sum over the filled ages is ``pink_scale * sum_a pink_w[a] * (q_a + 1/2)``, a sum
+    of multiples of 1/2 below 2**52: exact in float64, in any order.
     """
     n_dev = t.size
     for b in prange(h.shape[0]):
