@@ -1,4 +1,5 @@
-"""Numba kernel of the multi-level metaplastic factor (CPU tensors; see crossbar.optim)."""
+"""Numba kernels of the metaplastic rules on CPU tensors (see crossbar.optim): the multi-level
+attenuation factor, and the whole MetaplasticAdam step fused into one pass."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from devices._jit import jit, jit_parallel, prange
 from devices._math import exp
 
 _CHUNK = 4096  # elements per parallel task: the scratch row stays in L1
+
+
+@jit
+def _sech2(a):
+    """``1 - tanh^2(x) = 4 e / (1 + e)^2`` for the exponent ``a = -2x`` (``e = exp(a)``): one exp,
+    no tanh; ``a = 0`` gives exactly 1. Straight-line code (:func:`devices._math.exp`)."""
+    e = exp(a)
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
 
 @jit
@@ -45,9 +54,9 @@ def multilevel_factor(w, delta, q, edges, meta, any_crossing, out):
     spacing added below the first and above the last: level j owns ``[edges[j], edges[j + 1])``.
     The level index is first estimated as if the edges were evenly spaced, then corrected by
     comparisons with the edges themselves, so it is exact for any levels and takes no search
-    when they are evenly spaced (the usual linear allocation). ``1 - tanh^2(a) = 4 e / (1 + e)^2``
-    with ``e = exp(-2a)`` is evaluated in a second, SIMD loop (:func:`devices._math.exp`); an
-    update that is not attenuated gets ``a = 0``, i.e. exactly 1.
+    when they are evenly spaced (the usual linear allocation). ``1 - tanh^2`` is evaluated in a
+    second, SIMD loop (:func:`_sech2`); an update that is not attenuated gets exponent 0, i.e.
+    exactly 1.
     """
     n = w.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
@@ -63,8 +72,7 @@ def _factor_chunk(w, delta, q, edges, meta, any_crossing, out):
     arg = np.empty(w.size)
     _exponents(w, delta, q, edges, meta, any_crossing, arg)
     for i in range(w.size):
-        e = exp(arg[i])
-        out[i] = 4.0 * e / ((1.0 + e) * (1.0 + e))
+        out[i] = _sech2(arg[i])
 
 
 #: ``mode`` of :func:`metaplastic_adam_step`.
@@ -119,5 +127,4 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
             p[i] -= step_size * u[i]
     else:
         for i in range(n):
-            e = exp(arg[i])
-            p[i] -= step_size * (u[i] * (4.0 * e / ((1.0 + e) * (1.0 + e))))
+            p[i] -= step_size * (u[i] * _sech2(arg[i]))

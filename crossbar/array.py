@@ -396,8 +396,8 @@ class TiledMatrix:
         g_zero = lo if differential else g_ref
         if step == 0.0:  # uneven levels: a search per device
             if differential:
-                gp = lo + np.maximum(np.clip(w, 0, w_range), 0) * self.g_per_weight
-                gn = lo + np.maximum(np.clip(-w, 0, w_range), 0) * self.g_per_weight
+                gp = lo + np.clip(w, 0, w_range) * self.g_per_weight
+                gn = lo + np.clip(-w, 0, w_range) * self.g_per_weight
                 return (cells.nearest_level(gp), cells.nearest_level(gn)), ref_level
             g = g_zero + np.clip(w, -w_range, w_range) * self.g_per_weight
             return (cells.nearest_level(g),), ref_level
@@ -457,11 +457,13 @@ class TiledMatrix:
             sq = [a.astype(np.float32) for a in sq]
         out = (dg, sq, ref_g, ref_sq, step)
         self._assemble_cache = {t: out}
-        self._energy_cache = {("row_conductance", t): [
-            sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
-            for ri in range(n_r)
-        ]}  # fmt: skip
+        self._energy_cache = {("row_conductance", t): self._row_conductance(t)}
         return out
+
+    def _row_conductance(self, t: float) -> list[np.ndarray]:
+        """Total conductance on each word line, per row tile (the cells' read energy)."""
+        return [sum(a.conductance(t).sum(axis=1) for arrays in row for a in arrays)
+                for row in self.tiles]  # fmt: skip
 
     def _assemble_pairs(self, t: float) -> tuple[np.ndarray, ...]:
         """:meth:`_assemble` for differential pairs: one numba pass per tile writes its columns
@@ -609,10 +611,7 @@ class TiledMatrix:
         key = ("row_conductance", t)
         if row_g is None:
             if key not in self._energy_cache:
-                self._energy_cache = {key: [
-                    sum(a.conductance(t).sum(axis=1) for arrays in self.tiles[ri] for a in arrays)
-                    for ri in range(len(self._row_starts))
-                ]}  # fmt: skip
+                self._energy_cache = {key: self._row_conductance(t)}
             row_g = self._energy_cache[key]
         cell = sum(float(v2[ri, : g.size] @ g) for ri, g in enumerate(row_g)) * e.read_pulse_s
         dac_bits = c.dac.bits or 8

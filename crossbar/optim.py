@@ -97,11 +97,7 @@ def _adam_moments(
     state: dict[str, Any], p: torch.Tensor, grad: torch.Tensor, betas: tuple[float, float]
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Advance Adam's first and second moments of ``p`` with ``grad``; return ``(m, v, t)``."""
-    if not state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(p)
-        state["exp_avg_sq"] = torch.zeros_like(p)
-    state["step"] += 1
+    _advance_step(state, p)
     m, v = state["exp_avg"], state["exp_avg_sq"]
     m.mul_(betas[0]).add_(grad, alpha=1 - betas[0])
     v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
@@ -131,12 +127,7 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
         return False
     elif meta > 0:
         mode = BINARY
-    if not state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(p)
-        state["exp_avg_sq"] = torch.zeros_like(p)
-    state["step"] += 1
-    t = state["step"]
+    t = _advance_step(state, p)
     beta1, beta2 = group["betas"]
     step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
     metaplastic_adam_step(
@@ -148,8 +139,8 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
     )  # fmt: skip
     # written through numpy views: tell torch the tensors changed (layers that follow their
     # weight, such as CrossbarLinear, watch the version counter)
-    for t in (p, state["exp_avg"], state["exp_avg_sq"]):
-        increment_version(t)
+    for tensor in (p, state["exp_avg"], state["exp_avg_sq"]):
+        increment_version(tensor)
     return True
 
 
@@ -163,6 +154,16 @@ def _level_edges(levels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     thr = 0.5 * (q64[1:] + q64[:-1])
     edges = np.concatenate([[thr[0] - (q64[1] - q64[0])], thr, [thr[-1] + (q64[-1] - q64[-2])]])
     return q64, edges
+
+
+def _advance_step(state: dict[str, Any], p: torch.Tensor) -> int:
+    """Create Adam's state of ``p`` on its first step (zero moments); count one more step."""
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(p)
+        state["exp_avg_sq"] = torch.zeros_like(p)
+    state["step"] += 1
+    return state["step"]
 
 
 def _run_closure(closure: Any) -> Any:
@@ -253,12 +254,31 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     )
                 group["levels"] = q
 
+    @staticmethod
+    def _tensor_step(p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        """The step with tensor operations (any device; the reference of the fused CPU pass)."""
+        beta1, beta2 = group["betas"]
+        grad = p.grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        m, v, t = _adam_moments(state, p, grad, group["betas"])
+        step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        update = m / (v.sqrt() + group["eps"])
+        if group["meta"] > 0 and group["levels"] is not None:
+            factor = multilevel_meta_factor(p, -update, group["levels"].to(p.device),
+                                            group["meta"], group["meta_mode"])  # fmt: skip
+            update = update * factor
+        elif group["meta"] > 0:
+            toward_zero = torch.sign(p) * m > 0
+            f_meta = 1 - torch.tanh(group["meta"] * p.abs()) ** 2
+            update = torch.where(toward_zero, f_meta * update, update)
+        p.add_(update, alpha=-step_size)
+
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = _run_closure(closure)
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -266,25 +286,8 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     raise InvalidParameterError(
                         "MetaplasticAdam does not support sparse gradients."
                     )
-                if _fused_step(self.state[p], p, group):
-                    if group["precision"] is not None:
-                        group["precision"].quantize_(p, self.generator)
-                    continue
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = grad.add(p, alpha=group["weight_decay"])
-                m, v, t = _adam_moments(self.state[p], p, grad, group["betas"])
-                step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-                update = m / (v.sqrt() + group["eps"])
-                if group["meta"] > 0 and group["levels"] is not None:
-                    factor = multilevel_meta_factor(p, -update, group["levels"].to(p.device),
-                                                    group["meta"], group["meta_mode"])  # fmt: skip
-                    update = update * factor
-                elif group["meta"] > 0:
-                    toward_zero = torch.sign(p) * m > 0
-                    f_meta = 1 - torch.tanh(group["meta"] * p.abs()) ** 2
-                    update = torch.where(toward_zero, f_meta * update, update)
-                p.add_(update, alpha=-step_size)
+                if not _fused_step(self.state[p], p, group):
+                    self._tensor_step(p, group, self.state[p])
                 if group["precision"] is not None:
                     group["precision"].quantize_(p, self.generator)
         return loss
