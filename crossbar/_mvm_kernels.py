@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
-from devices._rng import fill_normals
+from devices._math import bits_to_float32
+from devices._rng import fill_normals, fill_normals32
 
 
 @jit
@@ -80,17 +81,106 @@ def _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, first,
 
 
 @jit_parallel
-def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out):
+def read_out32(terms, weights, var_bf16, step, qmax, key, out_scale, out):
+    """:func:`read_out` of the default read, in float32, from partial products.
+
+    terms : (R, B, T * C) the T partial products of every row tile's columns (int32 products
+        of a fixed-point expansion, or T = 1 and float32 currents); weights : (R, T * C) float32,
+        the column current is ``sum_t terms[r, b, t * C + c] * weights[r, t * C + c]``;
+    var_bf16 : (R, B, C) the read-noise variances as bfloat16 bits (uint16); step : (R, C)
+        float32 ADC steps (0: ideal ADC); no reference column; out : (B, C) as in
+        :func:`read_out`.
+    The normals of input b are the pairs of :func:`devices._rng.fill_normals32` from counter
+    ``b * R * P`` (``P = ceil(C / 2)``): row tile r, column c uses normal ``r * 2P + c``. The ADC
+    rounds ``|current| / step`` in float32; the sum over row tiles is float64.
+    """
+    n_r, n_b, n_c = var_bf16.shape
+    pairs = n_r * ((n_c + 1) // 2)
+    for b in prange(n_b):
+        _read_one32(terms, weights, var_bf16, b, step, np.float32(qmax), key,
+                    np.uint64(b * pairs), out_scale[b], out[b])  # fmt: skip
+
+
+@jit
+def _read_one32(terms, weights, var_bf16, b, step, qmax, key, first, scale, acc):
+    """Input vector ``b`` of :func:`read_out32`."""
+    n_r, _, n_c = var_bf16.shape
+    n_terms = terms.shape[2] // n_c
+    width = 2 * ((n_c + 1) // 2)
+    high = np.empty(n_r * width // 2, dtype=np.uint32)
+    low = np.empty(n_r * width // 2, dtype=np.uint32)
+    z = np.empty(n_r * width, dtype=np.float32)
+    fill_normals32(key, first, high, low, z)
+    mean = np.empty(n_c, dtype=np.float32)
+    acc[:] = 0.0
+    for r in range(n_r):
+        mean[:] = 0.0
+        for t in range(n_terms):
+            _add_term(terms[r, b, t * n_c : (t + 1) * n_c], weights[r, t * n_c : (t + 1) * n_c],
+                      mean)  # fmt: skip
+        _digitize_row32(mean, var_bf16[r, b], step[r], qmax, z[r * width : r * width + n_c], acc)
+    for c in range(n_c):
+        acc[c] *= scale
+
+
+@jit
+def _add_term(term, weight, mean):
+    """``mean += term * weight`` in float32 (a loop of its own, indexed from 0: SIMD code)."""
+    for c in range(mean.size):
+        mean[c] += np.float32(term[c]) * weight[c]
+
+
+@jit
+def _digitize_row32(m, v, s, qmax, z, acc):
+    """One row tile's columns of :func:`read_out32`, added to ``acc``."""
+    for c in range(m.size):
+        # a bfloat16 is the upper half of the float32 of the same value
+        sd = math.sqrt(bits_to_float32(np.int32(np.int32(v[c]) << np.int32(16))))
+        current = m[c] + sd * z[c]
+        code = min(np.floor(abs(current) / s[c] + np.float32(0.5)), qmax)
+        level = math.copysign(code * s[c], current) if s[c] > np.float32(0.0) else current
+        acc[c] += np.float64(level)
+
+
+@jit_parallel
+def fixed_point_terms(dg, n_terms, codes, weights):
+    """Each column of ``dg`` (rows, C) as ``n_terms`` int8 digits in base 254.
+
+    ``dg[:, c] = a_c * sum_t codes[:, t * C + c] / 254**t + e`` with ``a_c = max |dg[:, c]| /
+    127``, digits in [-127, 127] and ``|e| <= a_c / (2 * 254**(T - 1))`` (T = 3: 6.1e-8 of the
+    column's largest entry, as float32 rounding); ``weights[t * C + c] = a_c / 254**t``.
+    """
+    rows, n_c = dg.shape
+    for c in prange(n_c):
+        top = 0.0
+        for i in range(rows):
+            top = max(top, abs(np.float64(dg[i, c])))
+        a = top / 127.0 if top > 0.0 else 1.0
+        for t in range(n_terms):
+            weights[t * n_c + c] = a / 254.0**t
+        for i in range(rows):
+            rest = np.float64(dg[i, c]) / a
+            for t in range(n_terms):
+                digit = min(max(np.rint(rest), -127.0), 127.0)
+                codes[i, t * n_c + c] = np.int8(digit)
+                rest = (rest - digit) * 254.0
+
+
+@jit_parallel
+def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out, codes_out):
     """The input DAC, writing each row tile's voltages contiguously.
 
     ``x`` (B, in); ``scale`` (B,) the input magnitude mapped to ``v_read``; ``levels`` the
     largest code (0: an ideal DAC); ``v_out`` (R, B, tile_rows) the word-line voltages of row
     tile r (zero past the last input); ``v2_out`` the same shape holding ``sigma2 * v**2``, the
-    factor of the read-noise variance (empty: no noise). Rounding is half to even, as numpy's.
+    factor of the read-noise variance (empty: no noise); ``codes_out`` the same shape (int8,
+    ``levels <= 127``) holding the DAC codes ``v * levels / v_read`` (empty: not wanted).
+    Rounding is half to even, as numpy's.
     """
     n_b, n_in = x.shape
     n_r, _, rows = v_out.shape
     noisy = v2_out.size > 0
+    codes = codes_out.size > 0
     for b in prange(n_b):
         for r in range(n_r):
             for k in range(rows):
@@ -104,6 +194,8 @@ def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out):
                 v_out[r, b, k] = v
                 if noisy:
                     v2_out[r, b, k] = sigma2 * v * v
+                if codes:
+                    codes_out[r, b, k] = np.int8(np.rint(v * levels / v_read))
 
 
 @jit_parallel

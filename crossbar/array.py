@@ -19,6 +19,7 @@ cell (CrossSim copies the whole conductance matrix per input vector instead).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, cast
 
 import numpy as np
@@ -34,7 +35,14 @@ from devices._rng import derive_key
 from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
-from ._mvm_kernels import dac_tiles, pair_terms, read_out, weight_levels
+from ._mvm_kernels import (
+    dac_tiles,
+    fixed_point_terms,
+    pair_terms,
+    read_out,
+    read_out32,
+    weight_levels,
+)
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -554,27 +562,31 @@ class TiledMatrix:
         n_r, n_b = len(self._row_starts), xx.shape[0]
         dtype = np.float32 if self._single_precision else np.float64
         noisy = c.read_noise_rel > 0
-        v, v2, mean, var = self._workspace(n_b, dtype, noisy)
-        dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2)
         n_t = len(self._col_starts) if ref_g else 0
-        ref_mean = np.zeros((n_r, n_b, n_t))
-        ref_var = np.zeros((n_r, n_b, n_t))
-        for ri in range(n_r):
-            rows = dg[ri].shape[0]
-            vr = v[ri, :, :rows]
-            np.matmul(vr, dg[ri], out=mean[ri])  # with IR drop, dg holds the transfer maps
-            if noisy:
-                np.matmul(v2[ri, :, :rows], sq[ri], out=var[ri])
-            if n_t:
-                ref_mean[ri] = vr @ ref_g[ri]
-                if noisy:
-                    ref_var[ri] = v2[ri, :, :rows] @ ref_sq[ri]
-        col_tile = np.repeat(np.arange(len(self._col_starts)), self._per_tile)[: self.out_features]
-        y = np.empty((n_b, self.out_features))
         qmax = 2 ** (c.adc.bits - 1) - 1 if c.adc.bits is not None else 1
         key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
         to_weight = scale / (c.dac.v_read_v * self.g_per_weight)  # current -> weight units
-        read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, to_weight, y)
+        y = np.empty((n_b, self.out_features))
+        if noisy and not n_t and _fast_reads(c):
+            v = self._read_fast(xx, scale, levels, dg, t, key, qmax, to_weight, y)
+        else:
+            v, v2, mean, var = self._workspace(n_b, dtype, noisy)
+            dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, _NO_CODES)
+            ref_mean = np.zeros((n_r, n_b, n_t))
+            ref_var = np.zeros((n_r, n_b, n_t))
+            for ri in range(n_r):
+                rows = dg[ri].shape[0]
+                vr = v[ri, :, :rows]
+                np.matmul(vr, dg[ri], out=mean[ri])  # with IR drop, dg holds the transfer maps
+                if noisy:
+                    np.matmul(v2[ri, :, :rows], sq[ri], out=var[ri])
+                if n_t:
+                    ref_mean[ri] = vr @ ref_g[ri]
+                    if noisy:
+                        ref_var[ri] = v2[ri, :, :rows] @ ref_sq[ri]
+            col_tile = np.repeat(np.arange(len(self._col_starts)), self._per_tile)
+            read_out(mean, var, ref_mean, ref_var, col_tile[: self.out_features], step, qmax, key,
+                     to_weight, y)  # fmt: skip
         self._calls += 1
         self.count_reads(n_b)
         # the estimate is made when asked for (last_stats); the read keeps what it needs
@@ -582,6 +594,81 @@ class TiledMatrix:
                            self._energy_cache.get(("row_conductance", t)))  # fmt: skip
         self._last_stats = None
         return y[0] if single else y
+
+    def _read_fast(self, xx: np.ndarray, scale: np.ndarray, levels: int,
+                       dg: list[np.ndarray], t: float, key: np.uint64, qmax: int,
+                       to_weight: np.ndarray, y: np.ndarray) -> np.ndarray:  # fmt: skip
+        """The noisy read of differential tiles in the fast arithmetic (``y`` written).
+
+        Mean currents: with a DAC of at most 127 codes, exact integer products of the codes and
+        each column's fixed-point ``ΔG`` digits (:func:`fixed_point_terms`), by
+        ``torch._int_mm``; otherwise float32 products. Variances: bfloat16 products
+        (``CrossbarConfig.read_precision``). Returns the word-line voltages (the energy
+        estimate's input)."""
+        import torch  # the products run in torch: numpy has no bfloat16 or int8 products
+
+        c = self.config
+        n_r, n_b = len(self._row_starts), xx.shape[0]
+        rows, cols = c.tile_rows, self.out_features
+        exact_int = 0 < levels <= 127
+        n_terms = _FIXED_POINT_DIGITS if exact_int else 1
+        key_ws = ("bfloat16", n_b, exact_int)
+        if self._work_key != key_ws:
+            self._work = (
+                np.empty((n_r, n_b, rows), dtype=np.float32),  # word-line voltages
+                np.empty((n_r, n_b, rows), dtype=np.float32),  # sigma^2 v^2
+                np.empty((n_r, n_b, rows) if exact_int else (0, 0, 0), dtype=np.int8),  # codes
+                torch.empty((n_r, n_b, rows), dtype=torch.bfloat16),  # sigma^2 v^2, bfloat16
+                torch.empty(
+                    (n_r, n_b, n_terms * cols),  # partial products of the currents
+                    dtype=torch.int32 if exact_int else torch.float32,
+                ),  # fmt: skip
+                torch.empty((n_r, n_b, cols), dtype=torch.bfloat16),  # current variances
+            )
+            self._work_key = key_ws
+        v, v2, codes, v2_bf, terms, var = self._work
+        dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, codes)
+        v2_bf.copy_(torch.from_numpy(v2))
+        maps = self._fast_maps(t, levels if exact_int else 0)
+        for ri in range(n_r):
+            if exact_int:
+                torch._int_mm(torch.from_numpy(codes[ri]), maps.digits[ri], out=terms[ri])
+            else:
+                torch.mm(torch.from_numpy(v[ri, :, : dg[ri].shape[0]]), maps.digits[ri],
+                         out=terms[ri])  # fmt: skip
+            torch.mm(v2_bf[ri], maps.sq[ri], out=var[ri])
+        var_bits = var.view(torch.int16).numpy().view(np.uint16)
+        read_out32(terms.numpy(), maps.weights, var_bits, maps.step, qmax, key, to_weight, y)
+        return v
+
+    def _fast_maps(self, t: float, levels: int) -> _FastMaps:
+        """The operands of :meth:`_read_fast` at read time ``t`` (kept with
+        :meth:`_assemble`'s: reprogramming clears both); ``levels`` > 0: the DAC's largest code,
+        for the fixed-point digits."""
+        import torch
+
+        cache = cast(dict[Any, Any], self._assemble_cache)
+        if ("fast_maps", t, levels) not in cache:
+            dg, sq, _, _, step = self._assemble(t)
+            rows, cols = self.config.tile_rows, self.out_features
+            n_terms = _FIXED_POINT_DIGITS if levels else 1
+            digits, weights, sq_bf = [], np.ones((len(dg), n_terms * cols), np.float32), []
+            for ri, (d, s) in enumerate(zip(dg, sq, strict=True)):
+                padded = np.zeros((rows, cols), dtype=np.float32)  # zero past the last input
+                padded[: s.shape[0]] = s
+                sq_bf.append(torch.from_numpy(padded).to(torch.bfloat16))
+                if levels:
+                    q = np.zeros((rows, n_terms * cols), dtype=np.int8)
+                    w = np.empty(n_terms * cols)
+                    fixed_point_terms(d, n_terms, q[: d.shape[0]], w)
+                    digits.append(torch.from_numpy(q))
+                    # codes -> volts: v = code * v_read / levels
+                    weights[ri] = w * (self.config.dac.v_read_v / levels)
+                else:
+                    digits.append(torch.from_numpy(d))
+            cache[("fast_maps", t, levels)] = _FastMaps(digits, weights, sq_bf,
+                                                              step.astype(np.float32))  # fmt: skip
+        return cast(_FastMaps, cache[("fast_maps", t, levels)])
 
     @property
     def last_stats(self) -> MVMStats | None:
@@ -713,6 +800,39 @@ class TiledMatrix:
         self._energy_cache = {}
         self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
         self._assemble_cache = {}
+
+
+_NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
+
+#: Base-254 int8 digits per ΔG in the integer read path: 2 keep ΔG to 1.6e-5 of each column's
+#: largest entry (3 would reach float32 rounding, 6.1e-8, but each digit is one more int8
+#: product and 8 MB more to read back: the fast read would then be no faster than float32).
+_FIXED_POINT_DIGITS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _FastMaps:
+    """Operands of the fast read (:meth:`TiledMatrix._read_fast`), per row tile."""
+
+    digits: list[Any]  # int8 (rows, T * C) fixed-point digits of ΔG, or float32 ΔG (T = 1)
+    weights: np.ndarray  # (R, T * C) float32 weight of each digit (volts per code included)
+    sq: list[Any]  # bfloat16 (tile_rows, C): G+**2 + G-**2, zero rows past the last input
+    step: np.ndarray  # (R, C) float32 ADC steps
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX-BF16)."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    return bool(features.get("avx512bf16", False) or features.get("amx-bf16", False))
+
+
+def _fast_reads(config: CrossbarConfig) -> bool:
+    """Whether noisy reads use the fast arithmetic (``CrossbarConfig.read_precision``)."""
+    choice = config.read_precision
+    return choice == "fast" or (choice == "auto" and native_bfloat16())
 
 
 def _extremes(a: np.ndarray) -> str:

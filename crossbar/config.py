@@ -162,6 +162,16 @@ class CrossbarConfig:
         |w| mapped to the full conductance window; None: the largest |w| at programming.
     read_noise : bool
         Draw the devices' read noise at every read.
+    read_precision : {"auto", "fast", "float32"}
+        Arithmetic of noisy reads of differential tiles (``docs/crossbar.md``, "Read
+        arithmetic"). ``"float32"``: float32 products for the column currents and for their
+        read-noise variances. ``"fast"``: the variances ``(sigma v)**2 @ (G+**2 + G-**2)`` with
+        bfloat16 operands and result (<= 0.6 % on the variance, <= 0.3 % on the standard
+        deviation), and, with a DAC of at most 127 codes, the currents as exact int8 products
+        of the DAC codes and each column's two-digit fixed-point ``G+ - G-`` (error <= 1.6e-5
+        of the column's largest ``|G+ - G-|``, below 1 % of the read noise); about 1.6x faster
+        on CPUs with native bfloat16. ``"auto"``: ``"fast"`` on CPUs that multiply bfloat16
+        natively (AVX512-BF16 or AMX), ``"float32"`` elsewhere.
     read_time_s : float
         Default time since programming at which arrays are read (relaxation), s.
     dac, adc : DACConfig, ADCConfig
@@ -185,6 +195,7 @@ class CrossbarConfig:
     wear_out: WearOutParams | None = field(default_factory=WearOutParams)
     weight_range: float | None = None
     read_noise: bool = True
+    read_precision: str = "auto"
     read_time_s: float = 60.0
     dac: DACConfig = field(default_factory=DACConfig)
     adc: ADCConfig = field(default_factory=ADCConfig)
@@ -216,6 +227,7 @@ class CrossbarConfig:
         presets.check_wear_out(self.wear_out, owner)
         if self.weight_range is not None:
             check_real("weight_range", self.weight_range, owner, 0.0, low_open=True)
+        check_choice("read_precision", self.read_precision, ("auto", "fast", "float32"), owner)
         check_real("read_time_s", self.read_time_s, owner, 0.0)
         check_real("r_wl_ohm", self.r_wl_ohm, owner, 0.0, low_open=True)
         check_real("r_bl_ohm", self.r_bl_ohm, owner, 0.0, low_open=True)

@@ -17,7 +17,7 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 
-__all__ = ["exp"]
+__all__ = ["bits_to_float32", "exp", "float32_bits"]
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**21
@@ -36,6 +36,28 @@ def _bits_to_float64(typingctx, bits):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@intrinsic
+def float32_bits(typingctx, x):
+    """The IEEE-754 bits of a float32, as an int32 (a bitcast: no conversion, no memory)."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return sig, codegen
+
+
+@intrinsic
+def bits_to_float32(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bitcast)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
 
     return sig, codegen
 

@@ -21,10 +21,11 @@ import math
 import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros  # llvm.ctlz: vectorizes (AVX-512 CD)
 
-from ._jit import jit
+from ._jit import jit, jit_contract
+from ._math import bits_to_float32, float32_bits
 
 __all__ = [
-    "GOLDEN_GAMMA", "derive_key", "fill_normals", "mix64", "mix64_py", "normal",
+    "GOLDEN_GAMMA", "derive_key", "fill_normals", "fill_normals32", "mix64", "mix64_py", "normal",
     "uniform", "uniform_u16",
 ]  # fmt: skip
 
@@ -242,3 +243,97 @@ def fill_normals(key, base, out):
         sq = sign * np.float64(quad & 1)
         out[2 * q] = radius * (c * cq - sn * sq)
         out[2 * q + 1] = radius * (sn * cq + c * sq)
+
+
+# -- the same pairs in float32, for the read noise of crossbar reads -----------------------------
+#
+# The same bits and the same formulas as :func:`fill_normals`, evaluated in float32 (16 SIMD lanes
+# instead of 8, shorter polynomials): the hash runs in its own loop (64-bit lanes) and writes the
+# two 32-bit halves of each draw, so the loop that turns them into normals holds 32-bit values
+# only. There u1 = (k1 + 1/2) / 2^32 (the same value as (2 k1 + 1) / 2^33); ln u1 = ln f + e ln 2
+# with the exponent and mantissa read from the float32 bits, f in [sqrt(1/2), sqrt(2)); for u1 >=
+# sqrt(1/2), f - 1 = -(~k1 + 1/2) / 2^32 is taken from the integer so that small radii keep their
+# relative precision; ln f = 2 atanh(s) by its series to s^9 and sin, cos by theirs to x^9, x^10
+# (truncation < 3e-9). The result agrees with the float64 pairs to ~1e-6 absolute (float32
+# rounding of the factors) and has the same truncation at |z| = 6.77.
+
+_F1 = np.float32(1.0)
+_F2 = np.float32(2.0)
+_FHALF = np.float32(0.5)
+_F_SQRT_HALF = np.float32(_SQRT_HALF)
+_F_SQRT_TWO = np.float32(1.4142135623730951)
+_F_LN2 = np.float32(_LN2)
+_F_HALF_PI = np.float32(_HALF_PI)
+_F_I32 = np.float32(2.0**-32)
+_F_I30 = np.float32(2.0**-30)
+_MANTISSA32 = np.int32(0x7FFFFF)
+_ONE_BITS32 = np.int32(0x3F800000)
+_LOW30 = np.uint32(0x3FFFFFFF)
+
+
+@jit
+def hash_halves(key, base, high, low):
+    """``high[q]``, ``low[q]``: the two 32-bit halves of draw ``(key, base + q)``."""
+    for q in range(high.size):
+        h = mix64(key + (base + np.uint64(q) + _ONE) * _G)
+        high[q] = np.uint32(h >> _S32)
+        low[q] = np.uint32(h & _M32)
+
+
+@jit_contract
+def _pairs_from_halves(high, low, out):
+    """Box-Muller pairs in float32 from the halves written by :func:`hash_halves`.
+
+    Integer results are narrowed to 32 bits before every conversion (numba widens integer
+    arithmetic to 64 bits, which would halve the SIMD width), and the quarter-turn rotation is two
+    selects (one of cos, sin is kept, its sign set)."""
+    for q in range(high.size):
+        k1 = high[q]
+        u = (np.float32(k1) + _FHALF) * _F_I32
+        bits = float32_bits(u)
+        e = np.float32(np.int32(bits >> np.int32(23))) - np.float32(127.0)
+        f = bits_to_float32(np.int32((bits & _MANTISSA32) | _ONE_BITS32))  # [1, 2)
+        big = f > _F_SQRT_TWO
+        f = f * _FHALF if big else f
+        e = e + _F1 if big else e
+        d_top = -(np.float32(~k1) + _FHALF) * _F_I32  # u - 1, exact to float32 rounding
+        d = d_top if u >= _F_SQRT_HALF else f - _F1
+        s = d / (d + _F2)
+        s2 = s * s
+        p = np.float32(1.0 / 9.0)
+        p = p * s2 + np.float32(1.0 / 7.0)
+        p = p * s2 + np.float32(1.0 / 5.0)
+        p = p * s2 + np.float32(1.0 / 3.0)
+        p = p * s2 + _F1
+        radius = math.sqrt(np.float32(-2.0) * (_F2 * s * p + e * _F_LN2))
+        k2 = low[q]
+        quad = np.float32(np.int32(k2 >> np.uint32(30)))
+        x = ((np.float32(np.int32(k2 & _LOW30)) + _FHALF) * _F_I30 - _FHALF) * _F_HALF_PI
+        x2 = x * x
+        sp = np.float32(1.0 / 362880.0)
+        sp = sp * x2 - np.float32(1.0 / 5040.0)
+        sp = sp * x2 + np.float32(1.0 / 120.0)
+        sp = sp * x2 - np.float32(1.0 / 6.0)
+        sin_x = x + x * x2 * sp
+        cp = np.float32(-1.0 / 3628800.0)
+        cp = cp * x2 + np.float32(1.0 / 40320.0)
+        cp = cp * x2 - np.float32(1.0 / 720.0)
+        cp = cp * x2 + np.float32(1.0 / 24.0)
+        cp = cp * x2 - _FHALF
+        cos_x = _F1 + x2 * cp
+        # (cos, sin)(pi/4 + x) = sqrt(1/2) (cos x - sin x, cos x + sin x), then quad quarter turns
+        a = cos_x - sin_x
+        b = cos_x + sin_x
+        rs = radius * (-_F_SQRT_HALF if quad >= _F2 else _F_SQRT_HALF)
+        odd = (quad == _F1) or (quad == np.float32(3.0))
+        out[2 * q] = rs * (-b if odd else a)
+        out[2 * q + 1] = rs * (a if odd else b)
+
+
+@jit
+def fill_normals32(key, base, high, low, out):
+    """Fill the float32 array ``out`` (size ``2 * high.size``) with the pairs of
+    :func:`fill_normals` for draws ``(key, base + q)``, computed in float32; ``high`` and ``low``
+    (uint32) are scratch space."""
+    hash_halves(key, base, high, low)
+    _pairs_from_halves(high, low, out)

@@ -267,6 +267,25 @@ def test_box_muller_normals_twin_and_distribution():
     assert np.abs(z).max() <= np.sqrt(2 * 33 * np.log(2))  # the documented truncation
 
 
+def test_float32_box_muller_pairs_match_the_float64_ones():
+    """The float32 kernel of the crossbar read noise: the same draws, float32 rounding only."""
+    from devices._rng import fill_normals32
+
+    key = derive_key(9, 1, 0)
+    n = 1_000_000
+    z = np.empty(2 * n, dtype=np.float32)
+    fill_normals32(key, np.uint64(77), np.empty(n, np.uint32), np.empty(n, np.uint32), z)
+    ref = reference.normal_pairs(key, 77, n)
+    # ~10 float32 ulp at |z| = 5, including radii near 0 (u1 near 1, f - 1 from the integers)
+    np.testing.assert_allclose(z, ref, rtol=0, atol=2e-6)
+    radius, radius_ref = np.hypot(z[0::2], z[1::2]), np.hypot(ref[0::2], ref[1::2])
+    small = radius_ref < 1e-2
+    assert small.sum() > 20
+    np.testing.assert_allclose(radius[small], radius_ref[small], rtol=1e-4, atol=0)
+    assert st.kstest(z, "norm").pvalue > 1e-3
+    assert np.abs(z).max() <= np.sqrt(2 * 33 * np.log(2))
+
+
 def test_default_endurance_limits_are_lognormal_median_1e6():
     cells = MultiLevelRRAM(50_000, rng=11)
     lim = cells.wear.limit.astype(float)
