@@ -622,7 +622,7 @@ class TiledMatrix:
                 torch.empty(
                     (n_r, n_b, n_terms * cols),  # partial products of the currents
                     dtype=torch.int32 if exact_int else torch.float32,
-                ),  # fmt: skip
+                ),
                 torch.empty((n_r, n_b, cols), dtype=torch.bfloat16),  # current variances
             )
             self._work_key = key_ws
