@@ -81,63 +81,59 @@ def _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, first,
 
 
 @jit_parallel
-def read_out32(terms, weights, var_bf16, step, qmax, key, out_scale, out):
+def read_out32(terms, weights, var_bf16, step, inv_step, qmax, key, out_scale, out):
     """:func:`read_out` of the default read, in float32, from partial products.
 
-    terms : (R, B, T * C) the T partial products of every row tile's columns (int32 products
-        of a fixed-point expansion, or T = 1 and float32 currents); weights : (R, T * C) float32,
-        the column current is ``sum_t terms[r, b, t * C + c] * weights[r, t * C + c]``;
+    terms : (R, B, T * C) the T = 1 or 2 partial products of every row tile's columns (int32
+        products of a fixed-point expansion, or float32 currents); weights : (R, T * C) float32,
+        the column current is ``sum_t terms[r, b, t * C + c] * weights[r, t * C + c]`` (each
+        product rounded to float32, then the float32 sum);
     var_bf16 : (R, B, C) the read-noise variances as bfloat16 bits (uint16); step : (R, C)
-        float32 ADC steps (0: ideal ADC); no reference column; out : (B, C) as in
-        :func:`read_out`.
+        float32 ADC steps (0: ideal ADC) and ``inv_step`` their float32 reciprocals; no
+        reference column; out : (B, C) as in :func:`read_out`.
     The normals of input b are the pairs of :func:`devices._rng.fill_normals32` from counter
     ``b * R * P`` (``P = ceil(C / 2)``): row tile r, column c uses normal ``r * 2P + c``. The ADC
-    rounds ``|current| / step`` in float32; the sum over row tiles is float64.
+    rounds ``|current| * inv_step`` in float32 (a multiplication: a division per column costs
+    as much as the rest of the loop); the sum over row tiles is float64.
     """
     n_r, n_b, n_c = var_bf16.shape
     pairs = n_r * ((n_c + 1) // 2)
     for b in prange(n_b):
-        _read_one32(terms, weights, var_bf16, b, step, np.float32(qmax), key,
+        _read_one32(terms, weights, var_bf16, b, step, inv_step, np.float32(qmax), key,
                     np.uint64(b * pairs), out_scale[b], out[b])  # fmt: skip
 
 
 @jit
-def _read_one32(terms, weights, var_bf16, b, step, qmax, key, first, scale, acc):
+def _read_one32(terms, weights, var_bf16, b, step, inv_step, qmax, key, first, scale, acc):
     """Input vector ``b`` of :func:`read_out32`."""
     n_r, _, n_c = var_bf16.shape
-    n_terms = terms.shape[2] // n_c
+    second = n_c if terms.shape[2] == 2 * n_c else 0  # one term: added again with weight 0
     width = 2 * ((n_c + 1) // 2)
     high = np.empty(n_r * width // 2, dtype=np.uint32)
     low = np.empty(n_r * width // 2, dtype=np.uint32)
     z = np.empty(n_r * width, dtype=np.float32)
     fill_normals32(key, first, high, low, z)
-    mean = np.empty(n_c, dtype=np.float32)
+    no_weight = np.zeros(n_c, dtype=np.float32)
     acc[:] = 0.0
     for r in range(n_r):
-        mean[:] = 0.0
-        for t in range(n_terms):
-            _add_term(terms[r, b, t * n_c : (t + 1) * n_c], weights[r, t * n_c : (t + 1) * n_c],
-                      mean)  # fmt: skip
-        _digitize_row32(mean, var_bf16[r, b], step[r], qmax, z[r * width : r * width + n_c], acc)
+        row, w = terms[r, b], weights[r]
+        w2 = w[n_c : 2 * n_c] if second else no_weight
+        _digitize_row32(row[:n_c], row[second : second + n_c], w[:n_c], w2, var_bf16[r, b],
+                        step[r], inv_step[r], qmax, z[r * width : r * width + n_c], acc)  # fmt: skip
     for c in range(n_c):
         acc[c] *= scale
 
 
 @jit
-def _add_term(term, weight, mean):
-    """``mean += term * weight`` in float32 (a loop of its own, indexed from 0: SIMD code)."""
-    for c in range(mean.size):
-        mean[c] += np.float32(term[c]) * weight[c]
-
-
-@jit
-def _digitize_row32(m, v, s, qmax, z, acc):
-    """One row tile's columns of :func:`read_out32`, added to ``acc``."""
-    for c in range(m.size):
+def _digitize_row32(p1, p2, w1, w2, v, s, inv_s, qmax, z, acc):
+    """One row tile's columns of :func:`read_out32`, added to ``acc`` (a loop of its own, on
+    arrays indexed from 0: the form numba compiles to SIMD code)."""
+    for c in range(v.size):
+        mean = np.float32(p1[c]) * w1[c] + np.float32(p2[c]) * w2[c]
         # a bfloat16 is the upper half of the float32 of the same value
         sd = math.sqrt(bits_to_float32(np.int32(np.int32(v[c]) << np.int32(16))))
-        current = m[c] + sd * z[c]
-        code = min(np.floor(abs(current) / s[c] + np.float32(0.5)), qmax)
+        current = mean + sd * z[c]
+        code = min(np.floor(abs(current) * inv_s[c] + np.float32(0.5)), qmax)
         level = math.copysign(code * s[c], current) if s[c] > np.float32(0.0) else current
         acc[c] += np.float64(level)
 

@@ -638,7 +638,8 @@ class TiledMatrix:
                          out=terms[ri])  # fmt: skip
             torch.mm(v2_bf[ri], maps.sq[ri], out=var[ri])
         var_bits = var.view(torch.int16).numpy().view(np.uint16)
-        read_out32(terms.numpy(), maps.weights, var_bits, maps.step, qmax, key, to_weight, y)
+        read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax, key,
+                   to_weight, y)  # fmt: skip
         return v
 
     def _fast_maps(self, t: float, levels: int) -> _FastMaps:
@@ -666,8 +667,9 @@ class TiledMatrix:
                     weights[ri] = w * (self.config.dac.v_read_v / levels)
                 else:
                     digits.append(torch.from_numpy(d))
-            cache[("fast_maps", t, levels)] = _FastMaps(digits, weights, sq_bf,
-                                                              step.astype(np.float32))  # fmt: skip
+            step32 = step.astype(np.float32)
+            inv = np.divide(np.float32(1.0), step32, out=np.zeros_like(step32), where=step32 > 0)
+            cache[("fast_maps", t, levels)] = _FastMaps(digits, weights, sq_bf, step32, inv)
         return cast(_FastMaps, cache[("fast_maps", t, levels)])
 
     @property
@@ -806,7 +808,8 @@ _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
 
 #: Base-254 int8 digits per ΔG in the integer read path: 2 keep ΔG to 1.6e-5 of each column's
 #: largest entry (3 would reach float32 rounding, 6.1e-8, but each digit is one more int8
-#: product and 8 MB more to read back: the fast read would then be no faster than float32).
+#: product and 8 MB more to read back: the fast read would then be no faster than float32;
+#: :func:`read_out32` takes 1 or 2 terms).
 _FIXED_POINT_DIGITS = 2
 
 
@@ -818,6 +821,7 @@ class _FastMaps:
     weights: np.ndarray  # (R, T * C) float32 weight of each digit (volts per code included)
     sq: list[Any]  # bfloat16 (tile_rows, C): G+**2 + G-**2, zero rows past the last input
     step: np.ndarray  # (R, C) float32 ADC steps
+    inv_step: np.ndarray  # their float32 reciprocals (0 where the step is 0)
 
 
 @functools.cache

@@ -258,6 +258,7 @@ def test_sigma_adc_range_resolves_typical_currents_better():
         (lambda: CrossbarConfig(dac=ADCConfig()), "'dac'.*DACConfig"),
         (lambda: CrossbarConfig(adc=DACConfig()), "'adc'.*ADCConfig"),
         (lambda: CrossbarConfig(energy=1.0), "'energy'.*EnergyModel"),
+        (lambda: CrossbarConfig(read_precision="bf16"), "'read_precision'.*'fast'"),
         (lambda: DACConfig(input_range=-1.0), "'input_range'"),
         (lambda: ADCConfig(range_sigmas=0.0), "'range_sigmas'"),
         (lambda: EnergyModel(read_pulse_s=-1.0), "'read_pulse_s'"),
@@ -303,6 +304,94 @@ def test_read_out_kernel_matches_a_written_out_loop(n_t):
                     cur = np.copysign(min(np.floor(abs(cur) / s + 0.5), 5) * s, cur)
                 expected[b, c] += cur
     np.testing.assert_allclose(out, expected * scale[:, None], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_terms", [1, 2])
+def test_fast_read_out_kernel_matches_a_written_out_loop(n_terms):
+    """read_out32: partial products, bfloat16 variances, the documented normal counters, float32
+    ADC rounding and saturation, an ideal-ADC column."""
+    import torch
+
+    from crossbar._mvm_kernels import read_out32
+    from devices._rng import fill_normals32
+
+    gen = np.random.default_rng(5)
+    n_r, n_b, n_c = 3, 5, 7
+    if n_terms == 1:
+        terms = gen.normal(size=(n_r, n_b, n_c)).astype(np.float32)
+    else:
+        terms = gen.integers(-(2**20), 2**20, size=(n_r, n_b, n_terms * n_c)).astype(np.int32)
+    weights = gen.uniform(0.5, 2.0, size=(n_r, n_terms * n_c)).astype(np.float32)
+    weights /= np.float32(2**20) if n_terms > 1 else np.float32(1.0)
+    var = torch.from_numpy(gen.uniform(0.01, 0.2, size=(n_r, n_b, n_c)).astype(np.float32))
+    var_bits = var.bfloat16().view(torch.int16).numpy().view(np.uint16)
+    step = gen.uniform(0.05, 0.3, size=(n_r, n_c)).astype(np.float32)
+    step[0, 0] = 0.0  # an ideal ADC column
+    scale = gen.uniform(0.5, 2.0, size=n_b)
+    key = derive_key(3, 2, 1)
+    out = np.empty((n_b, n_c))
+    inv_step = np.divide(np.float32(1), step, out=np.zeros_like(step), where=step > 0)
+    read_out32(terms, weights, var_bits, step, inv_step, 5, key, scale, out)
+    pairs = (n_c + 1) // 2
+    f32 = np.float32
+    expected = np.zeros((n_b, n_c))
+    for b in range(n_b):
+        z = np.empty(2 * n_r * pairs, dtype=np.float32)
+        fill_normals32(key, np.uint64(b * n_r * pairs), np.empty(n_r * pairs, np.uint32),
+                       np.empty(n_r * pairs, np.uint32), z)  # fmt: skip
+        for r in range(n_r):
+            for c in range(n_c):
+                m = f32(f32(terms[r, b, c]) * weights[r, c])
+                if n_terms == 2:
+                    m = f32(m + f32(f32(terms[r, b, n_c + c]) * weights[r, n_c + c]))
+                sd = np.sqrt(f32(var.bfloat16().float()[r, b, c].item()))
+                cur = f32(m + f32(sd * z[r * 2 * pairs + c]))
+                s = step[r, c]
+                if s > 0:
+                    code = min(np.floor(f32(abs(cur) * inv_step[r, c]) + f32(0.5)), f32(5.0))
+                    cur = np.copysign(f32(code * s), cur)
+                expected[b, c] += float(cur)
+    np.testing.assert_allclose(out, expected * scale[:, None], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n_terms", [2, 3])
+def test_fixed_point_digits_represent_each_column_within_their_bound(n_terms):
+    from crossbar._mvm_kernels import fixed_point_terms
+
+    gen = np.random.default_rng(6)
+    dg = (gen.normal(size=(128, 37)) * gen.uniform(1e-6, 1e-4, size=37)).astype(np.float32)
+    dg[:, 3] = 0.0  # an all-zero column
+    codes = np.empty((128, n_terms * 37), dtype=np.int8)
+    weights = np.empty(n_terms * 37)
+    fixed_point_terms(dg, n_terms, codes, weights)
+    back = sum(codes[:, t * 37 : (t + 1) * 37] * weights[t * 37 : (t + 1) * 37]
+               for t in range(n_terms))  # fmt: skip
+    top = np.abs(dg).max(axis=0)
+    bound = top / 127 / (2 * 254.0 ** (n_terms - 1))
+    assert np.all(np.abs(back - dg) <= bound * (1 + 1e-9) + 1e-30)
+    assert np.abs(codes).max() <= 127
+    # not a vacuous bound: the last digit is in use
+    assert np.abs(back - dg).max() > 0.1 * bound.max()
+
+
+def test_fast_reads_match_float32_reads_in_distribution():
+    """The same read in both arithmetics: per output, the sample mean over 4000 noisy reads
+    agrees, and so does the sample variance (the bfloat16 variance is within 0.6 %)."""
+    gen = np.random.default_rng(7)
+    w = gen.normal(size=(40, 300)).astype(np.float32)
+    x = np.repeat(gen.normal(size=(1, 300)).astype(np.float32), 4000, axis=0)
+    stats = {}
+    for precision in ("fast", "float32"):
+        config = CrossbarConfig(read_precision=precision, adc=ADCConfig(bits=None))
+        y = TiledMatrix(w, config, rng=8).matvec(x)
+        stats[precision] = y.mean(axis=0), y.var(axis=0, ddof=1)
+    (m_fast, v_fast), (m_ref, v_ref) = stats["fast"], stats["float32"]
+    se = np.sqrt((v_fast + v_ref) / 4000)
+    assert np.all(np.abs(m_fast - m_ref) < 5 * se)
+    # the variance ratio of two samples of 4000: sd of log ratio ~ sqrt(2 / 4000) * sqrt(2)
+    log_ratio = np.log(v_fast / v_ref)
+    assert np.all(np.abs(log_ratio) < 5 * np.sqrt(4 / 4000))
+    assert abs(log_ratio.mean()) < 5 * np.sqrt(4 / 4000 / 40)
 
 
 @pytest.mark.parametrize("mapping", ["differential", "reference"])
