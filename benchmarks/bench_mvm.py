@@ -1,13 +1,15 @@
 """Benchmark: batch-256 MVM of a 1024 x 1024 weight over 128 x 128 tiles vs torch.matmul.
 
 Ours: ``crossbar.TiledMatrix`` with the default configuration (8-level 130 nm HfO2 devices,
-differential pairs, 8-bit DAC and ADC, read noise drawn on the outputs, relaxation at 60 s).
+differential pairs, 8-bit DAC and ADC, read noise drawn on the outputs, relaxation at 60 s,
+``read_precision="auto"``: the fast read arithmetic of docs/crossbar.md where the CPU has native
+bfloat16; ``--precision float32`` for the float32 one).
 Baseline: a plain float32 ``torch.matmul`` of the same shape. Both at one thread (torch and
 numba); two threads reported separately.
 
 Goal (issue 5): ratio <= 2.
 
-    python benchmarks/bench_mvm.py [--batch 256] [--size 1024] [--ir-drop] [--json]
+    python benchmarks/bench_mvm.py [--batch 256] [--size 1024] [--ir-drop] [--precision P] [--json]
 
 ``--ir-drop`` turns on wire resistance (1 ohm per segment): the first read computes every
 array's exact transfer matrix (reported separately), later reads cost what reads without wire
@@ -39,12 +41,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--ir-drop", action="store_true", help="1 ohm wire segments")
+    parser.add_argument("--precision", choices=("auto", "fast", "float32"), default="auto",
+                        help="CrossbarConfig.read_precision")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     gen = np.random.default_rng(0)
     w = gen.normal(size=(args.size, args.size)).astype(np.float32)
     x = gen.normal(size=(args.batch, args.size)).astype(np.float32)
-    config = CrossbarConfig(ir_drop=True) if args.ir_drop else CrossbarConfig()
+    config = CrossbarConfig(ir_drop=args.ir_drop, read_precision=args.precision)
     start = time.perf_counter()
     matrix = TiledMatrix(w, config, rng=0)
     program_s = time.perf_counter() - start
@@ -63,7 +67,8 @@ def main() -> None:
     y = matrix.matvec(x)
     ref = x.astype(np.float64) @ w.T.astype(np.float64)
     summary = {
-        "batch": args.batch, "size": args.size, "ir_drop": args.ir_drop, "program_s": program_s,
+        "batch": args.batch, "size": args.size, "ir_drop": args.ir_drop,
+        "read_precision": args.precision, "program_s": program_s,
         "first_read_s": first_read_s, "results": rows,
         "relative_rms_error_vs_float": float(np.sqrt(np.mean((y - ref) ** 2) / np.mean(ref**2))),
         "energy_per_mvm_j": matrix.last_stats.energy_j if matrix.last_stats else None,
