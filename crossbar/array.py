@@ -567,7 +567,7 @@ class TiledMatrix:
         key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
         to_weight = scale / (c.dac.v_read_v * self.g_per_weight)  # current -> weight units
         y = np.empty((n_b, self.out_features))
-        if noisy and not n_t and _fast_reads(c) and self._read_again(t):
+        if noisy and not n_t and _fast_reads(c, n_b):
             v = self._read_fast(xx, scale, levels, dg, t, key, qmax, to_weight, y)
         else:
             v, v2, mean, var = self._workspace(n_b, dtype, noisy)
@@ -594,15 +594,6 @@ class TiledMatrix:
                            self._energy_cache.get(("row_conductance", t)))  # fmt: skip
         self._last_stats = None
         return y[0] if single else y
-
-    def _read_again(self, t: float) -> bool:
-        """True from the second read of a programmed state at read time ``t`` on: the fast read
-        prepares its operands once per state (:meth:`_fast_maps`), which costs more than one
-        float32 read; a state read once (training reprograms between reads) stays float32."""
-        cache = cast(dict[Any, Any], self._assemble_cache)
-        again = ("read", t) in cache
-        cache[("read", t)] = True
-        return again
 
     def _read_fast(self, xx: np.ndarray, scale: np.ndarray, levels: int,
                        dg: list[np.ndarray], t: float, key: np.uint64, qmax: int,
@@ -842,10 +833,18 @@ def native_bfloat16() -> bool:
     return bool(features.get("avx512bf16", False) or features.get("amx-bf16", False))
 
 
-def _fast_reads(config: CrossbarConfig) -> bool:
-    """Whether noisy reads use the fast arithmetic (``CrossbarConfig.read_precision``)."""
+#: "auto" reads this many input vectors or more at once in the fast arithmetic: its operands are
+#: prepared once per programmed state, which costs about as much as reading ~100 vectors, so
+#: small batches (training steps, which reprogram between reads) stay float32.
+FAST_READ_MIN_BATCH = 128
+
+
+def _fast_reads(config: CrossbarConfig, n_vectors: int) -> bool:
+    """Whether a noisy read of ``n_vectors`` uses the fast arithmetic (``read_precision``)."""
     choice = config.read_precision
-    return choice == "fast" or (choice == "auto" and native_bfloat16())
+    return choice == "fast" or (
+        choice == "auto" and n_vectors >= FAST_READ_MIN_BATCH and native_bfloat16()
+    )
 
 
 def _extremes(a: np.ndarray) -> str:

@@ -170,8 +170,10 @@ class CrossbarConfig:
         deviation), and, with a DAC of at most 127 codes, the currents as exact int8 products
         of the DAC codes and each column's two-digit fixed-point ``G+ - G-`` (error <= 1.6e-5
         of the column's largest ``|G+ - G-|``, below 1 % of the read noise); about 1.6x faster
-        on CPUs with native bfloat16. ``"auto"``: ``"fast"`` on CPUs that multiply bfloat16
-        natively (AVX512-BF16 or AMX), ``"float32"`` elsewhere.
+        on CPUs with native bfloat16. ``"auto"``: ``"fast"`` for reads of >= 128 input vectors
+        on CPUs that multiply bfloat16 natively (AVX512-BF16 or AMX), ``"float32"`` otherwise
+        (the fast operands are prepared once per programmed state: not worth it for small
+        batches, e.g. training steps, which reprogram between reads).
     read_time_s : float
         Default time since programming at which arrays are read (relaxation), s.
     dac, adc : DACConfig, ADCConfig
