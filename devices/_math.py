@@ -29,37 +29,23 @@ _BIAS = np.int64(1023)
 _MANTISSA_BITS = np.int64(52)
 
 
-@intrinsic
-def _bits_to_float64(typingctx, bits):
-    """Reinterpret an int64 as the float64 with the same bits (no conversion, no memory)."""
-    sig = types.float64(types.int64)
+def _bitcast(source: types.Type, target: types.Type, doc: str):
+    """An intrinsic that reinterprets a ``source`` value as the ``target`` with the same bits
+    (an LLVM bitcast: no conversion, no memory; both types of the same width)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    def bitcast(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
 
-    return sig, codegen
+        return target(source), codegen
 
-
-@intrinsic
-def float32_bits(typingctx, x):
-    """The IEEE-754 bits of a float32, as an int32 (a bitcast: no conversion, no memory)."""
-    sig = types.int32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-
-    return sig, codegen
+    bitcast.__doc__ = doc
+    return intrinsic(bitcast)
 
 
-@intrinsic
-def bits_to_float32(typingctx, bits):
-    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bitcast)."""
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return sig, codegen
+_bits_to_float64 = _bitcast(types.int64, types.float64, "The float64 with the bits of an int64.")
+float32_bits = _bitcast(types.float32, types.int32, "The IEEE-754 bits of a float32, as an int32.")
+bits_to_float32 = _bitcast(types.int32, types.float32, "The float32 with the bits of an int32.")
 
 
 @jit
