@@ -218,13 +218,76 @@ def _levels_row(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, different
     for i in range(w.size):
         x = min(max(w[i], -w_range), w_range)
         if differential:
-            gp = g_zero + max(x, 0.0) * g_per_weight
-            gn = g_zero + max(-x, 0.0) * g_per_weight
-            first[i] = np.int64(min(max(np.rint((gp - l0) * inv_step), 0.0), k_max))
-            second[i] = np.int64(min(max(np.rint((gn - l0) * inv_step), 0.0), k_max))
+            first[i] = _level(g_zero + max(x, 0.0) * g_per_weight, l0, inv_step, k_max)
+            second[i] = _level(g_zero + max(-x, 0.0) * g_per_weight, l0, inv_step, k_max)
         else:
-            g = g_zero + x * g_per_weight
-            first[i] = np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
+            first[i] = _level(g_zero + x * g_per_weight, l0, inv_step, k_max)
+
+
+@jit
+def _level(g, l0, inv_step, k_max):
+    """Nearest of the evenly spaced levels ``l0 + k / inv_step``, ``k`` in ``[0, k_max]``."""
+    return np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
+
+
+#: ``side`` of an array in :func:`changed_cells`: G+ of a pair, G- of a pair, or single devices
+#: with the reference column last.
+POSITIVE, NEGATIVE, WITH_REFERENCE = 0, 1, 2
+
+
+@jit_parallel
+def changed_cells(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geometry, offsets,
+                  target, ref_level, cells, levels, counts):  # fmt: skip
+    """Write-on-change for every array of a tiled matrix at once: the cells whose level for
+    weights ``w`` (out, in) differs from their current ``target`` level.
+
+    Array ``a`` (``geometry[a] = (r0, c0, rows, n_out, side)``) stores ``w[c0 + c, r0 + r]`` in
+    its cell ``r * cols + c``, pooled index ``offsets[a] + r * cols + c`` (``cols = n_out``, plus
+    the reference column at level ``ref_level`` for ``side`` WITH_REFERENCE). Levels are those of
+    :func:`weight_levels` (the same arithmetic). The changed cells of array ``a`` go, in
+    increasing order, to ``cells[offsets[a]:]`` and their levels to ``levels[offsets[a]:]``;
+    ``counts[a]`` says how many.
+    """
+    for a in prange(geometry.shape[0]):
+        r0, c0, rows, n_out, side = geometry[a]
+        start = offsets[a]
+        stop = offsets[a + 1]
+        counts[a] = _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
+                                      inv_step, k_max, side, ref_level, target[start:stop],
+                                      cells[start:stop], levels[start:stop], start)  # fmt: skip
+
+
+@jit
+def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0, inv_step, k_max,
+                      side, ref_level, target, cells, levels, start):  # fmt: skip
+    """One array of :func:`changed_cells` (its own cells as views indexed from 0): every cell's
+    level first, along the rows of ``w`` into a column-major scratch (contiguous 1-D views: SIMD),
+    then the comparison in cell order, without branches (a changed cell is rare and random)."""
+    cols = n_out + (side == WITH_REFERENCE)
+    sign = -1.0 if side == NEGATIVE else 1.0
+    floor = -np.inf if side == WITH_REFERENCE else 0.0
+    by_column = np.empty((cols, rows), dtype=np.int64)
+    for c in range(n_out):
+        _levels_of_column(w[c0 + c][r0 : r0 + rows], sign, floor, w_range, g_zero, g_per_weight, l0, inv_step, k_max,
+                          by_column[c])  # fmt: skip
+    if side == WITH_REFERENCE:
+        by_column[n_out, :] = ref_level
+    n = 0
+    for r in range(rows):
+        base = r * cols
+        for c in range(cols):
+            lv = by_column[c, r]
+            cells[n] = start + base + c  # overwritten unless this cell changed
+            levels[n] = lv
+            n += lv != target[base + c]
+    return n
+
+
+@jit
+def _levels_of_column(w, sign, floor, w_range, g_zero, g_per_weight, l0, inv_step, k_max, out):
+    for r in range(w.size):
+        x = sign * min(max(w[r], -w_range), w_range)
+        out[r] = _level(g_zero + max(x, floor) * g_per_weight, l0, inv_step, k_max)
 
 
 @jit

@@ -25,6 +25,7 @@ from typing import Any, cast
 import numpy as np
 
 from devices import (
+    CellPool,
     InvalidParameterError,
     MultiLevelRRAM,
     ProgramResult,
@@ -36,6 +37,10 @@ from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
 from ._mvm_kernels import (
+    NEGATIVE,
+    POSITIVE,
+    WITH_REFERENCE,
+    changed_cells,
     dac_tiles,
     fixed_point_terms,
     pair_terms,
@@ -288,6 +293,7 @@ class TiledMatrix:
         self._col_starts = list(range(0, self.out_features, per_tile))
         self._per_tile = per_tile
         self.tiles: list[list[tuple[CrossbarArray, ...]]] = []
+        self._pool: CellPool | None = None  # the multi-level cells, programmed in one call
         for r0 in self._row_starts:
             rows = min(c.tile_rows, self.in_features - r0)
             row = []
@@ -344,31 +350,32 @@ class TiledMatrix:
             )
         c = self.config
         _levels, g_ref, span = self._window()
-        lo, hi = c.g_window_s
         w_range = c.weight_range if c.weight_range is not None else float(np.abs(w).max())
         w_range = w_range if w_range > 0 else 1.0
         self.weight_range = w_range
         self.g_per_weight = span / w_range
-        multilevel = isinstance(self.tiles[0][0][0].cells, MultiLevelRRAM)
-        if multilevel:
-            wanted, ref_level = self._wanted_levels(w, w_range, g_ref)
+        cells = self.tiles[0][0][0].cells
+        if isinstance(cells, MultiLevelRRAM):
+            if cells.even_level_step > 0 and POOLED_PROGRAMMING:
+                results: list[Any] = self._program_pooled(w, w_range, g_ref)
+            else:
+                results = self._program_by_array(w, w_range, g_ref)
         else:
-            w = np.clip(w, -w_range, w_range)
+            results = self._program_analog(np.clip(w, -w_range, w_range), g_ref)
+        self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
+        self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
+        return results
+
+    def _program_analog(self, w: np.ndarray, g_ref: float) -> list[PulseProgramResult]:
+        """Ideal devices set exactly, analog pulse-response devices programmed by pulses where
+        their (rounded) target changed."""
+        c = self.config
+        lo, hi = c.g_window_s
         results = []
         for ri, r0 in enumerate(self._row_starts):
             for ci, c0 in enumerate(self._col_starts):
                 arrays = self.tiles[ri][ci]
                 n_out = arrays[0].cols - (c.mapping == "reference")
-                if multilevel:
-                    for k, array in enumerate(arrays):
-                        lv = wanted[k][c0 : c0 + n_out, r0 : r0 + array.rows].T
-                        if c.mapping == "reference":
-                            lv = np.hstack([lv, np.full((array.rows, 1), ref_level)])
-                        res = cast(MultiLevelRRAM, array.cells).program_changed(lv.ravel())
-                        if res.cells.size:
-                            results.append(res)
-                            array._refresh(res.cells)
-                    continue
                 block = w[c0 : c0 + n_out, r0 : r0 + arrays[0].rows].T
                 if c.mapping == "differential":
                     targets = (
@@ -386,9 +393,93 @@ class TiledMatrix:
                         change = np.flatnonzero(flat != array._pulse_target)
                         if change.size:
                             results.append(array._program_pulses(flat[change], change))
-        self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
-        self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
+
+    def _program_by_array(self, w: np.ndarray, w_range: float,
+                          g_ref: float) -> list[ProgramResult]:  # fmt: skip
+        """Write-on-change of multi-level cells, one array after the other (uneven levels; the
+        reference of the pooled path)."""
+        c = self.config
+        wanted, ref_level = self._wanted_levels(w, w_range, g_ref)
+        results = []
+        for ri, r0 in enumerate(self._row_starts):
+            for ci, c0 in enumerate(self._col_starts):
+                arrays = self.tiles[ri][ci]
+                n_out = arrays[0].cols - (c.mapping == "reference")
+                for k, array in enumerate(arrays):
+                    lv = wanted[k][c0 : c0 + n_out, r0 : r0 + array.rows].T
+                    if c.mapping == "reference":
+                        lv = np.hstack([lv, np.full((array.rows, 1), ref_level)])
+                    res = cast(MultiLevelRRAM, array.cells).program_changed(lv.ravel())
+                    if res.cells.size:
+                        results.append(res)
+                        array._refresh(res.cells)
+        return results
+
+    def _program_pooled(self, w: np.ndarray, w_range: float, g_ref: float) -> list[ProgramResult]:
+        """Write-on-change of evenly spaced multi-level cells, all arrays in one kernel call
+        each (levels, program-and-verify, refresh of the conductances at the read time); the
+        same draws as programming every array on its own (:data:`POOLED_PROGRAMMING`)."""
+        c = self.config
+        pool, cond = self._cell_pool()
+        cells0 = cast(MultiLevelRRAM, pool.populations[0])
+        levels = cells0.level_conductances
+        differential = c.mapping == "differential"
+        n = pool.n_cells
+        if self._changed is None or self._changed[0].size != n:
+            self._changed = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+                             np.empty(len(pool.populations), dtype=np.int64))  # fmt: skip
+        found, found_levels, counts = self._changed
+        ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
+        changed_cells(np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
+                      self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
+                      self._geometry, pool.offsets, pool.buffers["_target"], ref_level, found,
+                      found_levels, counts)  # fmt: skip
+        starts = pool.offsets[:-1]
+        written = np.flatnonzero(counts)
+        idx = np.concatenate([found[starts[a] : starts[a] + counts[a]] for a in written] or [_NONE])
+        lv = np.concatenate([found_levels[starts[a] : starts[a] + counts[a]] for a in written]
+                            or [_NONE])  # fmt: skip
+        pops = np.repeat(written, counts[written])
+        iterations, converged = pool.program(idx, lv, pops, refresh=(c.read_time_s, cond))
+        results = []
+        if idx.size:
+            arrays = self.arrays
+            bounds = np.concatenate([[0], np.cumsum(counts[written])])
+            for k, a in enumerate(written):
+                part = slice(bounds[k], bounds[k + 1])
+                results.append(ProgramResult(idx[part] - starts[a], lv[part], iterations[part],
+                                             converged[part]))  # fmt: skip
+                arrays[a]._transfer.clear()
+        return results
+
+    def _cell_pool(self) -> tuple[CellPool, np.ndarray]:
+        """The arrays' cells as one pool (made again when they were replaced, e.g. by
+        :meth:`load_state`), and their conductances at the read time, which the arrays' own
+        caches view (recomputed for an array whose cache was dropped or moved to another time)."""
+        arrays = self.arrays
+        cells = [cast(MultiLevelRRAM, a.cells) for a in arrays]
+        if self._pool is None or not self._pool.holds(cells):
+            self._pool = CellPool(cells)
+            self._pool_g = np.empty(self._pool.n_cells)
+            off = self._pool.offsets
+            self._pool_views = [self._pool_g[off[k] : off[k + 1]].reshape(a.rows, a.cols)
+                                for k, a in enumerate(arrays)]  # fmt: skip
+            self._changed: tuple[np.ndarray, ...] | None = None
+            self._geometry = np.array(
+                [(r0, c0, a.rows, a.cols - (self.config.mapping == "reference"),
+                  WITH_REFERENCE if self.config.mapping == "reference" else side)
+                 for r0, row in zip(self._row_starts, self.tiles, strict=True)
+                 for c0, pair in zip(self._col_starts, row, strict=True)
+                 for side, a in zip((POSITIVE, NEGATIVE), pair, strict=False)],
+                dtype=np.int64,
+            )  # fmt: skip
+        t = self.config.read_time_s
+        for a, view in zip(arrays, self._pool_views, strict=True):
+            if a._cache.get(t) is not view:
+                cast(MultiLevelRRAM, a.cells).conductance(t, out=view.reshape(-1))
+                a._cache = {t: view}
+        return self._pool, self._pool_g
 
     def _wanted_levels(self, w: np.ndarray, w_range: float,
                        g_ref: float) -> tuple[tuple[np.ndarray, ...], int]:  # fmt: skip
@@ -805,6 +896,11 @@ class TiledMatrix:
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
+_NONE = np.empty(0, dtype=np.int64)
+
+#: Program the multi-level cells of a tiled matrix as one pool (:class:`devices.CellPool`); False
+#: programs array by array (the reference the pooled path is tested against, draw for draw).
+POOLED_PROGRAMMING = True
 
 #: Base-254 int8 digits per ΔG in the integer read path: 2 keep ΔG to 1.6e-5 of each column's
 #: largest entry (3 would reach float32 rounding, 6.1e-8, but each digit is one more int8

@@ -16,7 +16,7 @@ from ._validation import InvalidParameterError
 from .distributions import TruncatedDistribution
 from .endurance import EnduranceCounters, WearOut
 from .mram import STTMRAM, pulse_for_wer, write_energy_j, write_error_rate
-from .multilevel import ALLOCATIONS, MultiLevelRRAM, ProgramResult, allocate_levels
+from .multilevel import ALLOCATIONS, CellPool, MultiLevelRRAM, ProgramResult, allocate_levels
 from .params import (
     MultiLevelParams,
     PulseResponseParams,
@@ -31,6 +31,7 @@ __all__ = [
     "ALLOCATIONS",
     "NOISE_MODES",
     "STTMRAM",
+    "CellPool",
     "EnduranceCounters",
     "InvalidParameterError",
     "MultiLevelParams",

@@ -10,7 +10,7 @@ import functools
 
 import numba
 
-__all__ = ["jit", "jit_contract", "jit_parallel", "prange"]
+__all__ = ["jit", "jit_contract", "jit_inline", "jit_parallel", "prange"]
 
 prange = numba.prange
 
@@ -33,3 +33,8 @@ jit_parallel = functools.partial(numba.njit, parallel=True, **_OPTIONS)
 #: makes polynomial evaluations about 1.3x faster. Still deterministic and independent of the
 #: number of threads; on CPUs without FMA the last bits differ.
 jit_contract = functools.partial(numba.njit, **{**_OPTIONS, "fastmath": {"contract"}})
+
+#: Small helpers that return several values (a tuple) from inside SIMD loops: inlined by numba
+#: itself, before LLVM sees the loop; called as ordinary functions, the tuple keeps the caller's
+#: loop scalar.
+jit_inline = functools.partial(numba.njit, inline="always", **_OPTIONS)

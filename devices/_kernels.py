@@ -13,7 +13,7 @@ import numpy as np
 
 from ._jit import jit, jit_parallel, prange
 from ._math import exp
-from ._rng import normal, uniform, uniform_u16
+from ._rng import _ALT, _G, _ONE, mix64, normal, normal_pair, uniform, uniform_u16
 
 __all__ = [
     "PINK_BLOCK",
@@ -328,11 +328,14 @@ def _count_write(i, counter, set_count, reset_count, limit, failed, stuck, stuck
 
 @jit
 def _set_draw(key, ctr, mu, sigma, lo, hi):
-    """One SET's conductance: N(mu, sigma) truncated to [lo, hi] by rejection (exact)."""
+    """One SET's conductance: N(mu, sigma) truncated to [lo, hi] by rejection (exact), from
+    the first normal of the pairs of draws ``(key ^ ALT, ctr * 64 + r)``."""
     base = ctr << _U6
     x = mu
+    alt = key ^ _ALT
     for r in range(64):
-        x = mu + sigma * normal(key, base | np.uint64(r))
+        z, _ = normal_pair(mix64(alt + ((base | np.uint64(r)) + _ONE) * _G))
+        x = mu + sigma * z
         if lo <= x <= hi:
             return x
     return min(max(x, lo), hi)  # after 64 rejections (never seen in practice): clip
@@ -347,59 +350,214 @@ def _stuck_value(state, g, g_low, g_high):
     return g
 
 
+#: Cells per parallel task of :func:`multilevel_program` (its scratch arrays stay in L1/L2).
+_PROGRAM_CHUNK = 512
+
+
 @jit_parallel
 def multilevel_program(
     cells, levels, level_g, level_means, d2d, target_level,
     g_prog, relaxes, stuck, failed, stuck_lrs, limit,
     set_count, reset_count, verify_count,
     iterations, converged,
-    key_set, key_verify,
+    pops, offsets, keys_set,
     sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations,
     g_hrs, g_stuck_low, g_stuck_high,
+    refreshed, growth, keys_relax, sigma_relax_s,
 ):  # fmt: skip
     """Program-and-verify: per iteration RESET, SET, verify read; accept ``|G_read - target| <= tol``.
 
     Cell ``cells[j]`` (``j`` itself when ``cells`` is empty) goes to level ``levels[j]``, whose
     target is ``level_g[level]``; its mean SET conductance is ``level_means[level] * d2d[cell]``
-    (the compliance current chosen for the level, and the cell's D2D factor).
+    (the compliance current chosen for the level, and the cell's D2D factor). Iteration ``it`` of
+    cell number ``c`` takes one draw, ``(key, (c << 16) | it)``, whose Box-Muller pair
+    (:func:`devices._rng.normal_pair`) gives the SET's deviation and the verify read's noise; a
+    SET outside ``[lo, hi]`` is drawn again by rejection (:func:`_set_draw`).
+
+    The per-cell arrays may hold several populations back to back (a pool, see
+    :class:`devices.multilevel.CellPool`): cell ``cells[j]`` then belongs to population
+    ``pops[j]``, which starts at ``offsets[pops[j]]`` and draws with its own key ``keys_set[p]``
+    and its own cell numbering, exactly as it would alone. ``pops`` empty: one population
+    (``offsets = [0]``, one key).
+
+    ``refreshed`` (float64, one entry per cell; empty: none) receives each programmed cell's
+    conductance after relaxation with spread ``growth`` (:func:`multilevel_read` without read
+    noise, keys ``keys_relax``), computed while the cell's state is still in cache.
+
+    Cells run in rounds, one iteration of every cell still unverified per round: the draws and
+    the acceptance test of a round are one SIMD loop over the cells (the per-cell loop, with its
+    data-dependent exit, stays scalar and takes about 4x longer). Cells that could wear out
+    during this programming, or are stuck, take the per-cell loop (:func:`_program_cell`), with
+    the same draws.
     """
+    n = levels.size
+    for chunk in prange((n + _PROGRAM_CHUNK - 1) // _PROGRAM_CHUNK):
+        start = chunk * _PROGRAM_CHUNK
+        _program_chunk(
+            start, min(start + _PROGRAM_CHUNK, n), cells, levels, level_g, level_means, d2d,
+            target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count,
+            reset_count, verify_count, iterations, converged, pops, offsets, keys_set,
+            sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations, g_stuck_low,
+            g_stuck_high, refreshed, growth, keys_relax, sigma_relax_s,
+        )  # fmt: skip
+
+
+@jit
+def _program_chunk(
+    start, stop, cells, levels, level_g, level_means, d2d, target_level, g_prog, relaxes, stuck,
+    failed, stuck_lrs, limit, set_count, reset_count, verify_count, iterations, converged, pops,
+    offsets, keys_set, sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations,
+    g_stuck_low, g_stuck_high, refreshed, growth, keys_relax, sigma_relax_s,
+):  # fmt: skip
+    """Cells ``start:stop`` of :func:`multilevel_program`."""
+    refresh = refreshed.size > 0
     all_cells = cells.size == 0
-    for j in prange(levels.size):
+    pooled = pops.size > 0
+    m = stop - start
+    # the cells still being programmed, compacted after every round
+    where = np.empty(m, dtype=np.int64)
+    keys = np.empty(m, dtype=np.uint64)
+    numbers = np.empty(m, dtype=np.uint64)
+    mus = np.empty(m)
+    sigmas = np.empty(m)
+    targets = np.empty(m)
+    g_set = np.empty(m)
+    z_read = np.empty(m)
+    accept = np.empty(m, dtype=np.uint8)
+    n_act = 0
+    if not all_cells:
+        _touch(cells[start:stop], d2d, target_level, g_prog, relaxes, stuck, failed, limit,
+               set_count, reset_count, verify_count, refreshed, mus)  # fmt: skip
+    for j in range(start, stop):
         i = np.int64(j) if all_cells else cells[j]
+        p = pops[j] if pooled else 0
         level = levels[j]
-        target = level_g[level]
-        mu = level_means[level] * d2d[i]
         target_level[i] = level
+        mu = level_means[level] * d2d[i]
         sigma = sigma_prog_s * math.sqrt(g_max_s / mu)
-        g = g_prog[i]
-        state = stuck[i]
-        # writes this cell can still take before wearing out (counters are updated once, below)
+        number = np.uint64(i - offsets[p]) << _U16
+        # writes this cell can still take before wearing out
         margin = limit[i] - set_count[i] - reset_count[i] if not failed[i] else np.int64(2**62)
-        ok = False
-        it = 0
-        while it < max_iterations:
-            it += 1
-            if 2 * it > margin:  # this iteration's RESET or SET wears the cell out
-                failed[i] = True
-                state = _STUCK_LRS if stuck_lrs[i] else _STUCK_HRS
-                margin = np.int64(2**62)
-            ctr = (np.uint64(i) << _U16) | np.uint64(it)
-            if state == _STUCK_NONE:
-                g = _set_draw(key_set, ctr, mu, sigma, lo, hi)
+        if stuck[i] != _STUCK_NONE or 2 * max_iterations > margin:
+            it, ok, g = _program_cell(i, keys_set[p], number, mu, sigma, level_g[level], margin,
+                                      g_prog[i], stuck, failed, stuck_lrs, lo, hi, tolerance,
+                                      read_rel, max_iterations, g_stuck_low, g_stuck_high)  # fmt: skip
+            _finish(i, j, it, ok, g, g_prog, relaxes, set_count, reset_count, verify_count,
+                    iterations, converged)  # fmt: skip
+            if refresh:
+                refreshed[i] = _relaxed(i, i - offsets[p], growth, g_prog, relaxes, stuck,
+                                        set_count, keys_relax[p], sigma_relax_s, g_max_s,
+                                        g_stuck_low, g_stuck_high)  # fmt: skip
+            continue
+        where[n_act] = j
+        keys[n_act] = keys_set[p]
+        numbers[n_act] = number
+        mus[n_act] = mu
+        sigmas[n_act] = sigma
+        targets[n_act] = level_g[level]
+        n_act += 1
+    it = 0
+    while n_act > 0:
+        it += 1
+        _round(keys[:n_act], numbers[:n_act], np.uint64(it), mus[:n_act], sigmas[:n_act],
+               targets[:n_act], lo, hi, tolerance, read_rel, g_set[:n_act], z_read[:n_act],
+               accept[:n_act])  # fmt: skip
+        kept = 0
+        for a in range(n_act):
+            g = g_set[a]
+            ok = accept[a] == 1
+            if not (lo <= g <= hi):  # rare: the SET left the window; drawn again
+                g = _set_draw(keys[a], numbers[a] | np.uint64(it), mus[a], sigmas[a], lo, hi)
+                ok = abs(g * (1.0 + read_rel * z_read[a]) - targets[a]) <= tolerance
+            j = where[a]
+            if ok or it >= max_iterations:
+                i = np.int64(j) if all_cells else cells[j]
+                _finish(i, j, it, ok, g, g_prog, relaxes, set_count, reset_count, verify_count,
+                        iterations, converged)  # fmt: skip
+                if refresh:
+                    p = pops[j] if pooled else 0
+                    refreshed[i] = _relaxed(i, i - offsets[p], growth, g_prog, relaxes, stuck,
+                                            set_count, keys_relax[p], sigma_relax_s, g_max_s,
+                                            g_stuck_low, g_stuck_high)  # fmt: skip
             else:
-                g = _stuck_value(state, g, g_stuck_low, g_stuck_high)
-            g_read = g * (1.0 + read_rel * normal(key_verify, ctr))
-            if abs(g_read - target) <= tolerance:
-                ok = True
-                break
-        stuck[i] = state
-        set_count[i] += it
-        reset_count[i] += it
-        verify_count[i] += it
-        g_prog[i] = g
-        relaxes[i] = 1
-        iterations[j] = it
-        converged[j] = ok
+                where[kept] = j
+                keys[kept] = keys[a]
+                numbers[kept] = numbers[a]
+                mus[kept] = mus[a]
+                sigmas[kept] = sigmas[a]
+                targets[kept] = targets[a]
+                kept += 1
+        n_act = kept
+
+
+@jit
+def _touch(cells, d2d, target_level, g_prog, relaxes, stuck, failed, limit, set_count,
+           reset_count, verify_count, refreshed, scratch):  # fmt: skip
+    """Load the state of scattered cells into cache ahead of use: a loop of independent loads
+    keeps many cache misses in flight at once, where the programming loop, with its long body
+    per cell, waits for them a few at a time (1.3x faster for sparse writes to large pools).
+    The loaded values are summed into ``scratch`` (overwritten later) so that none is dropped."""
+    refresh = refreshed.size > 0
+    for k in range(cells.size):
+        i = cells[k]
+        x = (d2d[i] + g_prog[i] + np.float64(target_level[i] + relaxes[i] + stuck[i] + failed[i]
+             + limit[i] + set_count[i] + reset_count[i] + verify_count[i]))  # fmt: skip
+        scratch[k] = x + refreshed[i] if refresh else x
+
+
+@jit
+def _round(keys, numbers, it, mus, sigmas, targets, lo, hi, tolerance, read_rel, g_set, z_read,
+           accept):  # fmt: skip
+    """One program-and-verify iteration of every listed cell: SET draw, verify read, test (SIMD)."""
+    for a in range(keys.size):
+        z_set, z = normal_pair(mix64(keys[a] + ((numbers[a] | it) + _ONE) * _G))
+        g = mus[a] + sigmas[a] * z_set
+        g_set[a] = g
+        z_read[a] = z
+        inside = (abs(g * (1.0 + read_rel * z) - targets[a]) <= tolerance) & (lo <= g) & (g <= hi)
+        accept[a] = np.uint8(inside)
+
+
+@jit
+def _program_cell(i, key, number, mu, sigma, target, margin, g, stuck, failed, stuck_lrs, lo, hi,
+                  tolerance, read_rel, max_iterations, g_stuck_low, g_stuck_high):  # fmt: skip
+    """Program-and-verify of one cell that is stuck or may wear out meanwhile (the same draws as
+    the rounds of :func:`_program_chunk`); returns (iterations, converged, conductance)."""
+    state = stuck[i]
+    it = 0
+    ok = False
+    while it < max_iterations:
+        it += 1
+        if 2 * it > margin:  # this iteration's RESET or SET wears the cell out
+            failed[i] = True
+            state = _STUCK_LRS if stuck_lrs[i] else _STUCK_HRS
+            margin = np.int64(2**62)
+        ctr = number | np.uint64(it)
+        z_set, z = normal_pair(mix64(key + (ctr + _ONE) * _G))
+        if state == _STUCK_NONE:
+            g = mu + sigma * z_set
+            if not (lo <= g <= hi):
+                g = _set_draw(key, ctr, mu, sigma, lo, hi)
+        else:
+            g = _stuck_value(state, g, g_stuck_low, g_stuck_high)
+        if abs(g * (1.0 + read_rel * z) - target) <= tolerance:
+            ok = True
+            break
+    stuck[i] = state
+    return it, ok, g
+
+
+@jit
+def _finish(i, j, it, ok, g, g_prog, relaxes, set_count, reset_count, verify_count, iterations,
+            converged):  # fmt: skip
+    """Write the outcome of programming cell ``i`` (entry ``j`` of the call)."""
+    set_count[i] += it
+    reset_count[i] += it
+    verify_count[i] += it
+    g_prog[i] = g
+    relaxes[i] = 1
+    iterations[j] = it
+    converged[j] = ok
 
 
 @jit_parallel
@@ -430,34 +588,52 @@ def multilevel_reset(cells, g_prog, relaxes, stuck, failed, stuck_lrs, limit, se
         relaxes[i] = 0
 
 
+@jit
+def _growth(t, relax_reference_s, relax_log_growth):
+    """Relaxation spread at ``t`` s after programming, relative to the reference time."""
+    return 1.0 + relax_log_growth * math.log10(t / relax_reference_s) if t > 0 else 0.0
+
+
+@jit
+def _relaxed(i, local, growth, g_prog, relaxes, stuck, set_count, key_relax, sigma_relax_s,
+             g_max_s, g_stuck_low, g_stuck_high):  # fmt: skip
+    """Conductance of cell ``i`` (number ``local`` in its population) after relaxation with
+    spread factor ``growth``; the draw is keyed by the cell's SET count, i.e. its programming."""
+    state = stuck[i]
+    if state != _STUCK_NONE:
+        return _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)
+    g = g_prog[i]
+    if growth > 0.0 and g > 0.0 and relaxes[i] == 1:
+        z = normal(key_relax, (np.uint64(set_count[i]) << _U32) | np.uint64(local))
+        g += z * sigma_relax_s * math.sqrt(g_max_s / g) * growth
+    return max(g, 0.0)
+
+
 @jit_parallel
 def multilevel_read(
-    out, t_scalar, t_arr, g_prog, relaxes, stuck, set_count, read_count, key_read, key_relax,
+    out, t_scalar, t_arr, g_prog, relaxes, stuck, set_count, read_count, keys_read, keys_relax,
     sigma_relax_s, g_max_s, relax_reference_s, relax_log_growth, read_rel,
-    g_stuck_low, g_stuck_high, cells, count,
+    g_stuck_low, g_stuck_high, cells, count, pops, offsets,
 ):  # fmt: skip
     """Read cells ``t`` seconds after their programming: relaxation, then read noise.
 
     ``cells`` lists the cells to read (empty: all); ``out[i]`` is written for each read cell ``i``;
-    ``count``: add one to ``read_count`` of each read cell.
+    ``count``: add one to ``read_count`` of each read cell. Pools of populations as in
+    :func:`multilevel_program` (``pops[k]``: population of ``cells[k]``; empty: one population).
     """
     per_cell = t_arr.size > 0
     subset = cells.size > 0
+    pooled = pops.size > 0
     n = cells.size if subset else out.size
     for k in prange(n):
         i = cells[k] if subset else np.int64(k)
-        state = stuck[i]
-        if state == _STUCK_NONE:
-            g = g_prog[i]
-            t = t_arr[i] if per_cell else t_scalar
-            growth = 1.0 + relax_log_growth * math.log10(t / relax_reference_s) if t > 0 else 0.0
-            if growth > 0.0 and g > 0.0 and relaxes[i] == 1:
-                z = normal(key_relax, (np.uint64(set_count[i]) << _U32) | np.uint64(i))
-                g += z * sigma_relax_s * math.sqrt(g_max_s / g) * growth
-            g = max(g, 0.0)
-        else:
-            g = _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)
+        p = pops[k] if pooled else 0
+        local = i - offsets[p]
+        growth = _growth(t_arr[i] if per_cell else t_scalar, relax_reference_s, relax_log_growth)
+        g = _relaxed(i, local, growth, g_prog, relaxes, stuck, set_count, keys_relax[p],
+                     sigma_relax_s, g_max_s, g_stuck_low, g_stuck_high)  # fmt: skip
         if count:
             read_count[i] += 1
         # no noise (the engine's noiseless conductances): no draw either
-        out[i] = g * (1.0 + read_rel * normal(key_read, np.uint64(i))) if read_rel != 0.0 else g
+        out[i] = (g * (1.0 + read_rel * normal(keys_read[p], np.uint64(local))) if read_rel != 0.0
+                  else g)  # fmt: skip

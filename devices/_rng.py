@@ -21,11 +21,11 @@ import math
 import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros  # llvm.ctlz: vectorizes (AVX-512 CD)
 
-from ._jit import jit, jit_contract
+from ._jit import jit, jit_contract, jit_inline
 from ._math import bits_to_float32, float32_bits
 
 __all__ = [
-    "GOLDEN_GAMMA", "derive_key", "fill_normals", "fill_normals32", "mix64", "mix64_py", "normal",
+    "GOLDEN_GAMMA", "derive_key", "derive_keys", "fill_normals", "fill_normals32", "mix64", "mix64_py", "normal", "normal_pair",
     "uniform", "uniform_u16",
 ]  # fmt: skip
 
@@ -78,6 +78,19 @@ def derive_key(seed: int, stream: int, call: int) -> np.uint64:
     """Key of one random stream (``stream``) at one call (``call``) of a population seeded ``seed``."""
     k = mix64_py((seed + (stream + 1) * GOLDEN_GAMMA) & _MASK64)
     return np.uint64(mix64_py((k + (call + 1) * GOLDEN_GAMMA) & _MASK64))
+
+
+def derive_keys(seeds: np.ndarray, stream: int, calls: np.ndarray) -> np.ndarray:
+    """:func:`derive_key` for many populations at once (``uint64`` seeds and call counters)."""
+    k = _mix64_np(seeds.astype(np.uint64) + np.uint64((stream + 1) * GOLDEN_GAMMA & _MASK64))
+    return _mix64_np(k + (calls.astype(np.uint64) + _ONE) * _G)
+
+
+def _mix64_np(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` on a ``uint64`` array (numpy arrays wrap on overflow, as the hash needs)."""
+    z = (z ^ (z >> _S30)) * _C1
+    z = (z ^ (z >> _S27)) * _C2
+    return z ^ (z >> _S31)
 
 
 # -- standard normal variates: Marsaglia & Tsang's ziggurat on counter-based bits ----------------
@@ -189,60 +202,65 @@ _HALF_PI = 1.5707963267948966
 @jit
 def fill_normals(key, base, out):
     """Fill ``out`` (even size) with standard normals: ``out[2q], out[2q + 1]`` is the Box-Muller
-    pair of draw ``(key, base + q)``. The whole pair is written out inside the loop: moved into a
-    helper that returns a tuple, it stops the loop from compiling to SIMD code."""
+    pair of draw ``(key, base + q)``; compiles to SIMD code (:func:`normal_pair` is inlined)."""
     for q in range(out.size // 2):
-        h = mix64(key + (base + np.uint64(q) + _ONE) * _G)
-        m = ((h >> _S32) << _ONE) | _ONE  # odd, < 2^33: u1 = m / 2^33 in (0, 1)
-        lz = leading_zeros(m)
-        f = np.float64(m << lz) * _I64  # in [1/2, 1); u1 = f * 2^(31 - lz)
-        e = np.float64(31 - np.int64(lz))
-        small = f < _SQRT_HALF
-        f = f * 2.0 if small else f
-        e = e - 1.0 if small else e
-        s = (f - 1.0) / (f + 1.0)
-        s2 = s * s
-        p = 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
-        p = p * s2 + 1.0
-        radius = math.sqrt(-2.0 * (2.0 * s * p + e * _LN2))
-        t = ((h & _M32) << _ONE) | _ONE  # odd, < 2^33: phi = 2 pi t / 2^33
-        quad = np.int64(t >> _S31)  # the quarter turn; the rest is pi/4 + x with |x| <= pi/4
-        x = (np.float64(t & _M31) * _I31 - 0.5) * _HALF_PI
-        x2 = x * x
-        sp = -1.0 / 1307674368000.0
-        sp = sp * x2 + 1.0 / 6227020800.0
-        sp = sp * x2 - 1.0 / 39916800.0
-        sp = sp * x2 + 1.0 / 362880.0
-        sp = sp * x2 - 1.0 / 5040.0
-        sp = sp * x2 + 1.0 / 120.0
-        sp = sp * x2 - 1.0 / 6.0
-        sin_x = x + x * x2 * sp
-        cp = 1.0 / 20922789888000.0
-        cp = cp * x2 - 1.0 / 87178291200.0
-        cp = cp * x2 + 1.0 / 479001600.0
-        cp = cp * x2 - 1.0 / 3628800.0
-        cp = cp * x2 + 1.0 / 40320.0
-        cp = cp * x2 - 1.0 / 720.0
-        cp = cp * x2 + 1.0 / 24.0
-        cp = cp * x2 - 0.5
-        cos_x = 1.0 + x2 * cp
-        c = _SQRT_HALF * (cos_x - sin_x)  # cos(pi/4 + x)
-        sn = _SQRT_HALF * (cos_x + sin_x)  # sin(pi/4 + x)
-        # rotate by quad quarter turns with multipliers in {-1, 0, 1}: selects would keep it scalar
-        sign = np.float64(1 - (quad & 2))
-        cq = sign * np.float64(1 - (quad & 1))
-        sq = sign * np.float64(quad & 1)
-        out[2 * q] = radius * (c * cq - sn * sq)
-        out[2 * q + 1] = radius * (sn * cq + c * sq)
+        z0, z1 = normal_pair(mix64(key + (base + np.uint64(q) + _ONE) * _G))
+        out[2 * q] = z0
+        out[2 * q + 1] = z1
+
+
+@jit_inline
+def normal_pair(h):
+    """The Box-Muller pair of the 64-bit draw ``h`` (straight-line code: SIMD in loops)."""
+    m = ((h >> _S32) << _ONE) | _ONE  # odd, < 2^33: u1 = m / 2^33 in (0, 1)
+    lz = leading_zeros(m)
+    f = np.float64(m << lz) * _I64  # in [1/2, 1); u1 = f * 2^(31 - lz)
+    e = np.float64(31 - np.int64(lz))
+    small = f < _SQRT_HALF
+    f = f * 2.0 if small else f
+    e = e - 1.0 if small else e
+    s = (f - 1.0) / (f + 1.0)
+    s2 = s * s
+    p = 1.0 / 21.0
+    p = p * s2 + 1.0 / 19.0
+    p = p * s2 + 1.0 / 17.0
+    p = p * s2 + 1.0 / 15.0
+    p = p * s2 + 1.0 / 13.0
+    p = p * s2 + 1.0 / 11.0
+    p = p * s2 + 1.0 / 9.0
+    p = p * s2 + 1.0 / 7.0
+    p = p * s2 + 1.0 / 5.0
+    p = p * s2 + 1.0 / 3.0
+    p = p * s2 + 1.0
+    radius = math.sqrt(-2.0 * (2.0 * s * p + e * _LN2))
+    t = ((h & _M32) << _ONE) | _ONE  # odd, < 2^33: phi = 2 pi t / 2^33
+    quad = np.int64(t >> _S31)  # the quarter turn; the rest is pi/4 + x with |x| <= pi/4
+    x = (np.float64(t & _M31) * _I31 - 0.5) * _HALF_PI
+    x2 = x * x
+    sp = -1.0 / 1307674368000.0
+    sp = sp * x2 + 1.0 / 6227020800.0
+    sp = sp * x2 - 1.0 / 39916800.0
+    sp = sp * x2 + 1.0 / 362880.0
+    sp = sp * x2 - 1.0 / 5040.0
+    sp = sp * x2 + 1.0 / 120.0
+    sp = sp * x2 - 1.0 / 6.0
+    sin_x = x + x * x2 * sp
+    cp = 1.0 / 20922789888000.0
+    cp = cp * x2 - 1.0 / 87178291200.0
+    cp = cp * x2 + 1.0 / 479001600.0
+    cp = cp * x2 - 1.0 / 3628800.0
+    cp = cp * x2 + 1.0 / 40320.0
+    cp = cp * x2 - 1.0 / 720.0
+    cp = cp * x2 + 1.0 / 24.0
+    cp = cp * x2 - 0.5
+    cos_x = 1.0 + x2 * cp
+    c = _SQRT_HALF * (cos_x - sin_x)  # cos(pi/4 + x)
+    sn = _SQRT_HALF * (cos_x + sin_x)  # sin(pi/4 + x)
+    # rotate by quad quarter turns with multipliers in {-1, 0, 1}: selects would keep it scalar
+    sign = np.float64(1 - (quad & 2))
+    cq = sign * np.float64(1 - (quad & 1))
+    sq = sign * np.float64(quad & 1)
+    return radius * (c * cq - sn * sq), radius * (sn * cq + c * sq)
 
 
 # -- the same pairs in float32, for the read noise of crossbar reads -----------------------------

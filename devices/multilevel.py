@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import presets as _presets
-from ._kernels import multilevel_program, multilevel_read, multilevel_reset, multilevel_set
-from ._rng import derive_key
+from ._kernels import _growth, multilevel_program, multilevel_read, multilevel_reset, multilevel_set
+from ._rng import derive_key, derive_keys
 from ._state import copy_checked, read_state, write_state
 from ._validation import (
     InvalidParameterError,
@@ -25,7 +26,7 @@ from ._validation import (
 from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import MultiLevelParams, WearOutParams
 
-__all__ = ["ALLOCATIONS", "MultiLevelRRAM", "ProgramResult", "allocate_levels"]
+__all__ = ["ALLOCATIONS", "CellPool", "MultiLevelRRAM", "ProgramResult", "allocate_levels"]
 
 #: Level allocation schemes (Esmanhotto et al., IEDM 2020): equally spaced conductances, or
 #: levels spaced so that the windows mu_i ± k sigma_i of neighbours touch.
@@ -34,7 +35,8 @@ ALLOCATIONS = ("linear", "statistics")
 _OWNER = "MultiLevelRRAM"
 _STATE_FORMAT = "crossbar-sim/multilevel-state"
 _STATE_VERSION = 1
-_STREAM_SET, _STREAM_VERIFY, _STREAM_RELAX, _STREAM_READ = 10, 11, 12, 13
+#: Random streams (11 was the verify reads', which now share the SET's draws: one pair per iteration).
+_STREAM_SET, _STREAM_RELAX, _STREAM_READ = 10, 12, 13
 _DEFAULT_WEAR = WearOutParams()
 
 
@@ -362,11 +364,11 @@ class MultiLevelRRAM:
             self.wear.stuck_lrs_on_failure, self.wear.limit,
             self.counters.array("set"), self.counters.array("reset"),
             self.counters.array("verify_read"),
-            iterations, converged,
-            self._key(_STREAM_SET), self._key(_STREAM_VERIFY),
+            iterations, converged, _EMPTY_I64, _ONE_POPULATION, _keys(self._key(_STREAM_SET)),
             p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
             p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
             p.max_iterations, p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
+            _NO_REFRESH, 0.0, _NO_KEYS, 0.0,
         )  # fmt: skip
         self._calls += 1
         return ProgramResult(idx, lv, iterations, converged)
@@ -424,10 +426,10 @@ class MultiLevelRRAM:
         p = self.params
         multilevel_read(
             out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
-            self.counters.array("set"), self.counters.array("read"), self._key(_STREAM_READ),
-            derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
-            p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s, p.g_stuck_high_s, _EMPTY_I64,
-            True,
+            self.counters.array("set"), self.counters.array("read"),
+            _keys(self._key(_STREAM_READ)), _keys(self._relax_key()), p.sigma_relax_s, p.g_max_s,
+            p.relax_reference_s, p.relax_log_growth, p.read_noise_rel, p.g_stuck_low_s,
+            p.g_stuck_high_s, _EMPTY_I64, True, _EMPTY_I64, _ONE_POPULATION,
         )  # fmt: skip
         self._calls += 1
         return out
@@ -455,9 +457,9 @@ class MultiLevelRRAM:
         multilevel_read(
             out, t_scalar, t_arr, self._g, self._relaxes, self._stuck,
             self.counters.array("set"), _EMPTY_I64,  # not a read: nothing counted
-            self._key(_STREAM_READ), derive_key(self._seed, _STREAM_RELAX, 0), p.sigma_relax_s,
+            _keys(self._key(_STREAM_READ)), _keys(self._relax_key()), p.sigma_relax_s,
             p.g_max_s, p.relax_reference_s, p.relax_log_growth, 0.0, p.g_stuck_low_s,
-            p.g_stuck_high_s, idx, False,
+            p.g_stuck_high_s, idx, False, _EMPTY_I64, _ONE_POPULATION,
         )  # fmt: skip
         return out
 
@@ -497,6 +499,11 @@ class MultiLevelRRAM:
     # -- helpers -----------------------------------------------------------------------------------
     def _key(self, stream: int) -> np.uint64:
         return derive_key(self._seed, stream, self._calls)
+
+    def _relax_key(self) -> np.uint64:
+        """Key of the relaxation draws: one per cell and programming (its SET count), not per
+        call, so that every read of a programmed state sees the same relaxed conductance."""
+        return derive_key(self._seed, _STREAM_RELAX, 0)
 
     def _check_cells(self, cells: Any) -> np.ndarray:
         if cells is None:
@@ -584,7 +591,132 @@ class MultiLevelRRAM:
         return cls.from_state(meta, arrays, where=str(path))
 
 
+class CellPool:
+    """Multi-level populations stored back to back and programmed and read by one kernel call.
+
+    Array engines hold many small populations (one per crossbar array); a call per population
+    costs Python work that dwarfs the kernels when each writes only a few cells. A pool moves
+    the populations' per-cell arrays into shared buffers and leaves each population with views
+    of its part, so the populations stay complete objects (their methods, counters and saved
+    states are unchanged) while :meth:`program` and :meth:`conductance` serve all of them at
+    once. Each population keeps its own seed, call counter and cell numbering: a pooled call
+    draws exactly the numbers the populations' own calls would (tested bit for bit).
+
+    Parameters
+    ----------
+    populations : sequence of MultiLevelRRAM
+        Populations with the same parameters and level conductances.
+    """
+
+    _FIELDS = ("_d2d", "_stuck", "_g", "_relaxes", "_target")
+    _WEAR = ("limit", "stuck_lrs_on_failure", "failed")
+    _COUNTS = ("set", "reset", "verify_read", "read")
+
+    def __init__(self, populations: Sequence[MultiLevelRRAM]) -> None:
+        pops = tuple(populations)
+        if not pops or not all(isinstance(p, MultiLevelRRAM) for p in pops):
+            raise InvalidParameterError(
+                "The 'populations' parameter of CellPool must be a non-empty sequence of "
+                "MultiLevelRRAM."
+            )
+        first = pops[0]
+        for k, pop in enumerate(pops):
+            if pop.params != first.params or not np.array_equal(pop._levels, first._levels):
+                raise InvalidParameterError(
+                    f"The 'populations' parameter of CellPool must share parameters and levels; "
+                    f"population {k} differs from population 0."
+                )
+        self.populations = pops
+        self.offsets = np.concatenate([[0], np.cumsum([p.n_cells for p in pops])]).astype(np.int64)
+        self.seeds = np.array([p._seed for p in pops], dtype=np.uint64)
+        self.buffers: dict[str, np.ndarray] = {}
+        parts = [(name, [getattr(p, name) for p in pops], pops) for name in self._FIELDS]
+        parts += [(name, [getattr(p.wear, name) for p in pops], [p.wear for p in pops])
+                  for name in self._WEAR]  # fmt: skip
+        for name, arrays, owners in parts:
+            buf = np.concatenate(arrays)
+            self.buffers[name] = buf
+            for k, owner in enumerate(owners):
+                setattr(owner, name, buf[self.offsets[k] : self.offsets[k + 1]])
+        for kind in self._COUNTS:
+            buf = np.concatenate([p.counters.array(kind) for p in pops])
+            self.buffers[kind] = buf
+            for k, pop in enumerate(pops):
+                pop.counters._counts[kind] = buf[self.offsets[k] : self.offsets[k + 1]]
+
+    @property
+    def n_cells(self) -> int:
+        """Cells of all populations together."""
+        return int(self.offsets[-1])
+
+    def holds(self, populations: Sequence[MultiLevelRRAM]) -> bool:
+        """Whether ``populations`` are exactly this pool's (the same objects, in order)."""
+        return len(populations) == len(self.populations) and all(
+            a is b for a, b in zip(populations, self.populations, strict=True)
+        )
+
+    def _relax_keys(self) -> np.ndarray:
+        return derive_keys(self.seeds, _STREAM_RELAX, np.zeros(self.seeds.size, dtype=np.int64))
+
+    def _keys(self, stream: int) -> np.ndarray:
+        calls = np.array([p._calls for p in self.populations], dtype=np.int64)
+        return derive_keys(self.seeds, stream, calls)
+
+    def program(self, cells: np.ndarray, levels: np.ndarray, pops: np.ndarray,
+                refresh: tuple[float, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Program-and-verify pooled cells ``cells`` (indices into the buffers, distinct, int64)
+        of populations ``pops`` to ``levels``; every population counts one programming call, as
+        a call of its own ``program_changed`` would (even one that changes no cell).
+
+        ``refresh = (t, out)``: also write each programmed cell's :meth:`conductance` at time
+        ``t`` into ``out`` (float64, one entry per pooled cell), in the same pass.
+
+        Returns the iterations (int32) and convergence of every programmed cell.
+        """
+        b = self.buffers
+        p = self.populations[0].params
+        first = self.populations[0]
+        iterations = np.empty(cells.size, dtype=np.int32)
+        converged = np.empty(cells.size, dtype=np.bool_)
+        multilevel_program(
+            cells, levels, first._levels, first._level_means, b["_d2d"], b["_target"], b["_g"],
+            b["_relaxes"], b["_stuck"], b["failed"], b["stuck_lrs_on_failure"], b["limit"],
+            b["set"], b["reset"], b["verify_read"], iterations, converged, pops, self.offsets,
+            self._keys(_STREAM_SET),
+            p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
+            p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
+            p.max_iterations, p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
+            _NO_REFRESH if refresh is None else refresh[1],
+            0.0 if refresh is None else _growth(refresh[0], p.relax_reference_s, p.relax_log_growth),
+            self._relax_keys(), p.sigma_relax_s,
+        )  # fmt: skip
+        for pop in self.populations:
+            pop._calls += 1
+        return iterations, converged
+
+    def conductance(self, t: float, cells: np.ndarray, pops: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`MultiLevelRRAM.conductance` at time ``t`` of pooled ``cells`` (of populations
+        ``pops``) into ``out`` (float64, one entry per pooled cell)."""
+        b = self.buffers
+        p = self.populations[0].params
+        relax = self._relax_keys()
+        multilevel_read(
+            out, float(t), np.empty(0), b["_g"], b["_relaxes"], b["_stuck"], b["set"],
+            _EMPTY_I64, relax, relax, p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
+            p.relax_log_growth, 0.0, p.g_stuck_low_s, p.g_stuck_high_s, cells, False, pops,
+            self.offsets,
+        )  # fmt: skip
+
+
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
+_ONE_POPULATION = np.zeros(1, dtype=np.int64)
+_NO_REFRESH = np.empty(0)
+_NO_KEYS = np.zeros(1, dtype=np.uint64)  # the kernels' population offsets: one, at 0
+
+
+def _keys(key: np.uint64) -> np.ndarray:
+    """One population's key as the kernels take keys (one per population)."""
+    return np.array([key], dtype=np.uint64)
 
 
 def _interp(x: np.ndarray, xp: tuple[float, ...], fp: tuple[float, ...]) -> np.ndarray:

@@ -260,9 +260,22 @@ def normal(key, counter):
             return hz * ZIG_W[iz]
 
 
-def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs, counts, keys, p):
-    """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays."""
-    key_set, key_verify = (int(k) for k in keys)
+def normal_pair(key, counter):
+    """The Box-Muller pair of draw ``(key, counter)`` (:func:`normal_pairs` for one counter)."""
+    z = normal_pairs(key, counter, 1)
+    return z[0], z[1]
+
+
+def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs, counts, key_set,
+                       p):  # fmt: skip
+    """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays.
+
+    Iteration ``it`` of cell ``i`` draws the pair ``(key_set, (i << 16) | it)``: SET deviation and
+    verify-read noise; a SET outside the window is drawn again from the first normals of
+    ``(key_set ^ ALT, ((i << 16) | it) * 64 + r)``, r = 0, 1, ...
+    """
+    key_set = int(key_set)
+    alt = key_set ^ 0x5851F42D4C957F2D
     lo, hi = p.prog_low_fraction * p.g_min_s, p.prog_high_fraction * p.g_max_s
     iterations, converged = [], []
     for i, target, mu in zip(cells, targets, means, strict=True):
@@ -278,15 +291,17 @@ def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs
                     failed[i] = True
                     stuck[i] = 2 if stuck_lrs[i] else 1
             ctr = (i << 16) | it
+            z_set, z_read = normal_pair(key_set, ctr)
             if stuck[i] == 0:
-                for r in range(64):
-                    value = mu + sigma * normal(key_set, (ctr << 6) | r)
-                    if lo <= value <= hi:
-                        break
+                value = mu + sigma * z_set
+                r = 0
+                while not lo <= value <= hi and r < 64:
+                    value = mu + sigma * normal_pair(alt, (ctr << 6) | r)[0]
+                    r += 1
             else:
                 value = p.g_stuck_low_s if stuck[i] == 1 else p.g_stuck_high_s
             counts["verify_read"][i] += 1
-            read = value * (1.0 + p.read_noise_rel * normal(key_verify, ctr))
+            read = value * (1.0 + p.read_noise_rel * z_read)
             if abs(read - target) <= p.verify_tolerance_s:
                 ok = True
                 break

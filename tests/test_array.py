@@ -427,3 +427,66 @@ def test_ir_drop_reads_are_the_exact_circuit_and_follow_reprogramming(mapping):
     fresh = TiledMatrix(-w, cfg, rng=0)
     np.testing.assert_allclose(m.matvec(x), fresh.matvec(x), rtol=1e-12, atol=1e-15)
     assert not np.allclose(m.matvec(x), expected)
+
+
+# -- pooled programming: one kernel call for all arrays, the same draws as array by array ---------
+
+
+def _program_sequence(pooled, mapping, monkeypatch, reload_at=None):
+    import crossbar.array as ca
+
+    monkeypatch.setattr(ca, "POOLED_PROGRAMMING", pooled)
+    config = CrossbarConfig(mapping=mapping, tile_rows=32, tile_cols=24,
+                            device=MultiLevelParams(stuck_fraction=0.05))  # fmt: skip
+    rng = np.random.default_rng(0)
+    m = TiledMatrix(rng.uniform(-1, 1, (50, 70)), config, rng=3)
+    outputs = []
+    for step in range(4):
+        if step == reload_at:  # fresh device objects: the pool is made again
+            meta, arrays = m.state()
+            m.load_state(meta, {k: v.copy() for k, v in arrays.items()})
+        # small moves: most cells keep their level (write-on-change)
+        results = m.program(np.clip(m.effective_weight(60.0) / 1.0 + rng.normal(0, 0.2, (50, 70)),
+                                    -1, 1))  # fmt: skip
+        outputs += [
+            np.concatenate([r.cells for r in results]),
+            np.concatenate([r.iterations for r in results]),
+            m.matvec(rng.uniform(-1, 1, (5, 70))),
+            m.effective_weight(60.0),
+        ]
+        cells_read = [a.conductance() for a in m.arrays]
+        outputs += [np.concatenate([c.ravel() for c in cells_read])]
+    meta, arrays = m.state()
+    return outputs, arrays, meta
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+@pytest.mark.parametrize("reload_at", [None, 2])
+def test_pooled_programming_equals_array_by_array_bit_for_bit(mapping, reload_at, monkeypatch):
+    out_p, arrays_p, meta_p = _program_sequence(True, mapping, monkeypatch, reload_at)
+    out_a, arrays_a, meta_a = _program_sequence(False, mapping, monkeypatch, reload_at)
+    assert 0 < out_p[0].size < 50 * 70  # write-on-change wrote some cells, not all
+    for x, y in zip(out_p, out_a, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert meta_p == meta_a and arrays_p.keys() == arrays_a.keys()
+    for k in arrays_p:
+        np.testing.assert_array_equal(arrays_p[k], arrays_a[k])
+
+
+def test_pooled_conductances_follow_direct_reprogramming_of_an_array():
+    m = TiledMatrix(_w((40, 40)), CrossbarConfig(tile_rows=32, tile_cols=32), rng=1)
+    a = m.arrays[1]
+    a.program_levels(np.zeros((a.rows, a.cols), dtype=np.int64))  # behind the matrix's back
+    m.program(_w((40, 40), 2))
+    for array in m.arrays:
+        np.testing.assert_array_equal(array.conductance(), array.cells.conductance(60.0).reshape(
+            array.rows, array.cols))  # fmt: skip
+
+
+def test_cell_pool_rejects_mixed_populations():
+    from devices import CellPool, MultiLevelRRAM
+
+    with pytest.raises(InvalidParameterError, match="populations"):
+        CellPool([])
+    with pytest.raises(InvalidParameterError, match="population 1 differs"):
+        CellPool([MultiLevelRRAM(4, levels=8, rng=0), MultiLevelRRAM(4, levels=4, rng=0)])

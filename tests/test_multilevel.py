@@ -27,26 +27,31 @@ def _levels(n, k, seed=0):
 
 def test_program_matches_reference_exactly():
     params = MultiLevelParams(stuck_fraction=0.2, max_iterations=6)
+    # limits of 2-40 writes: cells that may wear out during this programming (<= 12 writes left)
+    # take the per-cell loop, the others the SIMD rounds; both must give the twin's draws
     cells = MultiLevelRRAM(300, params=params, wear_out=WearOutParams(
-        TruncatedDistribution("uniform", 2.0, 12.0)), rng=4)  # fmt: skip
+        TruncatedDistribution("uniform", 2.0, 38.0)), rng=4)  # fmt: skip
     stuck = cells.stuck.copy()
     failed = cells.failed.copy()
     g = cells._g.copy()
     counts = {k: cells.counters[k].copy() for k in ("set", "reset", "verify_read")}
     calls = cells._calls
-    keys = [derive_key(cells._seed, s, calls) for s in (10, 11)]
+    key_set = derive_key(cells._seed, 10, calls)
     lv = _levels(300, 8)
     idx = np.arange(300)
     targets = cells.level_conductances[lv]
     means = targets * cells._d2d  # identity I_cc map: the mean is the target times the D2D factor
     it_ref, ok_ref = reference.program_and_verify(
         idx, targets, means, g, stuck, failed, cells.wear.limit, cells.wear.stuck_lrs_on_failure,
-        counts, keys, params,
+        counts, key_set, params,
     )  # fmt: skip
+    simple = (cells.stuck == 0) & (cells.wear.limit >= 2 * params.max_iterations)
+    assert 50 < simple.sum() < 250  # both paths exercised
     res = cells.program(lv)
     np.testing.assert_array_equal(res.iterations, it_ref)
     np.testing.assert_array_equal(res.converged, ok_ref)
-    np.testing.assert_allclose(cells._g, g, rtol=1e-14)
+    # polynomial log/cos/sin in the kernel, numpy's in the twin: a few ulp apart
+    np.testing.assert_allclose(cells._g, g, rtol=1e-13)
     np.testing.assert_array_equal(cells.stuck, stuck)
     np.testing.assert_array_equal(cells.failed, failed)
     for k, v in counts.items():
