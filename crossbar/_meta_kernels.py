@@ -22,32 +22,67 @@ def _sech2(a):
 
 
 @jit
-def _exponents(w, delta, q, edges, meta, any_crossing, arg):
+def _exponents(w, delta, q, edges, shape, meta, any_crossing, arg):
     """``arg[i] = -2 meta d / I`` for weight ``w[i]`` and update ``delta[i]`` (0 where the update
-    is not attenuated): the part with per-element table lookups, kept apart from the SIMD part."""
+    is not attenuated). ``shape`` (from ``crossbar.optim._level_edges``): ``shape[0] = 1`` when
+    the levels are evenly spaced, ``shape[1]``, ``shape[2]``: the first interval from which a
+    step up, and the last from which a step down, does not decrease ``|W_Q|``; ``shape[3]``:
+    the margin (in spacings) around an edge where arithmetic may pick the wrong interval.
+
+    Evenly spaced levels take a SIMD loop that finds the interval by arithmetic; weights within
+    the margin of an edge are then done again by :func:`_exponent_exact` (the tables), so every
+    interval is the tables' one (distances agree to rounding)."""
+    if shape[0] == 0:
+        for i in range(arg.size):
+            arg[i] = _exponent_exact(np.float64(w[i]), delta[i] > 0, q, edges, meta, any_crossing)
+        return
     k = q.size
     e0 = edges[0]
-    inv_step = k / (edges[k] - e0)
+    inv_width = k / (edges[k] - e0)
+    top = np.float64(k - 1)
+    # steps that do not decrease |W_Q| start at these intervals (outer steps have no level)
+    free_up = top if any_crossing else np.float64(shape[1])
+    free_down = 0.0 if any_crossing else np.float64(shape[2])
+    margin = shape[3]
+    near = np.empty(arg.size, dtype=np.uint8)
     for i in range(arg.size):
-        x = np.float64(w[i])
-        j = min(max(np.int64((x - e0) * inv_step), 0), k - 1)
-        while j < k - 1 and x >= edges[j + 1]:
-            j += 1
-        while j > 0 and x < edges[j]:
-            j -= 1
-        up = np.int64(delta[i] > 0)
-        lower = edges[j]
-        width = edges[j + 1] - lower
-        d = abs(lower + up * width - x)  # to the threshold ahead
-        new = min(max(j + 2 * up - 1, 0), k - 1)
-        # not attenuated: no level beyond in that direction, or (toward_zero) the crossing would
-        # not decrease |W_Q|; bitwise operators, not and/or: no branch on random data
-        free = (new == j) | ((not any_crossing) & (abs(q[new]) >= abs(q[j])))
-        arg[i] = 0.0 if free else -2.0 * meta * d / width
+        t = (np.float64(w[i]) - e0) * inv_width
+        j = min(max(np.floor(t), 0.0), top)
+        frac = t - j  # beyond the outer edges: < 0 or > 1, the distance to the last threshold
+        up = delta[i] > 0
+        ahead = 1.0 - frac if up else frac
+        free = (j >= free_up) if up else (j <= free_down)
+        arg[i] = 0.0 if free else -2.0 * meta * ahead
+        near[i] = np.uint8(min(abs(frac), abs(1.0 - frac)) < margin)
+    for i in range(arg.size):
+        if near[i]:
+            arg[i] = _exponent_exact(np.float64(w[i]), delta[i] > 0, q, edges, meta, any_crossing)
+
+
+@jit
+def _exponent_exact(x, up, q, edges, meta, any_crossing):
+    """One exponent of :func:`_exponents` from the tables: the interval by comparisons with the
+    edges themselves (exact for any levels)."""
+    k = q.size
+    e0 = edges[0]
+    j = min(max(np.int64((x - e0) * (k / (edges[k] - e0))), 0), k - 1)
+    while j < k - 1 and x >= edges[j + 1]:
+        j += 1
+    while j > 0 and x < edges[j]:
+        j -= 1
+    lower = edges[j]
+    width = edges[j + 1] - lower
+    d = abs(lower + width - x) if up else abs(lower - x)  # to the threshold ahead
+    new = min(j + 1, k - 1) if up else max(j - 1, 0)
+    # not attenuated: no level beyond in that direction, or (toward_zero) the crossing would not
+    # decrease |W_Q|
+    if new == j or (not any_crossing and abs(q[new]) >= abs(q[j])):
+        return 0.0
+    return -2.0 * meta * d / width
 
 
 @jit_parallel
-def multilevel_factor(w, delta, q, edges, meta, any_crossing, out):
+def multilevel_factor(w, delta, q, edges, shape, meta, any_crossing, out):
     """``out[i]`` = the SPEC §4 attenuation of update ``delta[i]`` of hidden weight ``w[i]``.
 
     ``edges`` (K + 1 values) are the K - 1 thresholds ``(q[a] + q[a+1]) / 2`` with one level
@@ -62,15 +97,15 @@ def multilevel_factor(w, delta, q, edges, meta, any_crossing, out):
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         start = c * _CHUNK
         stop = min(start + _CHUNK, n)
-        _factor_chunk(w[start:stop], delta[start:stop], q, edges, meta, any_crossing,
+        _factor_chunk(w[start:stop], delta[start:stop], q, edges, shape, meta, any_crossing,
                       out[start:stop])  # fmt: skip
 
 
 @jit
-def _factor_chunk(w, delta, q, edges, meta, any_crossing, out):
+def _factor_chunk(w, delta, q, edges, shape, meta, any_crossing, out):
     """One chunk of :func:`multilevel_factor` (a function of its own: see :func:`_adam_chunk`)."""
     arg = np.empty(w.size)
-    _exponents(w, delta, q, edges, meta, any_crossing, arg)
+    _exponents(w, delta, q, edges, shape, meta, any_crossing, arg)
     for i in range(w.size):
         out[i] = _sech2(arg[i])
 
@@ -81,7 +116,7 @@ PLAIN, BINARY, MULTILEVEL = 0, 1, 2
 
 @jit_parallel
 def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode,
-                          q, edges, any_crossing):  # fmt: skip
+                          q, edges, shape, any_crossing):  # fmt: skip
     """One metaplastic Adam step in place, fused (CPU, contiguous 1-D views of one tensor each).
 
     ``g = grad + weight_decay p``; Adam's moments ``m``, ``v``; ``u = m / (sqrt(v) + eps)``;
@@ -95,12 +130,13 @@ def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_de
         start = c * _CHUNK
         stop = min(start + _CHUNK, n)
         _adam_chunk(p[start:stop], grad[start:stop], m[start:stop], v[start:stop], beta1, beta2,
-                    eps, step_size, weight_decay, meta, mode, q, edges, any_crossing)  # fmt: skip
+                    eps, step_size, weight_decay, meta, mode, q, edges, shape,
+                    any_crossing)  # fmt: skip
 
 
 @jit
 def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode, q, edges,
-                any_crossing):  # fmt: skip
+                shape, any_crossing):  # fmt: skip
     """One chunk of :func:`metaplastic_adam_step`, on views of the chunk indexed from 0. Loops
     over ``start + i`` or inside a ``prange`` body stay scalar in numba (the index might be
     negative, and the wrap-around check it then needs blocks SIMD code)."""
@@ -121,7 +157,7 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
             toward_zero = x * np.float64(m[i]) > 0.0
             arg[i] = -2.0 * meta * abs(x) if toward_zero else 0.0
     elif mode == MULTILEVEL:
-        _exponents(p, -u, q, edges, meta, any_crossing, arg)
+        _exponents(p, -u, q, edges, shape, meta, any_crossing, arg)
     if mode == PLAIN:
         for i in range(n):
             p[i] -= step_size * u[i]

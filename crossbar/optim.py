@@ -60,11 +60,11 @@ def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.T
     if k > 2 and w.device.type == "cpu":  # one numba pass instead of a dozen tensor ops
         from ._meta_kernels import multilevel_factor
 
-        q64, edges = _level_edges(q)
+        q64, edges, shape = _level_edges(q)
         w_np = w.detach().contiguous().reshape(-1).numpy()
         out = np.empty(w_np.size, dtype=w_np.dtype)
         multilevel_factor(w_np, delta.detach().contiguous().reshape(-1).numpy(), q64, edges,
-                          float(meta), mode == "any_crossing", out)  # fmt: skip
+                          shape, float(meta), mode == "any_crossing", out)  # fmt: skip
         return torch.from_numpy(out).reshape(w.shape)
     return _factor_torch(w, delta, q, meta, mode)
 
@@ -119,10 +119,10 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
     from ._meta_kernels import BINARY, MULTILEVEL, PLAIN, metaplastic_adam_step
 
     meta, levels = group["meta"], group["levels"]
-    mode, q, edges = PLAIN, _NO_LEVELS, _NO_LEVELS
+    mode, q, edges, shape = PLAIN, _NO_LEVELS, _NO_LEVELS, _UNEVEN
     if meta > 0 and levels is not None and levels.numel() > 2:
         mode = MULTILEVEL
-        q, edges = _level_edges(levels)
+        q, edges, shape = _level_edges(levels)
     elif meta > 0 and levels is not None:  # two levels: the binary rule with d = |w|
         return False
     elif meta > 0:
@@ -134,7 +134,7 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
         p.detach().view(-1).numpy(), grad.detach().view(-1).numpy(),
         state["exp_avg"].view(-1).numpy(), state["exp_avg_sq"].view(-1).numpy(),
         float(beta1), float(beta2), float(group["eps"]), float(step_size),
-        float(group["weight_decay"]), float(meta), mode, q, edges,
+        float(group["weight_decay"]), float(meta), mode, q, edges, shape,
         group["meta_mode"] == "any_crossing",
     )  # fmt: skip
     # written through numpy views: tell torch the tensors changed (layers that follow their
@@ -147,13 +147,33 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
 _NO_LEVELS = np.zeros(2)
 
 
-def _level_edges(levels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Levels as float64 and their K + 1 interval edges (thresholds, and one level spacing
-    beyond each end), as the numba kernels take them."""
+_UNEVEN = np.zeros(4)
+
+
+def _level_edges(levels: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Levels as float64, their K + 1 interval edges (thresholds, and one level spacing beyond
+    each end), and their shape, as the numba kernels take them: ``[even, up, down, margin]``
+    with ``even`` 1 when the edges are evenly spaced to 1e-4 of their mean spacing (float32
+    levels are, to ~1e-7), ``up`` the first interval from which a step up does not decrease
+    ``|W_Q|`` (``|q[j + 1]| >= |q[j]|``, K - 1 if none), ``down`` the last from which a step
+    down does not (``|q[j - 1]| >= |q[j]|``, 0 if none) and ``margin`` the distance from an
+    edge, in spacings, within which the arithmetic interval of evenly spaced edges may differ
+    from the true one (twice the worst accumulated deviation of the edges from an even grid, and
+    at least 1e-9). The two step tests are monotone in j for increasing levels, so they are
+    thresholds on the interval index."""
     q64 = levels.detach().to("cpu", torch.float64).contiguous().numpy()
     thr = 0.5 * (q64[1:] + q64[:-1])
     edges = np.concatenate([[thr[0] - (q64[1] - q64[0])], thr, [thr[-1] + (q64[-1] - q64[-2])]])
-    return q64, edges
+    k = q64.size
+    mean = (edges[-1] - edges[0]) / k
+    grid = edges[0] + mean * np.arange(k + 1)
+    deviation = float(np.abs(edges - grid).max() / mean)
+    even = deviation <= 1e-4
+    up = np.flatnonzero(np.abs(q64[1:]) >= np.abs(q64[:-1]))
+    down = np.flatnonzero(np.abs(q64[:-1]) >= np.abs(q64[1:])) + 1
+    shape = np.array([float(even), up[0] if up.size else k - 1, down[-1] if down.size else 0,
+                      max(2.0 * deviation, 1e-9)])  # fmt: skip
+    return q64, edges, shape
 
 
 def _advance_step(state: dict[str, Any], p: torch.Tensor) -> int:

@@ -383,3 +383,33 @@ def test_fused_step_marks_the_weight_changed_so_crossbar_layers_follow():
     layer(x)  # the forward pass re-programs the devices that changed level
     assert layer.device_writes().sum() > 0
     assert not torch.equal(layer.read_weight(), before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
+def test_multilevel_factor_on_and_next_to_thresholds_matches_the_exact_tables(dtype, mode):
+    """Evenly spaced levels find the interval by arithmetic (SIMD); weights on a threshold or one
+    ulp beside it, where rounding could pick the neighbouring interval, must get the interval of
+    the exact table search (the kernel's path for uneven levels), and in float64 the tensor
+    path's. (In float32 the tensor path rounds its thresholds to float32, the kernel does not.)"""
+    from crossbar._meta_kernels import multilevel_factor
+    from crossbar.optim import _UNEVEN, _factor_torch, _level_edges
+
+    for levels in (torch.linspace(-0.06, 0.06, 15, dtype=dtype),
+                   torch.linspace(-0.035, 0.035, 8, dtype=dtype)):  # fmt: skip
+        q64, edges, shape = _level_edges(levels)
+        assert shape[0] == 1.0  # the arithmetic (SIMD) path is taken
+        thr = torch.from_numpy(edges[1:-1]).to(dtype)
+        w = torch.cat([thr, torch.nextafter(thr, thr + 1), torch.nextafter(thr, thr - 1),
+                       levels, torch.tensor([0.0, -0.0, 1.0, -1.0], dtype=dtype)])  # fmt: skip
+        w = w.repeat(2).numpy()
+        delta = np.concatenate([np.ones(w.size // 2), -np.ones(w.size // 2)]).astype(w.dtype)
+        got, exact = np.empty_like(w), np.empty_like(w)
+        multilevel_factor(w, delta, q64, edges, shape, 2.0, mode == "any_crossing", got)
+        multilevel_factor(w, delta, q64, edges, _UNEVEN, 2.0, mode == "any_crossing", exact)
+        np.testing.assert_allclose(got, exact, rtol=1e-6, atol=1e-7)
+        assert (got < 1).any() and (got == 1).any()
+        if dtype == torch.float64:
+            expected = _factor_torch(torch.from_numpy(w), torch.from_numpy(delta), levels, 2.0,
+                                     mode)  # fmt: skip
+            np.testing.assert_allclose(got, expected.numpy(), rtol=1e-12, atol=1e-12)
