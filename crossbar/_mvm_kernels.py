@@ -262,14 +262,17 @@ def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
                       side, ref_level, target, cells, levels, start):  # fmt: skip
     """One array of :func:`changed_cells` (its own cells as views indexed from 0): every cell's
     level first, along the rows of ``w`` into a column-major scratch (contiguous 1-D views: SIMD),
-    then the comparison in cell order, without branches (a changed cell is rare and random)."""
+    then the comparison in cell order (with a branch: 3x faster here than branch-free stores,
+    even with half the cells changing)."""
     cols = n_out + (side == WITH_REFERENCE)
     sign = -1.0 if side == NEGATIVE else 1.0
     floor = -np.inf if side == WITH_REFERENCE else 0.0
-    by_column = np.empty((cols, rows), dtype=np.int64)
+    # rows padded to an odd number of cache lines: read across columns below, a power-of-two
+    # stride would map every entry of a row to the same few L1 sets
+    by_column = np.empty((cols, rows | 8), dtype=np.int64)
     for c in range(n_out):
-        _levels_of_column(w[c0 + c][r0 : r0 + rows], sign, floor, w_range, g_zero, g_per_weight, l0, inv_step, k_max,
-                          by_column[c])  # fmt: skip
+        _levels_of_column(w[c0 + c][r0 : r0 + rows], sign, floor, w_range, g_zero, g_per_weight,
+                          l0, inv_step, k_max, by_column[c, :rows])  # fmt: skip
     if side == WITH_REFERENCE:
         by_column[n_out, :] = ref_level
     n = 0
@@ -277,9 +280,10 @@ def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
         base = r * cols
         for c in range(cols):
             lv = by_column[c, r]
-            cells[n] = start + base + c  # overwritten unless this cell changed
-            levels[n] = lv
-            n += lv != target[base + c]
+            if lv != target[base + c]:
+                cells[n] = start + base + c
+                levels[n] = lv
+                n += 1
     return n
 
 

@@ -312,8 +312,12 @@ class TiledMatrix:
 
     # -- mapping -----------------------------------------------------------------------------------
     def _check_weight(self, weight: Any) -> np.ndarray:
-        w = np.asarray(weight, dtype=np.float64)
-        if w.ndim != 2 or w.size == 0 or not np.all(np.isfinite(w)):
+        """The weights as float64, or float32 when given so (converted exactly where used: half
+        the memory to read on every write-on-change of a float32 torch weight)."""
+        w = np.asarray(weight)
+        if w.dtype != np.float32:
+            w = w.astype(np.float64, copy=False)
+        if w.ndim != 2 or w.size == 0 or not np.isfinite(w).all():
             raise InvalidParameterError(
                 "The 'weight' parameter of TiledMatrix must be a finite, non-empty 2-D array "
                 f"(out x in). Got shape {w.shape} instead."
@@ -361,7 +365,7 @@ class TiledMatrix:
             else:
                 results = self._program_by_array(w, w_range, g_ref)
         else:
-            results = self._program_analog(np.clip(w, -w_range, w_range), g_ref)
+            results = self._program_analog(np.clip(w.astype(np.float64), -w_range, w_range), g_ref)
         self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
         self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
@@ -400,7 +404,7 @@ class TiledMatrix:
         """Write-on-change of multi-level cells, one array after the other (uneven levels; the
         reference of the pooled path)."""
         c = self.config
-        wanted, ref_level = self._wanted_levels(w, w_range, g_ref)
+        wanted, ref_level = self._wanted_levels(w.astype(np.float64), w_range, g_ref)
         results = []
         for ri, r0 in enumerate(self._row_starts):
             for ci, c0 in enumerate(self._col_starts):
@@ -658,8 +662,10 @@ class TiledMatrix:
         key = derive_key(self._noise_seed, _STREAM_NOISE, self._calls)
         to_weight = scale / (c.dac.v_read_v * self.g_per_weight)  # current -> weight units
         y = np.empty((n_b, self.out_features))
-        if noisy and not n_t and _fast_reads(c, n_b):
-            v = self._read_fast(xx, scale, levels, dg, t, key, qmax, to_weight, y)
+        fast = _fast_reads(c, n_b) if noisy and not n_t else None
+        if fast is not None:
+            v = self._read_fast(xx, scale, levels if fast == "fixed_point" else 0, dg, t, key,
+                                qmax, to_weight, y)  # fmt: skip
         else:
             v, v2, mean, var = self._workspace(n_b, dtype, noisy)
             dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, _NO_CODES)
@@ -691,11 +697,12 @@ class TiledMatrix:
                        to_weight: np.ndarray, y: np.ndarray) -> np.ndarray:  # fmt: skip
         """The noisy read of differential tiles in the fast arithmetic (``y`` written).
 
-        Mean currents: with a DAC of at most 127 codes, exact integer products of the codes and
-        each column's fixed-point ``ΔG`` digits (:func:`fixed_point_terms`), by
-        ``torch._int_mm``; otherwise float32 products. Variances: bfloat16 products
-        (``CrossbarConfig.read_precision``). Returns the word-line voltages (the energy
-        estimate's input)."""
+        Mean currents: with ``levels`` (a DAC of at most 127 codes, and a batch large enough to
+        repay the preparation), exact integer products of the codes and each column's
+        fixed-point ``ΔG`` digits (:func:`fixed_point_terms`), by ``torch._int_mm``; otherwise
+        (``levels = 0``) float32 products. Variances: bfloat16 products; noise and ADC:
+        :func:`read_out32` (``CrossbarConfig.read_precision``). Returns the word-line voltages
+        (the energy estimate's input)."""
         import torch  # the products run in torch: numpy has no bfloat16 or int8 products
 
         c = self.config
@@ -935,12 +942,17 @@ def native_bfloat16() -> bool:
 FAST_READ_MIN_BATCH = 128
 
 
-def _fast_reads(config: CrossbarConfig, n_vectors: int) -> bool:
-    """Whether a noisy read of ``n_vectors`` uses the fast arithmetic (``read_precision``)."""
+def _fast_reads(config: CrossbarConfig, n_vectors: int) -> str | None:
+    """The arithmetic of a noisy read of ``n_vectors`` (``read_precision``): None (float32),
+    ``"fixed_point"`` (integer products of the means, for large batches) or ``"float32_mean"``
+    (float32 products of the means, for small ones, whose operands cost nothing to prepare);
+    the variances are bfloat16 products in both fast forms."""
     choice = config.read_precision
-    return choice == "fast" or (
-        choice == "auto" and n_vectors >= FAST_READ_MIN_BATCH and native_bfloat16()
-    )
+    if choice == "float32" or (choice == "auto" and not native_bfloat16()):
+        return None
+    if choice == "fast" or n_vectors >= FAST_READ_MIN_BATCH:
+        return "fixed_point"
+    return "float32_mean"
 
 
 def _extremes(a: np.ndarray) -> str:

@@ -127,7 +127,7 @@ class CrossbarLinear(nn.Module):
 
     def sync(self) -> None:
         """Program the devices whose level changed since the last sync (write-on-change)."""
-        self.matrix.program(self.weight.detach().to("cpu", torch.float64).numpy())
+        self.matrix.program(self.weight.detach().cpu().numpy())  # float32: used exactly
         self._synced = self.weight._version
         self._read_weight = None
 

@@ -446,8 +446,8 @@ def _program_sequence(pooled, mapping, monkeypatch, reload_at=None):
             meta, arrays = m.state()
             m.load_state(meta, {k: v.copy() for k, v in arrays.items()})
         # small moves: most cells keep their level (write-on-change)
-        results = m.program(np.clip(m.effective_weight(60.0) / 1.0 + rng.normal(0, 0.2, (50, 70)),
-                                    -1, 1))  # fmt: skip
+        w = np.clip(m.effective_weight(60.0) + rng.normal(0, 0.2, (50, 70)), -1, 1)
+        results = m.program(w.astype(np.float32) if step % 2 else w)  # float32 is used exactly
         outputs += [
             np.concatenate([r.cells for r in results]),
             np.concatenate([r.iterations for r in results]),
