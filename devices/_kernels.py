@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit, jit_parallel, prange
+from ._jit import jit, jit_inline, jit_parallel, prange
 from ._math import exp
 from ._rng import _ALT, _G, _ONE, mix64, normal, normal_pair, uniform, uniform_u16
 
@@ -444,10 +444,6 @@ def _program_chunk(
                                       read_rel, max_iterations, g_stuck_low, g_stuck_high)  # fmt: skip
             _finish(i, j, it, ok, g, g_prog, relaxes, set_count, reset_count, verify_count,
                     iterations, converged)  # fmt: skip
-            if refresh:
-                refreshed[i] = _relaxed(i, i - offsets[p], growth, g_prog, relaxes, stuck,
-                                        set_count, keys_relax[p], sigma_relax_s, g_max_s,
-                                        g_stuck_low, g_stuck_high)  # fmt: skip
             continue
         where[n_act] = j
         keys[n_act] = keys_set[p]
@@ -474,11 +470,6 @@ def _program_chunk(
                 i = np.int64(j) if all_cells else cells[j]
                 _finish(i, j, it, ok, g, g_prog, relaxes, set_count, reset_count, verify_count,
                         iterations, converged)  # fmt: skip
-                if refresh:
-                    p = pops[j] if pooled else 0
-                    refreshed[i] = _relaxed(i, i - offsets[p], growth, g_prog, relaxes, stuck,
-                                            set_count, keys_relax[p], sigma_relax_s, g_max_s,
-                                            g_stuck_low, g_stuck_high)  # fmt: skip
             else:
                 where[kept] = j
                 keys[kept] = keys[a]
@@ -488,6 +479,49 @@ def _program_chunk(
                 targets[kept] = targets[a]
                 kept += 1
         n_act = kept
+    if refresh:  # the chunk's cells are in cache now; the relaxation in a SIMD pass
+        for k in range(m):
+            j = start + k
+            i = np.int64(j) if all_cells else cells[j]
+            p = pops[j] if pooled else 0
+            where[k] = i
+            keys[k] = keys_relax[p]
+            numbers[k] = _relax_counter(set_count[i], i - offsets[p])
+            mus[k] = g_prog[i]
+            # 1: relaxes; 0: stays as programmed; the stuck value is set below
+            sigmas[k] = np.float64((relaxes[i] == 1) & (stuck[i] == _STUCK_NONE))
+        _relax_many(keys[:m], numbers[:m], mus[:m], sigmas[:m], growth, sigma_relax_s, g_max_s,
+                    targets[:m])  # fmt: skip
+        for k in range(m):
+            i = where[k]
+            state = stuck[i]
+            refreshed[i] = (targets[k] if state == _STUCK_NONE
+                            else _stuck_value(state, 0.0, g_stuck_low, g_stuck_high))  # fmt: skip
+
+
+@jit
+def _relax_many(keys, numbers, g, relaxing, growth, sigma_relax_s, g_max_s, out):
+    """:func:`_relax_one` of many cells in one SIMD loop (``relaxing``: 1.0 or 0.0 per cell)."""
+    for k in range(g.size):
+        out[k] = _relax_one(keys[k], numbers[k], g[k], relaxing[k] * growth, sigma_relax_s,
+                            g_max_s)  # fmt: skip
+
+
+@jit_inline
+def _relax_one(key, number, g, growth, sigma_relax_s, g_max_s):
+    """Conductance ``g`` after relaxation with spread factor ``growth`` (0: none), from the
+    first normal of draw ``(key, number)``; straight-line code (SIMD in loops)."""
+    z, _ = normal_pair(mix64(key + (number + _ONE) * _G))
+    on = (growth > 0.0) & (g > 0.0)
+    step = z * sigma_relax_s * math.sqrt(g_max_s / (g if on else 1.0)) * growth
+    return max(g + step if on else g, 0.0)
+
+
+@jit
+def _relax_counter(set_count, local):
+    """Counter of a cell's relaxation draw: its SET count (one draw per programming) and its
+    number in its population."""
+    return (np.uint64(set_count) << _U32) | np.uint64(local)
 
 
 @jit
@@ -598,15 +632,13 @@ def _growth(t, relax_reference_s, relax_log_growth):
 def _relaxed(i, local, growth, g_prog, relaxes, stuck, set_count, key_relax, sigma_relax_s,
              g_max_s, g_stuck_low, g_stuck_high):  # fmt: skip
     """Conductance of cell ``i`` (number ``local`` in its population) after relaxation with
-    spread factor ``growth``; the draw is keyed by the cell's SET count, i.e. its programming."""
+    spread factor ``growth``; the draw is keyed by the cell's SET count, i.e. its programming
+    (:func:`_relax_one`, the same arithmetic as the SIMD pass of :func:`multilevel_program`)."""
     state = stuck[i]
     if state != _STUCK_NONE:
         return _stuck_value(state, 0.0, g_stuck_low, g_stuck_high)
-    g = g_prog[i]
-    if growth > 0.0 and g > 0.0 and relaxes[i] == 1:
-        z = normal(key_relax, (np.uint64(set_count[i]) << _U32) | np.uint64(local))
-        g += z * sigma_relax_s * math.sqrt(g_max_s / g) * growth
-    return max(g, 0.0)
+    return _relax_one(key_relax, _relax_counter(set_count[i], local), g_prog[i],
+                      growth if relaxes[i] == 1 else 0.0, sigma_relax_s, g_max_s)  # fmt: skip
 
 
 @jit_parallel

@@ -312,7 +312,8 @@ def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs
 
 
 def multilevel_read(t, g, stuck, relaxes, set_count, key_read, key_relax, p):
-    """Relaxation ``z * sigma_rel(G, t)`` with z keyed by (SET count, cell), then read noise."""
+    """Relaxation ``z * sigma_rel(G, t)`` with z the first normal of the Box-Muller pair keyed
+    by (SET count, cell), then read noise (ziggurat)."""
     out = np.empty(len(g))
     growth = 1.0 + p.relax_log_growth * math.log10(t / p.relax_reference_s) if t > 0 else 0.0
     for i in range(len(g)):
@@ -323,7 +324,7 @@ def multilevel_read(t, g, stuck, relaxes, set_count, key_read, key_relax, p):
         else:
             value = g[i]
             if growth > 0 and relaxes[i]:
-                z = normal(key_relax, (int(set_count[i]) << 32) | i)
+                z = normal_pair(key_relax, (int(set_count[i]) << 32) | i)[0]
                 value += z * p.sigma_relax_s * math.sqrt(p.g_max_s / g[i]) * growth
             value = max(value, 0.0)
         out[i] = value * (1.0 + p.read_noise_rel * normal(key_read, i))
