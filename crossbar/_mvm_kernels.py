@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
-from devices._math import bits_to_float32
+from devices._math import bits_to_float32, float32_bits
 from devices._rng import fill_normals, fill_normals32
 
 
@@ -295,29 +295,72 @@ def _levels_of_column(w, sign, floor, w_range, g_zero, g_per_weight, l0, inv_ste
 
 
 @jit
-def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, col_abs, col_sq, row_g):
+def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, row_g):
     """One differential tile's contribution to its row tile, in one pass.
 
     ``dg[:, c0 + j] = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR
     drop), ``sq[:, c0 + j] = g_p**2 + g_n**2`` (the read-noise variance factors), into the row
-    tile's arrays (any float dtype); ``col_abs``, ``col_sq`` (the row tile's, float64) accumulate
-    ``|dg|`` and ``dg**2`` per column (the ADC range calibration), ``row_g`` the conductance on each
-    word line (the energy estimate). Rows are taken as contiguous slices indexed from 0, so the
-    column loop compiles to SIMD code.
+    tile's arrays (any float dtype); ``row_g`` accumulates the conductance on each word line (the
+    energy estimate). Rows are taken as contiguous slices indexed from 0, so the column loop
+    compiles to SIMD code.
     """
     rows, cols = g_p.shape
-    abs_part = col_abs[c0 : c0 + cols]
-    sq_part = col_sq[c0 : c0 + cols]
     for i in range(rows):
         rp, rn, gp, gn = read_p[i], read_n[i], g_p[i], g_n[i]
         d_row = dg[i][c0 : c0 + cols]
         s_row = sq[i][c0 : c0 + cols]
         row = 0.0
         for j in range(cols):
-            d = rp[j] - rn[j]
-            d_row[j] = d
+            d_row[j] = rp[j] - rn[j]
             s_row[j] = gp[j] * gp[j] + gn[j] * gn[j]
-            abs_part[j] += abs(d)
-            sq_part[j] += d * d
             row += gp[j] + gn[j]
         row_g[i] += row
+
+
+@jit
+def column_sums(dg3, col_abs, col_sq):
+    """``col_abs[r, j] = sum_i |dg3[r, i, j]|`` and ``col_sq[r, j] = sum_i dg3[r, i, j]**2`` (the
+    ADC range calibration of row tile r), summed in row order (float64)."""
+    for r in range(dg3.shape[0]):
+        a, q = col_abs[r], col_sq[r]
+        for i in range(dg3.shape[1]):
+            row = dg3[r, i]
+            for j in range(row.size):
+                d = np.float64(row[j])
+                a[j] += abs(d)
+                q[j] += d * d
+
+
+@jit
+def update_pair_terms(cells, pops, geometry, offsets, g, dg3, sq3, tile_rows, sq_bits):
+    """:func:`pair_terms` at single cells after reprogramming: for pooled cell ``cells[k]`` of
+    array ``pops[k]`` (``geometry`` and ``offsets`` as in :func:`changed_cells`; a pair's arrays
+    are consecutive, G+ first; cells sorted), its pair's ``ΔG`` and squares from the
+    conductances ``g``; ``sq_bits`` (uint16, same layout; empty: none) gets the squares' bfloat16
+    bits, rounded to nearest even as torch converts them."""
+    bits = sq_bits.size > 0
+    last = -1
+    row_start = 0
+    r = 0
+    for k in range(cells.size):
+        a = pops[k]
+        r0, c0, _, n_out, side = geometry[a]
+        local = cells[k] - offsets[a]
+        if a != last:  # cells are sorted: the row follows without a division per cell
+            last, row_start, r = a, 0, 0
+        while local >= row_start + n_out:
+            row_start += n_out
+            r += 1
+        col = c0 + local - row_start
+        pos = a if side == POSITIVE else a - 1
+        gp = g[offsets[pos] + local]
+        gn = g[offsets[pos + 1] + local]
+        ri = r0 // tile_rows
+        dg3[ri, r, col] = gp - gn
+        s = gp * gp + gn * gn
+        sq3[ri, r, col] = s
+        if bits:
+            u = np.uint32(float32_bits(np.float32(sq3[ri, r, col])))
+            sq_bits[ri, r, col] = np.uint16(
+                (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+            )

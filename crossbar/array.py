@@ -41,11 +41,13 @@ from ._mvm_kernels import (
     POSITIVE,
     WITH_REFERENCE,
     changed_cells,
+    column_sums,
     dac_tiles,
     fixed_point_terms,
     pair_terms,
     read_out,
     read_out32,
+    update_pair_terms,
     weight_levels,
 )
 from .config import CrossbarConfig
@@ -362,11 +364,13 @@ class TiledMatrix:
         if isinstance(cells, MultiLevelRRAM):
             if cells.even_level_step > 0 and POOLED_PROGRAMMING:
                 results: list[Any] = self._program_pooled(w, w_range, g_ref)
+                if self._updated:  # the read maps were brought up to date in place
+                    return results
             else:
                 results = self._program_by_array(w, w_range, g_ref)
         else:
             results = self._program_analog(np.clip(w.astype(np.float64), -w_range, w_range), g_ref)
-        self._assemble_cache: dict[float, tuple[np.ndarray, ...]] = {}
+        self._assemble_cache: dict[Any, Any] = {}
         self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
 
@@ -446,6 +450,9 @@ class TiledMatrix:
                             or [_NONE])  # fmt: skip
         pops = np.repeat(written, counts[written])
         iterations, converged = pool.program(idx, lv, pops, refresh=(c.read_time_s, cond))
+        self._updated = hasattr(self, "_assemble_cache") and (
+            idx.size == 0 or self._update_assembly(idx, pops)
+        )
         results = []
         if idx.size:
             arrays = self.arrays
@@ -570,40 +577,78 @@ class TiledMatrix:
 
     def _assemble_pairs(self, t: float) -> tuple[np.ndarray, ...]:
         """:meth:`_assemble` for differential pairs: one numba pass per tile writes its columns
-        of the row tile's arrays (already in the read precision) and the ADC calibration sums."""
+        of the row tile's arrays (already in the read precision) and the word-line conductances
+        (the energy estimate); the ADC calibration sums follow from the stored ``ΔG``."""
         c = self.config
         n_r = len(self._row_starts)
         dtype = np.float32 if self._single_precision else np.float64
-        dg, sq = [], []
-        col_abs = np.zeros((n_r, self.out_features))
-        col_sq = np.zeros((n_r, self.out_features))
-        row_g = []
+        # one block per quantity, row tiles as views: pooled programming updates them in place
+        dg3 = np.zeros((n_r, c.tile_rows, self.out_features), dtype=dtype)
+        sq3 = np.zeros((n_r, c.tile_rows, self.out_features), dtype=dtype)
+        dg, sq, row_g = [], [], []
         for ri in range(n_r):
             rows = self.tiles[ri][0][0].rows
             row_g.append(np.zeros(rows))
-            dg.append(np.empty((rows, self.out_features), dtype=dtype))
-            sq.append(np.empty((rows, self.out_features), dtype=dtype))
+            dg.append(dg3[ri, :rows])
+            sq.append(sq3[ri, :rows])
             for ci, c0 in enumerate(self._col_starts):
                 pos, neg = self.tiles[ri][ci]
                 g_p, g_n = pos.conductance(t), neg.conductance(t)
                 # the read maps: the conductances, or with wire resistance the exact transfer
                 # matrices (the noise variances keep the cells' conductances)
                 r_p, r_n = (pos.transfer(t), neg.transfer(t)) if c.ir_drop else (g_p, g_n)
-                pair_terms(r_p, r_n, g_p, g_n, dg[ri], sq[ri], c0, col_abs[ri], col_sq[ri],
-                           row_g[ri])  # fmt: skip
-        step = np.zeros((n_r, self.out_features))
-        if c.adc.bits is not None:
-            qmax = 2 ** (c.adc.bits - 1) - 1
-            v_read = c.dac.v_read_v
-            if c.adc.full_scale_a is not None:
-                fs = np.full((n_r, self.out_features), c.adc.full_scale_a)
-            elif c.adc.range_mode == "sigma":
+                pair_terms(r_p, r_n, g_p, g_n, dg[ri], sq[ri], c0, row_g[ri])
+        step = self._adc_steps(dg3)
+        self._energy_cache = {("row_conductance", t): row_g}
+        self._blocks = (dg3, sq3)
+        return dg, sq, [], [], step
+
+    def _adc_steps(self, dg3: np.ndarray) -> np.ndarray:
+        """ADC steps of differential tiles, (row tiles, out): from the full scale, or calibrated
+        on the columns' stored ``ΔG`` (rows past a row tile's last input are zero)."""
+        c = self.config
+        n_r = dg3.shape[0]
+        if c.adc.bits is None:
+            return np.zeros((n_r, self.out_features))
+        qmax = 2 ** (c.adc.bits - 1) - 1
+        v_read = c.dac.v_read_v
+        if c.adc.full_scale_a is not None:
+            fs = np.full((n_r, self.out_features), c.adc.full_scale_a)
+        else:
+            col_abs = np.zeros((n_r, self.out_features))
+            col_sq = np.zeros((n_r, self.out_features))
+            column_sums(dg3, col_abs, col_sq)
+            if c.adc.range_mode == "sigma":
                 fs = c.adc.range_sigmas * v_read * np.sqrt(col_sq / 3.0)
             else:
                 fs = 1.1 * v_read * col_abs
-            step = np.where(fs > 0, fs / qmax, 1e-30)
-        self._energy_cache = {("row_conductance", t): row_g}
-        return dg, sq, [], [], step
+        return np.where(fs > 0, fs / qmax, 1e-30)
+
+    def _update_assembly(self, cells: np.ndarray, pops: np.ndarray) -> bool:
+        """After pooled programming of ``cells`` (of arrays ``pops``), bring the cached read maps
+        at the read time up to date in place: ``ΔG`` and its squares at those cells, the ADC
+        steps, the float32-mean operands of the fast read; the same values a fresh
+        :meth:`_assemble` gives (tested). False when there is nothing to update (no cache,
+        single devices, or wire resistance: every transfer entry depends on every cell)."""
+        c = self.config
+        t = c.read_time_s
+        cache = cast(dict[Any, Any], self._assemble_cache)
+        if c.mapping != "differential" or c.ir_drop or t not in cache:
+            return False
+        step = cache[t][4]
+        dg3, sq3 = self._blocks
+        for key in [k for k in cache if isinstance(k, tuple) and k[0] == "fast_maps"]:
+            if key[1] != t or key[2]:  # the fixed-point digits are made again when needed
+                del cache[key]
+        maps = cache.get(("fast_maps", t, 0))
+        sq_bits = _NO_BITS if maps is None else maps.sq_bits
+        update_pair_terms(cells, pops, self._geometry, self._pool.offsets, self._pool_g, dg3,
+                          sq3, c.tile_rows, sq_bits)  # fmt: skip
+        step[...] = self._adc_steps(dg3)
+        if maps is not None:
+            cache[("fast_maps", t, 0)] = dataclasses.replace(maps, **self._fast_steps(step))
+        self._energy_cache = {}  # the word-line conductances are summed again when asked for
+        return True
 
     @property
     def _single_precision(self) -> bool:
@@ -742,33 +787,47 @@ class TiledMatrix:
 
     def _fast_maps(self, t: float, levels: int) -> _FastMaps:
         """The operands of :meth:`_read_fast` at read time ``t`` (kept with
-        :meth:`_assemble`'s: reprogramming clears both); ``levels`` > 0: the DAC's largest code,
-        for the fixed-point digits."""
-        import torch
-
+        :meth:`_assemble`'s: reprogramming clears or updates both); ``levels`` > 0: the DAC's
+        largest code, for the fixed-point digits."""
         cache = cast(dict[Any, Any], self._assemble_cache)
         if ("fast_maps", t, levels) not in cache:
             dg, sq, _, _, step = self._assemble(t)
-            rows, cols = self.config.tile_rows, self.out_features
-            n_terms = _FIXED_POINT_DIGITS if levels else 1
-            digits, weights, sq_bf = [], np.ones((len(dg), n_terms * cols), np.float32), []
-            for ri, (d, s) in enumerate(zip(dg, sq, strict=True)):
-                padded = np.zeros((rows, cols), dtype=np.float32)  # zero past the last input
-                padded[: s.shape[0]] = s
-                sq_bf.append(torch.from_numpy(padded).to(torch.bfloat16))
-                if levels:
-                    q = np.zeros((rows, n_terms * cols), dtype=np.int8)
-                    w = np.empty(n_terms * cols)
-                    fixed_point_terms(d, n_terms, q[: d.shape[0]], w)
-                    digits.append(torch.from_numpy(q))
-                    # codes -> volts: v = code * v_read / levels
-                    weights[ri] = w * (self.config.dac.v_read_v / levels)
-                else:
-                    digits.append(torch.from_numpy(d))
-            step32 = step.astype(np.float32)
-            inv = np.divide(np.float32(1.0), step32, out=np.zeros_like(step32), where=step32 > 0)
-            cache[("fast_maps", t, levels)] = _FastMaps(digits, weights, sq_bf, step32, inv)
+            cache[("fast_maps", t, levels)] = self._fast_maps_of(dg, sq, step, levels)
         return cast(_FastMaps, cache[("fast_maps", t, levels)])
+
+    def _fast_maps_of(self, dg: list[np.ndarray], sq: list[np.ndarray], step: np.ndarray,
+                      levels: int) -> _FastMaps:  # fmt: skip
+        """:meth:`_fast_maps` from assembled maps (float32 ``ΔG`` operands are views of ``dg``:
+        in-place updates reach them; the bfloat16 squares are updated through ``sq_bits``)."""
+        import torch
+
+        rows, cols = self.config.tile_rows, self.out_features
+        n_terms = _FIXED_POINT_DIGITS if levels else 1
+        weights = np.ones((len(dg), n_terms * cols), np.float32)
+        new_digits, sq_bf = [], []
+        sq_bf3 = torch.zeros((len(dg), rows, cols), dtype=torch.bfloat16)  # zero past last input
+        for ri, (d, s) in enumerate(zip(dg, sq, strict=True)):
+            sq_bf3[ri, : s.shape[0]] = torch.from_numpy(np.asarray(s, dtype=np.float32))
+            sq_bf.append(sq_bf3[ri])
+            if levels:
+                q = np.zeros((rows, n_terms * cols), dtype=np.int8)
+                w = np.empty(n_terms * cols)
+                fixed_point_terms(d, n_terms, q[: d.shape[0]], w)
+                new_digits.append(torch.from_numpy(q))
+                # codes -> volts: v = code * v_read / levels
+                weights[ri] = w * (self.config.dac.v_read_v / levels)
+            else:
+                new_digits.append(torch.from_numpy(d))  # a view: follows in-place updates
+        bits = sq_bf3.view(torch.int16).numpy().view(np.uint16)
+        return _FastMaps(new_digits, weights, sq_bf,
+                         sq_bits=bits, **self._fast_steps(step))  # fmt: skip
+
+    @staticmethod
+    def _fast_steps(step: np.ndarray) -> dict[str, np.ndarray]:
+        """The ADC steps of the fast read in float32, and their reciprocals (0 where 0)."""
+        step32 = step.astype(np.float32)
+        inv = np.divide(np.float32(1.0), step32, out=np.zeros_like(step32), where=step32 > 0)
+        return {"step": step32, "inv_step": inv}
 
     @property
     def last_stats(self) -> MVMStats | None:
@@ -904,6 +963,7 @@ class TiledMatrix:
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
 _NONE = np.empty(0, dtype=np.int64)
+_NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
 
 #: Program the multi-level cells of a tiled matrix as one pool (:class:`devices.CellPool`); False
 #: programs array by array (the reference the pooled path is tested against, draw for draw).
@@ -923,6 +983,7 @@ class _FastMaps:
     digits: list[Any]  # int8 (rows, T * C) fixed-point digits of ΔG, or float32 ΔG (T = 1)
     weights: np.ndarray  # (R, T * C) float32 weight of each digit (volts per code included)
     sq: list[Any]  # bfloat16 (tile_rows, C): G+**2 + G-**2, zero rows past the last input
+    sq_bits: np.ndarray  # the same, all row tiles, as uint16 bits (updated in place)
     step: np.ndarray  # (R, C) float32 ADC steps
     inv_step: np.ndarray  # their float32 reciprocals (0 where the step is 0)
 

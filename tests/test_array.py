@@ -490,3 +490,29 @@ def test_cell_pool_rejects_mixed_populations():
         CellPool([])
     with pytest.raises(InvalidParameterError, match="population 1 differs"):
         CellPool([MultiLevelRRAM(4, levels=8, rng=0), MultiLevelRRAM(4, levels=4, rng=0)])
+
+
+@pytest.mark.parametrize("precision", ["float32", "fast", "auto"])
+def test_read_maps_updated_in_place_equal_a_fresh_assembly(precision):
+    """Pooled programming updates the cached ΔG, squares, ADC steps and fast-read operands at the
+    written cells only; they must equal what a fresh assembly of the new conductances gives."""
+    config = CrossbarConfig(tile_rows=32, tile_cols=24, read_precision=precision)
+    rng = np.random.default_rng(5)
+    m = TiledMatrix(rng.uniform(-1, 1, (50, 70)), config, rng=2)
+    x = rng.uniform(-1, 1, (200, 70))
+    m.matvec(x)  # assembles, and prepares the fast operands
+    m.matvec(x[:3])
+    w = np.clip(m.effective_weight(60.0) + rng.normal(0, 0.2, (50, 70)), -1, 1)
+    assert m.program(w)  # some cells written
+    kept = dict(m._assemble_cache)
+    assert 60.0 in kept  # updated in place, not dropped
+    y_kept = m.matvec(x[:3]), m.matvec(x)
+    m._assemble_cache = {}  # fresh
+    m._calls -= 2
+    y_fresh = m.matvec(x[:3]), m.matvec(x)
+    for a, b in zip(y_kept, y_fresh, strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = m._assemble_cache
+    for part_kept, part_fresh in zip(kept[60.0], fresh[60.0], strict=True):
+        for a, b in zip(part_kept, part_fresh, strict=True):
+            np.testing.assert_array_equal(a, b)
