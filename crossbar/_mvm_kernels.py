@@ -340,22 +340,23 @@ def update_pair_terms(cells, pops, geometry, offsets, g, dg3, sq3, tile_rows, sq
     bits, rounded to nearest even as torch converts them."""
     bits = sq_bits.size > 0
     last = -1
-    row_start = 0
-    r = 0
+    row_start = r = ri = c0 = n_out = start = p_start = n_start = 0
     for k in range(cells.size):
         a = pops[k]
-        r0, c0, _, n_out, side = geometry[a]
-        local = cells[k] - offsets[a]
-        if a != last:  # cells are sorted: the row follows without a division per cell
+        if a != last:  # cells are sorted by array, then row: no division per cell
             last, row_start, r = a, 0, 0
+            ri = geometry[a, 0] // tile_rows
+            c0 = geometry[a, 1]
+            n_out = geometry[a, 3]
+            pos = a if geometry[a, 4] == POSITIVE else a - 1
+            start, p_start, n_start = offsets[a], offsets[pos], offsets[pos + 1]
+        local = cells[k] - start
         while local >= row_start + n_out:
             row_start += n_out
             r += 1
         col = c0 + local - row_start
-        pos = a if side == POSITIVE else a - 1
-        gp = g[offsets[pos] + local]
-        gn = g[offsets[pos + 1] + local]
-        ri = r0 // tile_rows
+        gp = g[p_start + local]
+        gn = g[n_start + local]
         dg3[ri, r, col] = gp - gn
         s = gp * gp + gn * gn
         sq3[ri, r, col] = s
