@@ -13,7 +13,18 @@ import numpy as np
 
 from ._jit import jit, jit_inline, jit_parallel, prange
 from ._math import exp
-from ._rng import _ALT, _G, _ONE, mix64, normal, normal_pair, uniform, uniform_u16
+from ._rng import (
+    _ALT,
+    _G,
+    _M32,
+    _ONE,
+    mix64,
+    normal,
+    normal_pair,
+    normal_pair32,
+    uniform,
+    uniform_u16,
+)
 
 __all__ = [
     "PINK_BLOCK",
@@ -370,8 +381,9 @@ def multilevel_program(
     Cell ``cells[j]`` (``j`` itself when ``cells`` is empty) goes to level ``levels[j]``, whose
     target is ``level_g[level]``; its mean SET conductance is ``level_means[level] * d2d[cell]``
     (the compliance current chosen for the level, and the cell's D2D factor). Iteration ``it`` of
-    cell number ``c`` takes one draw, ``(key, (c << 16) | it)``, whose Box-Muller pair
-    (:func:`devices._rng.normal_pair`) gives the SET's deviation and the verify read's noise; a
+    cell number ``c`` takes one draw, ``(key, (c << 16) | it)``, whose float32 Box-Muller pair
+    (:func:`devices._rng.normal_pair32`, within 2e-6 of the float64 pair) gives the SET's
+    deviation and the verify read's noise; a
     SET outside ``[lo, hi]`` is drawn again by rejection (:func:`_set_draw`).
 
     The per-cell arrays may hold several populations back to back (a pool, see
@@ -424,6 +436,8 @@ def _program_chunk(
     g_set = np.empty(m)
     z_read = np.empty(m)
     accept = np.empty(m, dtype=np.uint8)
+    high = np.empty(m, dtype=np.uint32)
+    low = np.empty(m, dtype=np.uint32)
     n_act = 0
     if not all_cells:
         _touch(cells[start:stop], d2d, target_level, g_prog, relaxes, stuck, failed, limit,
@@ -457,7 +471,7 @@ def _program_chunk(
         it += 1
         _round(keys[:n_act], numbers[:n_act], np.uint64(it), mus[:n_act], sigmas[:n_act],
                targets[:n_act], lo, hi, tolerance, read_rel, g_set[:n_act], z_read[:n_act],
-               accept[:n_act])  # fmt: skip
+               accept[:n_act], high[:n_act], low[:n_act])  # fmt: skip
         kept = 0
         for a in range(n_act):
             g = g_set[a]
@@ -541,15 +555,28 @@ def _touch(cells, d2d, target_level, g_prog, relaxes, stuck, failed, limit, set_
 
 @jit
 def _round(keys, numbers, it, mus, sigmas, targets, lo, hi, tolerance, read_rel, g_set, z_read,
-           accept):  # fmt: skip
-    """One program-and-verify iteration of every listed cell: SET draw, verify read, test (SIMD)."""
+           accept, high, low):  # fmt: skip
+    """One program-and-verify iteration of every listed cell: SET draw, verify read, test (SIMD;
+    ``high``, ``low``: uint32 scratch)."""
+    for a in range(keys.size):  # the hash in 64-bit lanes, the pairs in 32-bit ones
+        h = mix64(keys[a] + ((numbers[a] | it) + _ONE) * _G)
+        high[a] = np.uint32(h >> _U32)
+        low[a] = np.uint32(h & _M32)
     for a in range(keys.size):
-        z_set, z = normal_pair(mix64(keys[a] + ((numbers[a] | it) + _ONE) * _G))
+        z_set, z = _draw_pair(high[a], low[a])
         g = mus[a] + sigmas[a] * z_set
         g_set[a] = g
         z_read[a] = z
         inside = (abs(g * (1.0 + read_rel * z) - targets[a]) <= tolerance) & (lo <= g) & (g <= hi)
         accept[a] = np.uint8(inside)
+
+
+@jit_inline
+def _draw_pair(high, low):
+    """SET deviation and verify-read noise of one program-and-verify iteration: the float32
+    Box-Muller pair of the draw's halves (:func:`devices._rng.normal_pair32`), as float64."""
+    z_set, z = normal_pair32(high, low)
+    return np.float64(z_set), np.float64(z)
 
 
 @jit
@@ -567,7 +594,8 @@ def _program_cell(i, key, number, mu, sigma, target, margin, g, stuck, failed, s
             state = _STUCK_LRS if stuck_lrs[i] else _STUCK_HRS
             margin = np.int64(2**62)
         ctr = number | np.uint64(it)
-        z_set, z = normal_pair(mix64(key + (ctr + _ONE) * _G))
+        h = mix64(key + (ctr + _ONE) * _G)
+        z_set, z = _draw_pair(np.uint32(h >> _U32), np.uint32(h & _M32))
         if state == _STUCK_NONE:
             g = mu + sigma * z_set
             if not (lo <= g <= hi):

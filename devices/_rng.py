@@ -25,7 +25,7 @@ from ._jit import jit, jit_contract, jit_inline
 from ._math import bits_to_float32, float32_bits
 
 __all__ = [
-    "GOLDEN_GAMMA", "derive_key", "derive_keys", "fill_normals", "fill_normals32", "mix64", "mix64_py", "normal", "normal_pair",
+    "GOLDEN_GAMMA", "derive_key", "derive_keys", "fill_normals", "fill_normals32", "mix64", "mix64_py", "normal", "normal_pair", "normal_pair32",
     "uniform", "uniform_u16",
 ]  # fmt: skip
 
@@ -300,52 +300,60 @@ def hash_halves(key, base, high, low):
 
 @jit_contract
 def _pairs_from_halves(high, low, out):
-    """Box-Muller pairs in float32 from the halves written by :func:`hash_halves`.
+    """Box-Muller pairs in float32 from the halves written by :func:`hash_halves`
+    (:func:`normal_pair32`, inlined: SIMD code)."""
+    for q in range(high.size):
+        z0, z1 = normal_pair32(high[q], low[q])
+        out[2 * q] = z0
+        out[2 * q + 1] = z1
+
+
+@jit_inline
+def normal_pair32(k1, k2):
+    """The float32 Box-Muller pair of the 32-bit halves ``k1`` (radius) and ``k2`` (angle) of a
+    draw; straight-line code.
 
     Integer results are narrowed to 32 bits before every conversion (numba widens integer
     arithmetic to 64 bits, which would halve the SIMD width), and the quarter-turn rotation is two
-    selects (one of cos, sin is kept, its sign set)."""
-    for q in range(high.size):
-        k1 = high[q]
-        u = (np.float32(k1) + _FHALF) * _F_I32
-        bits = float32_bits(u)
-        e = np.float32(np.int32(bits >> np.int32(23))) - np.float32(127.0)
-        f = bits_to_float32(np.int32((bits & _MANTISSA32) | _ONE_BITS32))  # [1, 2)
-        big = f > _F_SQRT_TWO
-        f = f * _FHALF if big else f
-        e = e + _F1 if big else e
-        d_top = -(np.float32(~k1) + _FHALF) * _F_I32  # u - 1, exact to float32 rounding
-        d = d_top if u >= _F_SQRT_HALF else f - _F1
-        s = d / (d + _F2)
-        s2 = s * s
-        p = np.float32(1.0 / 9.0)
-        p = p * s2 + np.float32(1.0 / 7.0)
-        p = p * s2 + np.float32(1.0 / 5.0)
-        p = p * s2 + np.float32(1.0 / 3.0)
-        p = p * s2 + _F1
-        radius = math.sqrt(np.float32(-2.0) * (_F2 * s * p + e * _F_LN2))
-        k2 = low[q]
-        quad = np.float32(np.int32(k2 >> np.uint32(30)))
-        x = ((np.float32(np.int32(k2 & _LOW30)) + _FHALF) * _F_I30 - _FHALF) * _F_HALF_PI
-        x2 = x * x
-        sp = np.float32(1.0 / 362880.0)
-        sp = sp * x2 - np.float32(1.0 / 5040.0)
-        sp = sp * x2 + np.float32(1.0 / 120.0)
-        sp = sp * x2 - np.float32(1.0 / 6.0)
-        sin_x = x + x * x2 * sp
-        cp = np.float32(-1.0 / 3628800.0)
-        cp = cp * x2 + np.float32(1.0 / 40320.0)
-        cp = cp * x2 - np.float32(1.0 / 720.0)
-        cp = cp * x2 + np.float32(1.0 / 24.0)
-        cp = cp * x2 - _FHALF
-        cos_x = _F1 + x2 * cp
-        # (cos, sin)(pi/4 + x) = sqrt(1/2) (cos x - sin x, cos x + sin x), then quad quarter turns
-        a = cos_x - sin_x
-        b = cos_x + sin_x
-        rs = radius * (-_F_SQRT_HALF if quad >= _F2 else _F_SQRT_HALF)
-        odd = (quad == _F1) or (quad == np.float32(3.0))
-        out[2 * q] = rs * (-b if odd else a)
-        out[2 * q + 1] = rs * (a if odd else b)
+    selects (one of cos, sin is kept, its sign set). Inlined into a ``jit_contract`` loop, its
+    products may fuse into FMA instructions (the last bits then differ from a plain loop's)."""
+    u = (np.float32(k1) + _FHALF) * _F_I32
+    bits = float32_bits(u)
+    e = np.float32(np.int32(bits >> np.int32(23))) - np.float32(127.0)
+    f = bits_to_float32(np.int32((bits & _MANTISSA32) | _ONE_BITS32))  # [1, 2)
+    big = f > _F_SQRT_TWO
+    f = f * _FHALF if big else f
+    e = e + _F1 if big else e
+    d_top = -(np.float32(~k1) + _FHALF) * _F_I32  # u - 1, exact to float32 rounding
+    d = d_top if u >= _F_SQRT_HALF else f - _F1
+    s = d / (d + _F2)
+    s2 = s * s
+    p = np.float32(1.0 / 9.0)
+    p = p * s2 + np.float32(1.0 / 7.0)
+    p = p * s2 + np.float32(1.0 / 5.0)
+    p = p * s2 + np.float32(1.0 / 3.0)
+    p = p * s2 + _F1
+    radius = math.sqrt(np.float32(-2.0) * (_F2 * s * p + e * _F_LN2))
+    quad = np.float32(np.int32(k2 >> np.uint32(30)))
+    x = ((np.float32(np.int32(k2 & _LOW30)) + _FHALF) * _F_I30 - _FHALF) * _F_HALF_PI
+    x2 = x * x
+    sp = np.float32(1.0 / 362880.0)
+    sp = sp * x2 - np.float32(1.0 / 5040.0)
+    sp = sp * x2 + np.float32(1.0 / 120.0)
+    sp = sp * x2 - np.float32(1.0 / 6.0)
+    sin_x = x + x * x2 * sp
+    cp = np.float32(-1.0 / 3628800.0)
+    cp = cp * x2 + np.float32(1.0 / 40320.0)
+    cp = cp * x2 - np.float32(1.0 / 720.0)
+    cp = cp * x2 + np.float32(1.0 / 24.0)
+    cp = cp * x2 - _FHALF
+    cos_x = _F1 + x2 * cp
+    # (cos, sin)(pi/4 + x) = sqrt(1/2) (cos x - sin x, cos x + sin x), then quad quarter turns
+    a = cos_x - sin_x
+    b = cos_x + sin_x
+    rs = radius * (-_F_SQRT_HALF if quad >= _F2 else _F_SQRT_HALF)
+    odd = (quad == _F1) or (quad == np.float32(3.0))
+    return rs * (-b if odd else a), rs * (a if odd else b)
 
 
 @jit

@@ -271,8 +271,8 @@ def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs
     """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays.
 
     Iteration ``it`` of cell ``i`` draws the pair ``(key_set, (i << 16) | it)``: SET deviation and
-    verify-read noise; a SET outside the window is drawn again from the first normals of
-    ``(key_set ^ ALT, ((i << 16) | it) * 64 + r)``, r = 0, 1, ...
+    verify-read noise (the kernel evaluates it in float32); a SET outside the window is drawn
+    again from the first normals of ``(key_set ^ ALT, ((i << 16) | it) * 64 + r)``, r = 0, 1, ...
     """
     key_set = int(key_set)
     alt = key_set ^ 0x5851F42D4C957F2D

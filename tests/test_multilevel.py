@@ -50,8 +50,9 @@ def test_program_matches_reference_exactly():
     res = cells.program(lv)
     np.testing.assert_array_equal(res.iterations, it_ref)
     np.testing.assert_array_equal(res.converged, ok_ref)
-    # polynomial log/cos/sin in the kernel, numpy's in the twin: a few ulp apart
-    np.testing.assert_allclose(cells._g, g, rtol=1e-13)
+    # the kernel's pairs are evaluated in float32 (within 2e-6 of the twin's float64 ones), so
+    # conductances agree to sigma * 2e-6 < 1e-10 S
+    np.testing.assert_allclose(cells._g, g, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(cells.stuck, stuck)
     np.testing.assert_array_equal(cells.failed, failed)
     for k, v in counts.items():
