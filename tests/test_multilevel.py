@@ -63,6 +63,11 @@ def test_program_matches_reference_exactly():
     expected = reference.multilevel_read(
         86400.0, g, stuck, np.ones(300), counts["set"], key_read, key_relax, params
     )
+    np.testing.assert_allclose(cells.read(86400.0), expected, rtol=0, atol=1e-10)
+    # the read itself, from the kernel's own conductances: to a few ulp
+    key_read = derive_key(cells._seed, 13, cells._calls)
+    expected = reference.multilevel_read(86400.0, cells._g.copy(), stuck, np.ones(300),
+                                         counts["set"], key_read, key_relax, params)  # fmt: skip
     np.testing.assert_allclose(cells.read(86400.0), expected, rtol=1e-13)
 
 
