@@ -62,12 +62,16 @@ def main() -> None:
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(100, 784, generator=gen)
     y = torch.randint(0, 10, (100,), generator=gen)
-    rows = {}
-    for kind in ("torch", "ideal", "full"):
-        model, opt = build(kind)
-        times, phases = [], []
-        w0 = writes(model)
-        for step in range(args.steps + 2):
+    # the three runs advance step by step in turn, so that drifts of this shared machine's speed
+    # reach all of them alike (the ratio is of medians over the same stretch of time)
+    kinds = ("torch", "ideal", "full")
+    runs = {kind: build(kind) for kind in kinds}
+    w0 = {kind: writes(runs[kind][0]) for kind in kinds}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    phases: dict[str, list[tuple[float, ...]]] = {kind: [] for kind in kinds}
+    for step in range(args.steps + 2):
+        for kind in kinds:
+            model, opt = runs[kind]
             t0 = time.perf_counter()
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(x), y)
@@ -82,11 +86,13 @@ def main() -> None:
                         m.sync()  # the devices follow the hidden weights within the step
             t4 = time.perf_counter()
             if step >= 2:
-                times.append(t4 - t0)
-                phases.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
-        split = np.median(np.array(phases), axis=0)
-        rows[kind] = {"step_s": float(np.median(times)),
-                      "writes_per_step": (writes(model) - w0) / (args.steps + 2),
+                times[kind].append(t4 - t0)
+                phases[kind].append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
+    rows = {}
+    for kind in kinds:
+        split = np.median(np.array(phases[kind]), axis=0)
+        rows[kind] = {"step_s": float(np.median(times[kind])),
+                      "writes_per_step": (writes(runs[kind][0]) - w0[kind]) / (args.steps + 2),
                       "forward_s": float(split[0]), "backward_s": float(split[1]),
                       "optimizer_s": float(split[2]), "sync_s": float(split[3])}  # fmt: skip
     base = rows["torch"]["step_s"]
