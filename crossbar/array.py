@@ -877,7 +877,10 @@ class TiledMatrix:
         """The weight the arrays represent ``t`` s after programming, without converters and
         noise (with wire resistance, when ``config.ir_drop`` is on: exactly what a read maps)."""
         dg = self._assemble(t)[0]
-        full = np.vstack(dg)  # (in, out)
+        if self.config.mapping == "differential":  # the row tiles are views of one block
+            full = self._blocks[0].reshape(-1, self.out_features)[: self.in_features]
+        else:
+            full = np.vstack(dg)  # (in, out)
         if self.config.mapping == "reference":
             ref = np.vstack([np.repeat(r, self._per_tile, axis=1)[:, : self.out_features]
                              for r in self._assemble(t)[2]])  # fmt: skip

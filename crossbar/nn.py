@@ -50,7 +50,10 @@ class _CrossbarLinearFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, w_read = ctx.saved_tensors
-        return grad @ w_read, grad.t() @ x, None
+        # only the products asked for: a first layer's input needs no gradient
+        grad_x = grad @ w_read if ctx.needs_input_grad[0] else None
+        grad_w = grad.t() @ x if ctx.needs_input_grad[1] else None
+        return grad_x, grad_w, None
 
 
 class CrossbarLinear(nn.Module):
