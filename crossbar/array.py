@@ -37,19 +37,15 @@ from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
 from ._mvm_kernels import (
-    NEGATIVE,
-    POSITIVE,
-    WITH_REFERENCE,
-    changed_cells,
     column_sums,
     dac_tiles,
     fixed_point_terms,
     pair_terms,
     read_out,
     read_out32,
-    update_pair_terms,
     weight_levels,
 )
+from ._write_kernels import NEGATIVE, POSITIVE, WITH_REFERENCE, write_on_change
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -426,8 +422,9 @@ class TiledMatrix:
 
     def _program_pooled(self, w: np.ndarray, w_range: float, g_ref: float) -> list[ProgramResult]:
         """Write-on-change of evenly spaced multi-level cells, all arrays in one kernel call
-        each (levels, program-and-verify, refresh of the conductances at the read time); the
-        same draws as programming every array on its own (:data:`POOLED_PROGRAMMING`)."""
+        (levels, program-and-verify, refresh of the conductances at the read time, update of
+        the cached read maps); the same draws as programming every array on its own
+        (:data:`POOLED_PROGRAMMING`)."""
         c = self.config
         pool, cond = self._cell_pool()
         cells0 = cast(MultiLevelRRAM, pool.populations[0])
@@ -436,32 +433,31 @@ class TiledMatrix:
         n = pool.n_cells
         if self._changed is None or self._changed[0].size != n:
             self._changed = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
-                             np.empty(len(pool.populations), dtype=np.int64))  # fmt: skip
-        found, found_levels, counts = self._changed
+                             np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int32),
+                             np.empty(n, dtype=np.bool_),
+                             np.zeros(len(pool.populations), dtype=np.int64))  # fmt: skip
+        found, found_levels, pops, iterations, converged, counts = self._changed
         ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
-        changed_cells(np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
-                      self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
-                      self._geometry, pool.offsets, pool.buffers["_target"], ref_level, found,
-                      found_levels, counts)  # fmt: skip
-        starts = pool.offsets[:-1]
-        written = np.flatnonzero(counts)
-        idx = np.concatenate([found[starts[a] : starts[a] + counts[a]] for a in written] or [_NONE])
-        lv = np.concatenate([found_levels[starts[a] : starts[a] + counts[a]] for a in written]
-                            or [_NONE])  # fmt: skip
-        pops = np.repeat(written, counts[written])
-        iterations, converged = pool.program(idx, lv, pops, refresh=(c.read_time_s, cond))
-        self._updated = hasattr(self, "_assemble_cache") and (
-            idx.size == 0 or self._update_assembly(idx, pops)
-        )
+        maps = self._maps_to_update()
+        dg3, sq3, sq_bits = maps if maps is not None else (_NO_BLOCK, _NO_BLOCK, _NO_BITS)
+        write_on_change(
+            np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
+            self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
+            self._geometry, pool.offsets, self._groups, ref_level, pool.buffers["_target"], found,
+            found_levels, pops, counts, iterations, converged,
+            pool.program_state((c.read_time_s, cond)), cond, dg3, sq3, c.tile_rows, sq_bits,
+            maps is not None,
+        )  # fmt: skip
+        self._updated = maps is not None
+        if maps is not None:
+            self._finish_update()
         results = []
-        if idx.size:
-            arrays = self.arrays
-            bounds = np.concatenate([[0], np.cumsum(counts[written])])
-            for k, a in enumerate(written):
-                part = slice(bounds[k], bounds[k + 1])
-                results.append(ProgramResult(idx[part] - starts[a], lv[part], iterations[part],
-                                             converged[part]))  # fmt: skip
-                arrays[a]._transfer.clear()
+        arrays = self.arrays
+        for a in np.flatnonzero(counts):
+            part = slice(pool.offsets[a], pool.offsets[a] + counts[a])
+            results.append(ProgramResult(found[part] - pool.offsets[a], found_levels[part].copy(),
+                                         iterations[part].copy(), converged[part].copy()))  # fmt: skip
+            arrays[a]._transfer.clear()
         return results
 
     def _cell_pool(self) -> tuple[CellPool, np.ndarray]:
@@ -477,6 +473,10 @@ class TiledMatrix:
             self._pool_views = [self._pool_g[off[k] : off[k + 1]].reshape(a.rows, a.cols)
                                 for k, a in enumerate(arrays)]  # fmt: skip
             self._changed: tuple[np.ndarray, ...] | None = None
+            pairs = self.config.mapping == "differential"
+            self._groups = np.array([(k, k + 1) if pairs else (k, -1)
+                                     for k in range(0, len(arrays), 2 if pairs else 1)],
+                                    dtype=np.int64).reshape(-1, 2)  # fmt: skip
             self._geometry = np.array(
                 [(r0, c0, a.rows, a.cols - (self.config.mapping == "reference"),
                   WITH_REFERENCE if self.config.mapping == "reference" else side)
@@ -624,31 +624,36 @@ class TiledMatrix:
                 fs = 1.1 * v_read * col_abs
         return np.where(fs > 0, fs / qmax, 1e-30)
 
-    def _update_assembly(self, cells: np.ndarray, pops: np.ndarray) -> bool:
-        """After pooled programming of ``cells`` (of arrays ``pops``), bring the cached read maps
-        at the read time up to date in place: ``ΔG`` and its squares at those cells, the ADC
-        steps, the float32-mean operands of the fast read; the same values a fresh
-        :meth:`_assemble` gives (tested). False when there is nothing to update (no cache,
-        single devices, or wire resistance: every transfer entry depends on every cell)."""
+    def _maps_to_update(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The cached read maps at the read time that pooled programming updates in place at the
+        cells it writes (``ΔG``, its squares, their bfloat16 bits for the fast read), or None:
+        no cache, single devices, or wire resistance (every transfer entry depends on every
+        cell). The fixed-point operands of the fast read are dropped (made again when needed).
+        The in-place values equal a fresh :meth:`_assemble`'s (tested)."""
         c = self.config
         t = c.read_time_s
+        if not hasattr(self, "_assemble_cache"):  # the first programming
+            return None
         cache = cast(dict[Any, Any], self._assemble_cache)
         if c.mapping != "differential" or c.ir_drop or t not in cache:
-            return False
-        step = cache[t][4]
-        dg3, sq3 = self._blocks
+            return None
         for key in [k for k in cache if isinstance(k, tuple) and k[0] == "fast_maps"]:
-            if key[1] != t or key[2]:  # the fixed-point digits are made again when needed
+            if key[1] != t or key[2]:
                 del cache[key]
         maps = cache.get(("fast_maps", t, 0))
-        sq_bits = _NO_BITS if maps is None else maps.sq_bits
-        update_pair_terms(cells, pops, self._geometry, self._pool.offsets, self._pool_g, dg3,
-                          sq3, c.tile_rows, sq_bits)  # fmt: skip
-        step[...] = self._adc_steps(dg3)
+        return (*self._blocks, _NO_BITS if maps is None else maps.sq_bits)
+
+    def _finish_update(self) -> None:
+        """After the in-place update of the read maps: the ADC steps (and their float32 copies)
+        from the new ``ΔG``; the word-line conductances are summed again when asked for."""
+        t = self.config.read_time_s
+        cache = cast(dict[Any, Any], self._assemble_cache)
+        step = cache[t][4]
+        step[...] = self._adc_steps(self._blocks[0])
+        maps = cache.get(("fast_maps", t, 0))
         if maps is not None:
             cache[("fast_maps", t, 0)] = dataclasses.replace(maps, **self._fast_steps(step))
-        self._energy_cache = {}  # the word-line conductances are summed again when asked for
-        return True
+        self._energy_cache = {}
 
     @property
     def _single_precision(self) -> bool:
@@ -967,6 +972,7 @@ class TiledMatrix:
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
 _NONE = np.empty(0, dtype=np.int64)
 _NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
+_NO_BLOCK = np.empty((0, 0, 0), dtype=np.float32)
 
 #: Program the multi-level cells of a tiled matrix as one pool (:class:`devices.CellPool`); False
 #: programs array by array (the reference the pooled path is tested against, draw for draw).

@@ -415,6 +415,26 @@ def multilevel_program(
 
 
 @jit
+def program_segment(start, stop, cells, levels, iterations, converged, pops, state):
+    """:func:`multilevel_program` of entries ``start:stop`` of ``cells``, ``levels``,
+    ``iterations``, ``converged`` and ``pops``, serially, for kernels of other modules that
+    program the cells of a pool piece by piece (e.g. one crossbar array per parallel task).
+    ``state``: the pool's arrays, keys and parameters (:meth:`devices.CellPool.program_state`)."""
+    (level_g, level_means, d2d, target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit,
+     set_count, reset_count, verify_count, offsets, keys_set, sigma_prog_s, g_max_s, lo, hi,
+     tolerance, read_rel, max_iterations, g_stuck_low, g_stuck_high, refreshed, growth,
+     keys_relax, sigma_relax_s) = state  # fmt: skip
+    for first in range(start, stop, _PROGRAM_CHUNK):
+        _program_chunk(
+            first, min(first + _PROGRAM_CHUNK, stop), cells, levels, level_g, level_means, d2d,
+            target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count,
+            reset_count, verify_count, iterations, converged, pops, offsets, keys_set,
+            sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations, g_stuck_low,
+            g_stuck_high, refreshed, growth, keys_relax, sigma_relax_s,
+        )  # fmt: skip
+
+
+@jit
 def _program_chunk(
     start, stop, cells, levels, level_g, level_means, d2d, target_level, g_prog, relaxes, stuck,
     failed, stuck_lrs, limit, set_count, reset_count, verify_count, iterations, converged, pops,

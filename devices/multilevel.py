@@ -694,6 +694,28 @@ class CellPool:
             pop._calls += 1
         return iterations, converged
 
+    def program_state(self, refresh: tuple[float, np.ndarray]) -> tuple[Any, ...]:
+        """The pool's arrays, this programming call's keys and the parameters, as the tuple that
+        :func:`devices._kernels.program_segment` takes (for engines that program the pool from
+        their own kernels); ``refresh = (t, out)`` as in :meth:`program`. Every population
+        counts one programming call, as with :meth:`program`."""
+        b = self.buffers
+        p = self.populations[0].params
+        first = self.populations[0]
+        state = (
+            first._levels, first._level_means, b["_d2d"], b["_target"], b["_g"], b["_relaxes"],
+            b["_stuck"], b["failed"], b["stuck_lrs_on_failure"], b["limit"], b["set"],
+            b["reset"], b["verify_read"], self.offsets, self._keys(_STREAM_SET),
+            p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
+            p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
+            p.max_iterations, p.g_stuck_low_s, p.g_stuck_high_s, refresh[1],
+            _growth(refresh[0], p.relax_reference_s, p.relax_log_growth), self._relax_keys(),
+            p.sigma_relax_s,
+        )  # fmt: skip
+        for pop in self.populations:
+            pop._calls += 1
+        return state
+
     def conductance(self, t: float, cells: np.ndarray, pops: np.ndarray, out: np.ndarray) -> None:
         """:meth:`MultiLevelRRAM.conductance` at time ``t`` of pooled ``cells`` (of populations
         ``pops``) into ``out`` (float64, one entry per pooled cell)."""
