@@ -17,39 +17,51 @@ from ._mvm_kernels import _level
 POSITIVE, NEGATIVE, WITH_REFERENCE = 0, 1, 2
 
 
+#: Cells per parallel task when programming (the scratch of ``program_segment`` stays in cache).
+_CHUNK = 512
+
+
 @jit_parallel
 def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geometry, offsets,
-                    groups, ref_level, target, found, found_levels, pops, counts, iterations,
-                    converged, state, g, dg3, sq3, tile_rows, sq_bits, update):  # fmt: skip
-    """Write-on-change of a tiled matrix, one group of arrays (a differential pair, or one array
-    with a reference column) per parallel task: its changed cells (:func:`changed_cells`), their
-    program-and-verify and refresh (``devices._kernels.program_segment`` with the pool's
-    ``state``, conductances into ``g``), then, with ``update``, the read maps at those cells
-    (:func:`update_pair_terms`). Done array by array, each array's state stays in cache from the
-    comparison to the last write. ``groups[k] = (a, b)``: the arrays of group k (``b = -1``:
-    none). Array ``a``'s changed cells, levels, population (``a``), iterations and convergence
-    are written from ``offsets[a]`` on; ``counts[a]`` says how many.
-    """
-    for k in prange(groups.shape[0]):
-        for a in (groups[k, 0], groups[k, 1]):
-            if a < 0:
-                continue
-            r0, c0, rows, n_out, side = geometry[a]
-            start, stop = offsets[a], offsets[a + 1]
-            n = _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
-                                  inv_step, k_max, side, ref_level, target[start:stop],
-                                  found[start:stop], found_levels[start:stop], start)  # fmt: skip
-            counts[a] = n
-            pops[start : start + n] = a
-            program_segment(start, start + n, found, found_levels, iterations, converged, pops,
-                            state)  # fmt: skip
-        if update:
+                    groups, ref_level, target, scan, scan_levels, counts, bounds, cells, levels,
+                    pops, iterations, converged, state, g, dg3, sq3, tile_rows, sq_bits,
+                    update):  # fmt: skip
+    """Write-on-change of a tiled matrix in one call: the changed cells of every array
+    (:func:`changed_cells`, into ``scan``/``scan_levels``, ``counts``), gathered into ``cells``,
+    ``levels``, ``pops`` (array ``a``'s at ``bounds[a]:bounds[a + 1]``), their program-and-verify
+    and refresh in chunks across arrays (``devices._kernels.program_segment`` with the pool's
+    ``state``, conductances into ``g``; ``iterations``, ``converged`` alongside ``cells``), then,
+    with ``update``, the read maps at those cells (:func:`update_pair_terms`), one group of
+    arrays (``groups[k] = (a, b)``, ``b = -1``: none; a differential pair) per task.
+    Returns the number of cells written."""
+    n_arrays = geometry.shape[0]
+    for a in prange(n_arrays):
+        r0, c0, rows, n_out, side = geometry[a]
+        start, stop = offsets[a], offsets[a + 1]
+        counts[a] = _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
+                                      inv_step, k_max, side, ref_level, target[start:stop],
+                                      scan[start:stop], scan_levels[start:stop], start)  # fmt: skip
+    bounds[0] = 0
+    for a in range(n_arrays):
+        bounds[a + 1] = bounds[a] + counts[a]
+    for a in prange(n_arrays):
+        first, n = bounds[a], counts[a]
+        cells[first : first + n] = scan[offsets[a] : offsets[a] + n]
+        levels[first : first + n] = scan_levels[offsets[a] : offsets[a] + n]
+        pops[first : first + n] = a
+    total = bounds[n_arrays]
+    for chunk in prange((total + _CHUNK - 1) // _CHUNK):
+        first = chunk * _CHUNK
+        program_segment(first, min(first + _CHUNK, total), cells, levels, iterations, converged,
+                        pops, state)  # fmt: skip
+    if update:
+        for k in prange(groups.shape[0]):
             for a in (groups[k, 0], groups[k, 1]):
                 if a >= 0:
-                    start = offsets[a]
-                    n = counts[a]
-                    update_pair_terms(found[start : start + n], pops[start : start + n],
-                                      geometry, offsets, g, dg3, sq3, tile_rows, sq_bits)  # fmt: skip
+                    first, last = bounds[a], bounds[a + 1]
+                    update_pair_terms(cells[first:last], pops[first:last], geometry, offsets, g,
+                                      dg3, sq3, tile_rows, sq_bits)  # fmt: skip
+    return total
 
 
 @jit_parallel

@@ -431,20 +431,25 @@ class TiledMatrix:
         levels = cells0.level_conductances
         differential = c.mapping == "differential"
         n = pool.n_cells
+        n_arrays = len(pool.populations)
         if self._changed is None or self._changed[0].size != n:
-            self._changed = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
-                             np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int32),
-                             np.empty(n, dtype=np.bool_),
-                             np.zeros(len(pool.populations), dtype=np.int64))  # fmt: skip
-        found, found_levels, pops, iterations, converged, counts = self._changed
+            # kept between calls: fresh multi-megabyte arrays cost page faults every step
+            self._changed = (
+                *(np.empty(n, dtype=np.int64) for _ in range(5)),  # scan, its levels, cells,
+                np.empty(n, dtype=np.int32), np.empty(n, dtype=np.bool_),  # levels, pops; results
+                np.zeros(n_arrays, dtype=np.int64), np.zeros(n_arrays + 1, dtype=np.int64),
+            )  # fmt: skip
+        scan, scan_levels, found, found_levels, pops, iterations, converged, counts, bounds = (
+            self._changed
+        )
         ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
         maps = self._maps_to_update()
         dg3, sq3, sq_bits = maps if maps is not None else (_NO_BLOCK, _NO_BLOCK, _NO_BITS)
         write_on_change(
             np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
             self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
-            self._geometry, pool.offsets, self._groups, ref_level, pool.buffers["_target"], found,
-            found_levels, pops, counts, iterations, converged,
+            self._geometry, pool.offsets, self._groups, ref_level, pool.buffers["_target"], scan,
+            scan_levels, counts, bounds, found, found_levels, pops, iterations, converged,
             pool.program_state((c.read_time_s, cond)), cond, dg3, sq3, c.tile_rows, sq_bits,
             maps is not None,
         )  # fmt: skip
@@ -454,7 +459,7 @@ class TiledMatrix:
         results = []
         arrays = self.arrays
         for a in np.flatnonzero(counts):
-            part = slice(pool.offsets[a], pool.offsets[a] + counts[a])
+            part = slice(bounds[a], bounds[a + 1])
             results.append(ProgramResult(found[part] - pool.offsets[a], found_levels[part].copy(),
                                          iterations[part].copy(), converged[part].copy()))  # fmt: skip
             arrays[a]._transfer.clear()
