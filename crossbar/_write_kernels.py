@@ -12,7 +12,7 @@ from devices._math import float32_bits
 
 from ._mvm_kernels import _level
 
-#: ``side`` of an array in :func:`changed_cells`: G+ of a pair, G- of a pair, or single devices
+#: ``side`` of an array in :func:`_changed_in_array`: G+ of a pair, G- of a pair, or single devices
 #: with the reference column last.
 POSITIVE, NEGATIVE, WITH_REFERENCE = 0, 1, 2
 
@@ -25,22 +25,24 @@ _CHUNK = 512
 def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geometry, offsets,
                     groups, ref_level, target, scan, scan_levels, counts, bounds, cells, levels,
                     pops, iterations, converged, state, g, dg3, sq3, tile_rows, sq_bits,
-                    update):  # fmt: skip
+                    update, scratch):  # fmt: skip
     """Write-on-change of a tiled matrix in one call: the changed cells of every array
-    (:func:`changed_cells`, into ``scan``/``scan_levels``, ``counts``), gathered into ``cells``,
+    (:func:`_changed_in_array`, into ``scan``/``scan_levels``, ``counts``), gathered into ``cells``,
     ``levels``, ``pops`` (array ``a``'s at ``bounds[a]:bounds[a + 1]``), their program-and-verify
     and refresh in chunks across arrays (``devices._kernels.program_segment`` with the pool's
     ``state``, conductances into ``g``; ``iterations``, ``converged`` alongside ``cells``), then,
     with ``update``, the read maps at those cells (:func:`update_pair_terms`), one group of
     arrays (``groups[k] = (a, b)``, ``b = -1``: none; a differential pair) per task.
-    Returns the number of cells written."""
+    ``scratch``: int16 (arrays, columns, rows + padding), kept by the caller. Returns the number
+    of cells written."""
     n_arrays = geometry.shape[0]
     for a in prange(n_arrays):
         r0, c0, rows, n_out, side = geometry[a]
         start, stop = offsets[a], offsets[a + 1]
         counts[a] = _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
                                       inv_step, k_max, side, ref_level, target[start:stop],
-                                      scan[start:stop], scan_levels[start:stop], start)  # fmt: skip
+                                      scan[start:stop], scan_levels[start:stop], start,
+                                      scratch[a])  # fmt: skip
     bounds[0] = 0
     for a in range(n_arrays):
         bounds[a + 1] = bounds[a] + counts[a]
@@ -64,41 +66,18 @@ def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geome
     return total
 
 
-@jit_parallel
-def changed_cells(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geometry, offsets,
-                  target, ref_level, cells, levels, counts):  # fmt: skip
-    """Write-on-change for every array of a tiled matrix at once: the cells whose level for
-    weights ``w`` (out, in) differs from their current ``target`` level.
-
-    Array ``a`` (``geometry[a] = (r0, c0, rows, n_out, side)``) stores ``w[c0 + c, r0 + r]`` in
-    its cell ``r * cols + c``, pooled index ``offsets[a] + r * cols + c`` (``cols = n_out``, plus
-    the reference column at level ``ref_level`` for ``side`` WITH_REFERENCE). Levels are those of
-    :func:`weight_levels` (the same arithmetic). The changed cells of array ``a`` go, in
-    increasing order, to ``cells[offsets[a]:]`` and their levels to ``levels[offsets[a]:]``;
-    ``counts[a]`` says how many.
-    """
-    for a in prange(geometry.shape[0]):
-        r0, c0, rows, n_out, side = geometry[a]
-        start = offsets[a]
-        stop = offsets[a + 1]
-        counts[a] = _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
-                                      inv_step, k_max, side, ref_level, target[start:stop],
-                                      cells[start:stop], levels[start:stop], start)  # fmt: skip
-
-
 @jit
 def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0, inv_step, k_max,
-                      side, ref_level, target, cells, levels, start):  # fmt: skip
-    """One array of :func:`changed_cells` (its own cells as views indexed from 0): every cell's
-    level first, along the rows of ``w`` into a column-major scratch (contiguous 1-D views: SIMD),
+                      side, ref_level, target, cells, levels, start, by_column):  # fmt: skip
+    """One array of :func:`_changed_in_array` (its own cells as views indexed from 0): every cell's
+    level first, along the rows of ``w`` into the column-major scratch ``by_column`` (int16,
+    kept by the caller: fresh 100-kB allocations are page faults every call; contiguous 1-D
+    views: SIMD),
     then the comparison in cell order (with a branch: 3x faster here than branch-free stores,
     even with half the cells changing)."""
     cols = n_out + (side == WITH_REFERENCE)
     sign = -1.0 if side == NEGATIVE else 1.0
     floor = -np.inf if side == WITH_REFERENCE else 0.0
-    # rows padded to an odd number of cache lines: read across columns below, a power-of-two
-    # stride would map every entry of a row to the same few L1 sets
-    by_column = np.empty((cols, rows | 8), dtype=np.int64)
     for c in range(n_out):
         _levels_of_column(w[c0 + c][r0 : r0 + rows], sign, floor, w_range, g_zero, g_per_weight,
                           l0, inv_step, k_max, by_column[c, :rows])  # fmt: skip
@@ -111,7 +90,7 @@ def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
             lv = by_column[c, r]
             if lv != target[base + c]:
                 cells[n] = start + base + c
-                levels[n] = lv
+                levels[n] = np.int64(lv)
                 n += 1
     return n
 
@@ -120,13 +99,13 @@ def _changed_in_array(w, r0, c0, rows, n_out, w_range, g_zero, g_per_weight, l0,
 def _levels_of_column(w, sign, floor, w_range, g_zero, g_per_weight, l0, inv_step, k_max, out):
     for r in range(w.size):
         x = sign * min(max(w[r], -w_range), w_range)
-        out[r] = _level(g_zero + max(x, floor) * g_per_weight, l0, inv_step, k_max)
+        out[r] = np.int16(_level(g_zero + max(x, floor) * g_per_weight, l0, inv_step, k_max))
 
 
 @jit
 def update_pair_terms(cells, pops, geometry, offsets, g, dg3, sq3, tile_rows, sq_bits):
     """:func:`pair_terms` at single cells after reprogramming: for pooled cell ``cells[k]`` of
-    array ``pops[k]`` (``geometry`` and ``offsets`` as in :func:`changed_cells`; a pair's arrays
+    array ``pops[k]`` (``geometry`` and ``offsets`` as in :func:`_changed_in_array`; a pair's arrays
     are consecutive, G+ first; cells sorted), its pair's ``ΔG`` and squares from the
     conductances ``g``; ``sq_bits`` (uint16, same layout; empty: none) gets the squares' bfloat16
     bits, rounded to nearest even as torch converts them."""

@@ -390,8 +390,10 @@ class TiledMatrix:
                     col = np.full((block.shape[0], 1), g_ref)
                     targets = (np.hstack([g_ref + block * self.g_per_weight, col]),)
                 for array, target in zip(arrays, targets, strict=True):
-                    if array.cells is None:
-                        array.program_conductances(np.clip(target, lo, hi))
+                    if array.cells is None:  # inside the window by construction: no checks
+                        np.clip(target, lo, hi, out=array._ideal)
+                        array._cache.clear()
+                        array._transfer.clear()
                     else:
                         flat = array.pulse_targets(target).ravel()
                         change = np.flatnonzero(flat != array._pulse_target)
@@ -438,10 +440,11 @@ class TiledMatrix:
                 *(np.empty(n, dtype=np.int64) for _ in range(5)),  # scan, its levels, cells,
                 np.empty(n, dtype=np.int32), np.empty(n, dtype=np.bool_),  # levels, pops; results
                 np.zeros(n_arrays, dtype=np.int64), np.zeros(n_arrays + 1, dtype=np.int64),
+                # each array's levels by column; rows padded: no power-of-two stride
+                np.empty((n_arrays, c.tile_cols + 1, c.tile_rows + 8), dtype=np.int16),
             )  # fmt: skip
-        scan, scan_levels, found, found_levels, pops, iterations, converged, counts, bounds = (
-            self._changed
-        )
+        (scan, scan_levels, found, found_levels, pops, iterations, converged, counts, bounds,
+         scratch) = self._changed  # fmt: skip
         ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
         maps = self._maps_to_update()
         dg3, sq3, sq_bits = maps if maps is not None else (_NO_BLOCK, _NO_BLOCK, _NO_BITS)
@@ -451,7 +454,7 @@ class TiledMatrix:
             self._geometry, pool.offsets, self._groups, ref_level, pool.buffers["_target"], scan,
             scan_levels, counts, bounds, found, found_levels, pops, iterations, converged,
             pool.program_state((c.read_time_s, cond)), cond, dg3, sq3, c.tile_rows, sq_bits,
-            maps is not None,
+            maps is not None, scratch,
         )  # fmt: skip
         self._updated = maps is not None
         if maps is not None:

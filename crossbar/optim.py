@@ -122,7 +122,7 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
     mode, q, edges, shape = PLAIN, _NO_LEVELS, _NO_LEVELS, _UNEVEN
     if meta > 0 and levels is not None and levels.numel() > 2:
         mode = MULTILEVEL
-        q, edges, shape = _level_edges(levels)
+        q, edges, shape = _level_edges_cached(levels)
     elif meta > 0 and levels is not None:  # two levels: the binary rule with d = |w|
         return False
     elif meta > 0:
@@ -148,6 +148,21 @@ _NO_LEVELS = np.zeros(2)
 
 
 _UNEVEN = np.zeros(4)
+
+
+_EDGES: dict[int, tuple[torch.Tensor, int, tuple[np.ndarray, ...]]] = {}
+
+
+def _level_edges_cached(levels: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """:func:`_level_edges`, made again only when ``levels`` is another tensor or was changed
+    in place (its version counter); the cache holds the tensor, so its id is not reused."""
+    hit = _EDGES.get(id(levels))
+    if hit is None or hit[0] is not levels or hit[1] != levels._version:
+        if len(_EDGES) > 64:  # groups come and go with optimizers: keep the cache small
+            _EDGES.clear()
+        hit = (levels, levels._version, _level_edges(levels))
+        _EDGES[id(levels)] = hit
+    return hit[2]
 
 
 def _level_edges(levels: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
