@@ -786,13 +786,12 @@ class TiledMatrix:
         dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, codes)
         v2_bf.copy_(torch.from_numpy(v2))
         maps = self._fast_maps(t, levels if exact_int else 0)
-        for ri in range(n_r):
-            if exact_int:
+        if exact_int:  # no batched integer product in torch: one per row tile
+            for ri in range(n_r):
                 torch._int_mm(torch.from_numpy(codes[ri]), maps.digits[ri], out=terms[ri])
-            else:
-                torch.mm(torch.from_numpy(v[ri, :, : dg[ri].shape[0]]), maps.digits[ri],
-                         out=terms[ri])  # fmt: skip
-            torch.mm(v2_bf[ri], maps.sq[ri], out=var[ri])
+        else:  # all row tiles in one batched product (voltages are zero past the last input)
+            torch.bmm(torch.from_numpy(v), maps.blocks, out=terms)
+        torch.bmm(v2_bf, maps.sq_blocks, out=var)
         var_bits = var.view(torch.int16).numpy().view(np.uint16)
         read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax, key,
                    to_weight, y)  # fmt: skip
@@ -832,7 +831,8 @@ class TiledMatrix:
             else:
                 new_digits.append(torch.from_numpy(d))  # a view: follows in-place updates
         bits = sq_bf3.view(torch.int16).numpy().view(np.uint16)
-        return _FastMaps(new_digits, weights, sq_bf,
+        blocks = None if levels else torch.from_numpy(self._blocks[0])  # ΔG of all row tiles
+        return _FastMaps(new_digits, weights, sq_bf, blocks=blocks, sq_blocks=sq_bf3,
                          sq_bits=bits, **self._fast_steps(step))  # fmt: skip
 
     @staticmethod
@@ -1000,7 +1000,9 @@ class _FastMaps:
     digits: list[Any]  # int8 (rows, T * C) fixed-point digits of ΔG, or float32 ΔG (T = 1)
     weights: np.ndarray  # (R, T * C) float32 weight of each digit (volts per code included)
     sq: list[Any]  # bfloat16 (tile_rows, C): G+**2 + G-**2, zero rows past the last input
-    sq_bits: np.ndarray  # the same, all row tiles, as uint16 bits (updated in place)
+    blocks: Any  # float32 ΔG of all row tiles, (R, tile_rows, C) (None with digits)
+    sq_blocks: Any  # bfloat16 squares of all row tiles, (R, tile_rows, C)
+    sq_bits: np.ndarray  # the same, as uint16 bits (updated in place)
     step: np.ndarray  # (R, C) float32 ADC steps
     inv_step: np.ndarray  # their float32 reciprocals (0 where the step is 0)
 
