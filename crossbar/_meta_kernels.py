@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
-from devices._math import exp
+from devices._math import bits_to_float32, exp
 
 _CHUNK = 4096  # elements per parallel task: the scratch row stays in L1
 
@@ -19,6 +19,36 @@ def _sech2(a):
     no tanh; ``a = 0`` gives exactly 1. Straight-line code (:func:`devices._math.exp`)."""
     e = exp(a)
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+_F_LOG2E = np.float32(1.4426950408889634)
+_F_LN2_HI = np.float32(0.693145751953125)  # ln 2 split: k * _F_LN2_HI is exact for |k| < 2**9
+_F_LN2_LO = np.float32(1.4286068203094173e-06)
+_F_A_MIN = np.float32(-87.0)  # exp(-87) is still a normal float32
+_F1 = np.float32(1.0)
+_F4 = np.float32(4.0)
+_FHALF = np.float32(0.5)
+
+
+@jit
+def _sech2_32(a):
+    """:func:`_sech2` in float32 for ``a <= 0`` (16 SIMD lanes): ``e = exp(a)`` by Cody-Waite
+    reduction to ``|r| <= ln(2)/2`` and the degree-7 Taylor polynomial (truncation < 1e-8),
+    ``2**k`` from its bits; within 4e-7 of the float64 factor (tested). Below ``a = -87`` the
+    factor is below 1e-37 and taken at -87."""
+    x = max(a, _F_A_MIN)
+    k = np.floor(x * _F_LOG2E + _FHALF)
+    r = (x - k * _F_LN2_HI) - k * _F_LN2_LO
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + _FHALF
+    p = p * r + _F1
+    p = p * r + _F1
+    e = p * bits_to_float32(np.int32((np.int32(k) + np.int32(127)) << np.int32(23)))
+    return _F4 * e / ((_F1 + e) * (_F1 + e))
 
 
 @jit
@@ -116,7 +146,7 @@ PLAIN, BINARY, MULTILEVEL = 0, 1, 2
 
 @jit_parallel
 def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode,
-                          q, edges, shape, any_crossing):  # fmt: skip
+                          q, edges, shape, any_crossing, single):  # fmt: skip
     """One metaplastic Adam step in place, fused (CPU, contiguous 1-D views of one tensor each).
 
     ``g = grad + weight_decay p``; Adam's moments ``m``, ``v``; ``u = m / (sqrt(v) + eps)``;
@@ -124,6 +154,7 @@ def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_de
     ``1 - tanh^2(meta |p|)`` where ``sign(p) m > 0`` (BINARY, SPEC §3), or the multi-level factor
     of :func:`multilevel_factor` for the update ``-u`` (MULTILEVEL, SPEC §4). The same operations
     as ``MetaplasticAdam``'s tensor path, in one pass over memory instead of about a dozen.
+    ``single``: the weights are float32, and ``f`` is evaluated in float32 (:func:`_sech2_32`).
     """
     n = p.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
@@ -131,12 +162,12 @@ def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_de
         stop = min(start + _CHUNK, n)
         _adam_chunk(p[start:stop], grad[start:stop], m[start:stop], v[start:stop], beta1, beta2,
                     eps, step_size, weight_decay, meta, mode, q, edges, shape,
-                    any_crossing)  # fmt: skip
+                    any_crossing, single)  # fmt: skip
 
 
 @jit
 def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta, mode, q, edges,
-                shape, any_crossing):  # fmt: skip
+                shape, any_crossing, single):  # fmt: skip
     """One chunk of :func:`metaplastic_adam_step`, on views of the chunk indexed from 0. Loops
     over ``start + i`` or inside a ``prange`` body stay scalar in numba (the index might be
     negative, and the wrap-around check it then needs blocks SIMD code)."""
@@ -161,6 +192,9 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
     if mode == PLAIN:
         for i in range(n):
             p[i] -= step_size * u[i]
+    elif single:  # float32 weights: the factor in float32 (twice the SIMD lanes)
+        for i in range(n):
+            p[i] -= step_size * (u[i] * _sech2_32(np.float32(arg[i])))
     else:
         for i in range(n):
             p[i] -= step_size * (u[i] * _sech2(arg[i]))

@@ -859,8 +859,10 @@ class TiledMatrix:
 
     def count_reads(self, n_vectors: int) -> None:
         """Count ``n_vectors`` reads of every array (each read reads all its cells)."""
-        for array in self.arrays:
-            array.read_count += n_vectors
+        for row in self.tiles:
+            for arrays in row:
+                for array in arrays:
+                    array.read_count += n_vectors
 
     def _estimate(self, v2: np.ndarray, n_b: int, t: float,
                   row_g: list[np.ndarray] | None) -> MVMStats:  # fmt: skip

@@ -44,7 +44,10 @@ class _CrossbarLinearFunction(torch.autograd.Function):
             # compute it where x lives and count the reads
             layer.matrix.count_reads(x.reshape(-1, x.shape[-1]).shape[0])
             return x @ w_read.t()
-        y = layer.matrix.matvec(x.detach().to("cpu", torch.float64).numpy())
+        xc = x.detach().to("cpu")
+        if xc.dtype not in (torch.float32, torch.float64):
+            xc = xc.double()
+        y = layer.matrix.matvec(xc.numpy())  # float32 inputs are read exactly as they are
         return torch.from_numpy(y).to(x.device, x.dtype)
 
     @staticmethod

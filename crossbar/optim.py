@@ -135,7 +135,7 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
         state["exp_avg"].view(-1).numpy(), state["exp_avg_sq"].view(-1).numpy(),
         float(beta1), float(beta2), float(group["eps"]), float(step_size),
         float(group["weight_decay"]), float(meta), mode, q, edges, shape,
-        group["meta_mode"] == "any_crossing",
+        group["meta_mode"] == "any_crossing", p.dtype == torch.float32,
     )  # fmt: skip
     # written through numpy views: tell torch the tensors changed (layers that follow their
     # weight, such as CrossbarLinear, watch the version counter)
