@@ -338,11 +338,12 @@ class TiledMatrix:
             span = min(g_ref - lo, hi - g_ref)
         return levels, g_ref, span
 
-    def program(self, weight: Any) -> list[ProgramResult | PulseProgramResult]:
+    def program(self, weight: Any, report: bool = True) -> list[ProgramResult | PulseProgramResult]:
         """Write a new weight matrix of the same shape (every device write is counted).
 
         Multi-level devices are programmed only where their level changes (write-on-change);
-        returns the program-and-verify results of the arrays that were written.
+        returns the program-and-verify results of the arrays that were written (``report=False``:
+        an empty list, for callers that do not look, such as every training step).
         """
         w = self._check_weight(weight)
         if w.shape != (self.out_features, self.in_features):
@@ -359,7 +360,7 @@ class TiledMatrix:
         cells = self.tiles[0][0][0].cells
         if isinstance(cells, MultiLevelRRAM):
             if cells.even_level_step > 0 and POOLED_PROGRAMMING:
-                results: list[Any] = self._program_pooled(w, w_range, g_ref)
+                results: list[Any] = self._program_pooled(w, w_range, g_ref, report)
                 if self._updated:  # the read maps were brought up to date in place
                     return results
             else:
@@ -422,7 +423,8 @@ class TiledMatrix:
                         array._refresh(res.cells)
         return results
 
-    def _program_pooled(self, w: np.ndarray, w_range: float, g_ref: float) -> list[ProgramResult]:
+    def _program_pooled(self, w: np.ndarray, w_range: float, g_ref: float,
+                        report: bool) -> list[ProgramResult]:  # fmt: skip
         """Write-on-change of evenly spaced multi-level cells, all arrays in one kernel call
         (levels, program-and-verify, refresh of the conductances at the read time, update of
         the cached read maps); the same draws as programming every array on its own
@@ -462,10 +464,12 @@ class TiledMatrix:
         results = []
         arrays = self.arrays
         for a in np.flatnonzero(counts):
-            part = slice(bounds[a], bounds[a + 1])
-            results.append(ProgramResult(found[part] - pool.offsets[a], found_levels[part].copy(),
-                                         iterations[part].copy(), converged[part].copy()))  # fmt: skip
             arrays[a]._transfer.clear()
+            if report:
+                part = slice(bounds[a], bounds[a + 1])
+                results.append(ProgramResult(found[part] - pool.offsets[a],
+                                             found_levels[part].copy(), iterations[part].copy(),
+                                             converged[part].copy()))  # fmt: skip
         return results
 
     def _cell_pool(self) -> tuple[CellPool, np.ndarray]:

@@ -133,7 +133,7 @@ class CrossbarLinear(nn.Module):
 
     def sync(self) -> None:
         """Program the devices whose level changed since the last sync (write-on-change)."""
-        self.matrix.program(self.weight.detach().cpu().numpy())  # float32: used exactly
+        self.matrix.program(self.weight.detach().cpu().numpy(), report=False)  # float32: exact
         self._synced = self.weight._version
         self._read_weight = None
 
