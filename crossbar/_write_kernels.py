@@ -26,8 +26,9 @@ def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geome
                     groups, ref_level, target, scan, scan_levels, counts, bounds, cells, levels,
                     pops, iterations, converged, state, g, dg3, sq3, tile_rows, sq_bits,
                     update, scratch):  # fmt: skip
-    """Write-on-change of a tiled matrix in one call: the changed cells of every array
-    (:func:`_changed_in_array`, into ``scan``/``scan_levels``, ``counts``), gathered into ``cells``,
+    """Write-on-change of a tiled matrix in one call: the cells whose level for ``w`` differs
+    from ``target`` (the cells' target levels as int16, updated here; :func:`_changed_in_array`,
+    into ``scan``/``scan_levels``, ``counts``), gathered into ``cells``,
     ``levels``, ``pops`` (array ``a``'s at ``bounds[a]:bounds[a + 1]``), their program-and-verify
     and refresh in chunks across arrays (``devices._kernels.program_segment`` with the pool's
     ``state``, conductances into ``g``; ``iterations``, ``converged`` alongside ``cells``), then,
@@ -56,6 +57,8 @@ def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geome
         first = chunk * _CHUNK
         program_segment(first, min(first + _CHUNK, total), cells, levels, iterations, converged,
                         pops, state)  # fmt: skip
+        for k in range(first, min(first + _CHUNK, total)):
+            target[cells[k]] = levels[k]
     if update:
         for k in prange(groups.shape[0]):
             for a in (groups[k, 0], groups[k, 1]):

@@ -453,7 +453,7 @@ class TiledMatrix:
         write_on_change(
             np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
             self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
-            self._geometry, pool.offsets, self._groups, ref_level, pool.buffers["_target"], scan,
+            self._geometry, pool.offsets, self._groups, ref_level, self._targets, scan,
             scan_levels, counts, bounds, found, found_levels, pops, iterations, converged,
             pool.program_state((c.read_time_s, cond)), cond, dg3, sq3, c.tile_rows, sq_bits,
             maps is not None, scratch,
@@ -484,6 +484,9 @@ class TiledMatrix:
             off = self._pool.offsets
             self._pool_views = [self._pool_g[off[k] : off[k + 1]].reshape(a.rows, a.cols)
                                 for k, a in enumerate(arrays)]  # fmt: skip
+            # the cells' target levels as int16 (levels <= 1024): what write-on-change compares
+            # with, a quarter of the memory to scan; kept equal to the cells' own targets
+            self._targets = self._pool.buffers["_target"].astype(np.int16)
             self._changed: tuple[np.ndarray, ...] | None = None
             pairs = self.config.mapping == "differential"
             self._groups = np.array([(k, k + 1) if pairs else (k, -1)
@@ -498,10 +501,15 @@ class TiledMatrix:
                 dtype=np.int64,
             )  # fmt: skip
         t = self.config.read_time_s
-        for a, view in zip(arrays, self._pool_views, strict=True):
+        off = self._pool.offsets
+        for k, (a, view) in enumerate(zip(arrays, self._pool_views, strict=True)):
+            # an array programmed directly (program_levels) dropped its cache: take its state
             if a._cache.get(t) is not view:
                 cast(MultiLevelRRAM, a.cells).conductance(t, out=view.reshape(-1))
                 a._cache = {t: view}
+                self._targets[off[k] : off[k + 1]] = self._pool.buffers["_target"][
+                    off[k] : off[k + 1]
+                ]
         return self._pool, self._pool_g
 
     def _wanted_levels(self, w: np.ndarray, w_range: float,

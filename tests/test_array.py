@@ -473,14 +473,30 @@ def test_pooled_programming_equals_array_by_array_bit_for_bit(mapping, reload_at
         np.testing.assert_array_equal(arrays_p[k], arrays_a[k])
 
 
-def test_pooled_conductances_follow_direct_reprogramming_of_an_array():
+@pytest.mark.parametrize("pooled", [True, False])
+def test_write_on_change_follows_direct_reprogramming_of_an_array(pooled, monkeypatch):
+    """An array programmed behind the matrix's back (program_levels) is taken as it is: its
+    conductances, and the targets write-on-change compares with, are those of its cells."""
+    import crossbar.array as ca
+
+    monkeypatch.setattr(ca, "POOLED_PROGRAMMING", pooled)
     m = TiledMatrix(_w((40, 40)), CrossbarConfig(tile_rows=32, tile_cols=32), rng=1)
+    m.matvec(_w((3, 40), 3))  # the read maps are cached
     a = m.arrays[1]
-    a.program_levels(np.zeros((a.rows, a.cols), dtype=np.int64))  # behind the matrix's back
-    m.program(_w((40, 40), 2))
+    a.program_levels(np.zeros((a.rows, a.cols), dtype=np.int64))
+    results = m.program(_w((40, 40), 0))  # the first weights again: only array 1 differs
+    # array 1 is G- of the first tile: its cells whose level should not be 0 are rewritten
+    wanted = m._wanted_levels(_w((40, 40), 0), m.weight_range, 0.0)[0][1][:32, :32].T.ravel()
+    assert len(results) == 1
+    np.testing.assert_array_equal(results[0].cells, np.flatnonzero(wanted))
+    np.testing.assert_array_equal(results[0].levels, wanted[wanted > 0])
     for array in m.arrays:
         np.testing.assert_array_equal(array.conductance(), array.cells.conductance(60.0).reshape(
             array.rows, array.cols))  # fmt: skip
+    m2 = TiledMatrix(_w((40, 40)), CrossbarConfig(tile_rows=32, tile_cols=32), rng=1)
+    m2.program(_w((40, 40), 0))  # never touched: same state as after the repair above
+    for x, y in zip(m.arrays, m2.arrays, strict=True):
+        np.testing.assert_array_equal(x.cells.target_levels, y.cells.target_levels)
 
 
 def test_cell_pool_rejects_mixed_populations():
