@@ -507,3 +507,40 @@ def test_even_level_step_is_the_spacing_of_linear_levels_only():
     uneven = MultiLevelRRAM(10, level_conductances_s=[20e-6, 30e-6, 60e-6], rng=0)
     assert uneven.even_level_step == 0.0
     np.testing.assert_array_equal(uneven.nearest_level(np.array([24e-6, 26e-6, 50e-6])), [0, 1, 2])
+
+
+def test_cell_pool_draws_what_each_population_draws_alone():
+    """A pool programs cells of several populations in one call with each population's own keys
+    and cell numbers: the same states, counters and conductances as programming them one by
+    one, and the populations' own methods keep working on the shared buffers."""
+    from devices import CellPool
+
+    def populations():
+        return [MultiLevelRRAM(n, params=MultiLevelParams(stuck_fraction=0.05), rng=seed)
+                for n, seed in ((300, 1), (500, 2), (200, 3))]  # fmt: skip
+
+    alone, pooled = populations(), populations()
+    pool = CellPool(pooled)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        picks = [np.sort(rng.choice(p.n_cells, p.n_cells // 3, replace=False)) for p in alone]
+        levels = [rng.integers(0, 8, c.size) for c in picks]
+        iterations = [p.program(lv, cells=c).iterations for p, c, lv in zip(alone, picks, levels)]
+        cells = np.concatenate([c + pool.offsets[k] for k, c in enumerate(picks)])
+        pops = np.repeat(np.arange(3), [c.size for c in picks])
+        out = np.zeros(pool.n_cells)
+        it, _ = pool.program(cells, np.concatenate(levels), pops, refresh=(60.0, out))
+        np.testing.assert_array_equal(it, np.concatenate(iterations))
+        again = np.zeros(pool.n_cells)
+        pool.conductance(60.0, cells, pops, again)
+        np.testing.assert_array_equal(out[cells], again[cells])
+        for k, (a, b) in enumerate(zip(alone, pooled, strict=True)):
+            np.testing.assert_array_equal(out[pool.offsets[k] : pool.offsets[k + 1]][picks[k]],
+                                          a.conductance(60.0)[picks[k]])  # fmt: skip
+    for a, b in zip(alone, pooled, strict=True):
+        meta_a, arrays_a = a.state()
+        meta_b, arrays_b = b.state()
+        assert meta_a == meta_b
+        for key in arrays_a:
+            np.testing.assert_array_equal(arrays_a[key], arrays_b[key])
+        np.testing.assert_array_equal(a.read(60.0), b.read(60.0))  # methods on the views
