@@ -525,7 +525,8 @@ def test_cell_pool_draws_what_each_population_draws_alone():
     for _ in range(3):
         picks = [np.sort(rng.choice(p.n_cells, p.n_cells // 3, replace=False)) for p in alone]
         levels = [rng.integers(0, 8, c.size) for c in picks]
-        iterations = [p.program(lv, cells=c).iterations for p, c, lv in zip(alone, picks, levels)]
+        iterations = [p.program(lv, cells=c).iterations
+                      for p, c, lv in zip(alone, picks, levels, strict=True)]  # fmt: skip
         cells = np.concatenate([c + pool.offsets[k] for k, c in enumerate(picks)])
         pops = np.repeat(np.arange(3), [c.size for c in picks])
         out = np.zeros(pool.n_cells)
@@ -534,7 +535,7 @@ def test_cell_pool_draws_what_each_population_draws_alone():
         again = np.zeros(pool.n_cells)
         pool.conductance(60.0, cells, pops, again)
         np.testing.assert_array_equal(out[cells], again[cells])
-        for k, (a, b) in enumerate(zip(alone, pooled, strict=True)):
+        for k, a in enumerate(alone):
             np.testing.assert_array_equal(out[pool.offsets[k] : pool.offsets[k + 1]][picks[k]],
                                           a.conductance(60.0)[picks[k]])  # fmt: skip
     for a, b in zip(alone, pooled, strict=True):
