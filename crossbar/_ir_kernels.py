@@ -210,3 +210,56 @@ def pcg_solve(v, g, gt, dw, db, cw, iw, cb, ib, gw, gb, tol, max_iter, n_chunks,
                                     work, out[k])  # fmt: skip
             iters[k] = it
             estimate[k] = change
+
+
+@jit
+def row_schur(gi, gw, gb, first, p_prev, s, x0):
+    """One word line of the direct elimination (:func:`crossbar.ir_drop.transfer_matrix`).
+
+    With ``A`` the word line's tridiagonal nodal matrix (diagonal ``gw (2, ..., 2, 1) + gi``,
+    off-diagonals ``-gw``): ``x0 = A^{-1} e_0``, and the upper triangle of
+    ``s = diag(gi) - diag(gi) A^{-1} diag(gi) + gb (1 if first else 2) I - gb^2 p_prev`` (only
+    ``p_prev``'s upper triangle is read; ``first``: no previous row). ``A^{-1} diag(gi)`` is one
+    LDL^T factorization of ``A`` and forward/back substitutions run with the right-hand sides in
+    the inner loop (SIMD), where LAPACK's ``dpttrs`` takes them one by one."""
+    n = gi.size
+    d = np.empty(n)  # LDL^T: d the pivots, l the subdiagonal multipliers
+    l = np.empty(n)
+    d[0] = (2.0 * gw if n > 1 else gw) + gi[0]
+    for k in range(1, n):
+        l[k] = -gw / d[k - 1]
+        d[k] = (2.0 * gw if k < n - 1 else gw) + gi[k] + l[k] * gw
+    # x = A^{-1} [diag(gi) | e_0], columns in the inner loop; y = L^{-1} rhs, x = L^{-T} D^{-1} y
+    y = np.zeros((n, n + 1))
+    for k in range(n):
+        if k > 0:
+            prev = y[k - 1]
+            row = y[k]
+            lk = l[k]
+            for c in range(n + 1):  # prev[k] is 0: column k's right-hand side starts at row k
+                row[c] = -lk * prev[c]
+        y[k, k] += gi[k]
+        if k == 0:
+            y[0, n] = 1.0
+    for k in range(n - 1, -1, -1):
+        row = y[k]
+        inv = 1.0 / d[k]
+        if k < n - 1:
+            nxt = y[k + 1]
+            lk = l[k + 1]
+            for c in range(n + 1):
+                row[c] = row[c] * inv - lk * nxt[c]
+        else:
+            for c in range(n + 1):
+                row[c] *= inv
+    for k in range(n):
+        x0[k] = y[k, n]
+    base = gb if first else 2.0 * gb
+    for i in range(n):
+        si = s[i]
+        yi = y[i]
+        pi = p_prev[i]
+        g = gi[i]
+        for j in range(i, n):
+            si[j] = -g * yi[j] - (0.0 if first else gb * gb * pi[j])
+        si[i] += g + base

@@ -24,7 +24,7 @@ import numpy as np
 
 from devices import InvalidParameterError
 
-from ._ir_kernels import pcg_solve
+from ._ir_kernels import pcg_solve, row_schur
 
 __all__ = ["MODES", "TOLERANCES", "IRDropResult", "solve", "transfer_matrix"]
 
@@ -200,7 +200,7 @@ def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
     bit-line voltages, and the amplifier currents are ``g_bl w``; no back substitution is
     needed. Every ``S_i`` is symmetric positive definite (a Schur complement of the nodal
     matrix), inverted by Cholesky. Cost ``M N^3`` plus ``2 M N^2 B`` for B input vectors (here B =
-    M unit vectors): about 0.05 s for 128 x 128, 1 s for 256 x 256 at one thread. Agrees with
+    M unit vectors): about 0.06 s for 128 x 128, 0.56 s for 256 x 256 at one thread. Agrees with
     the sparse direct solve to ~1e-12 (tested).
     """
     g = np.asarray(G, dtype=np.float64)
@@ -221,38 +221,27 @@ def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
 
 def _eliminate(g: np.ndarray, gw: float, gb: float, v: np.ndarray) -> np.ndarray:
     """Amplifier currents (B, N) for driver voltages ``v`` (B, M), by the block elimination of
-    :func:`transfer_matrix`."""
-    from scipy.linalg import lapack
+    :func:`transfer_matrix`. Every symmetric matrix is kept as its upper triangle (what the
+    Cholesky routines read and write, and what ``dsymm`` multiplies by), so nothing is mirrored."""
+    from scipy.linalg import blas, lapack
 
     m, n = g.shape
-    off = np.full(n - 1, -gw)
-    ends = gw * np.where(np.arange(n) < n - 1, 2.0, 1.0)
-    rhs = np.zeros((n, n + 1))
-    idx = np.arange(n)
-    s_inv = np.zeros((n, n))
+    # two buffers in turn: row i's Schur complement, factored and inverted in place, is read
+    # while row i + 1's is written into the other
+    buffers = (np.zeros((n, n)), np.zeros((n, n)))
+    x0 = np.empty(n)
+    p_inv = buffers[1]  # S_{i-1}^{-1}, upper triangle (unused for the first row)
     r = np.zeros((n, v.shape[0]))
     for i in range(m):
         gi = g[i]
-        # A_i^{-1} [diag(G_i) | e_0]: one factorization of the word line's tridiagonal
-        rhs[:, :n] = 0.0
-        rhs[idx, idx] = gi
-        rhs[:, n] = 0.0
-        rhs[0, n] = 1.0
-        if n == 1:  # LAPACK's tridiagonal routines need an off-diagonal
-            x = rhs / (ends + gi)[:, None]
-        else:
-            d, e, _ = lapack.dpttrf(ends + gi, off)
-            x, _ = lapack.dpttrs(d, e, rhs)
-        s = -gi[:, None] * x[:, :n]
-        s[idx, idx] += gi + gb * (1.0 if i == 0 else 2.0)
-        f = np.outer(gw * gi * x[:, n], v[:, i])
+        s = buffers[i % 2]
+        row_schur(gi, gw, gb, i == 0, p_inv, s, x0)
+        f = np.outer(gw * gi * x0, v[:, i])
         if i:
-            s -= (gb * gb) * s_inv
-            f += gb * (s_inv @ r)
-        c, info = lapack.dpotrf(s, lower=0, clean=0)
+            f = blas.dsymm(gb, p_inv, r, beta=1.0, c=f, overwrite_c=1)
+        c, info = lapack.dpotrf(s, lower=0, clean=0, overwrite_a=1)
         if info != 0:  # cannot happen for G >= 0 and finite wires: S_i is a Schur complement
             raise np.linalg.LinAlgError(f"IR-drop elimination: row {i} is not positive definite")
-        inv, info = lapack.dpotri(c, lower=0)
-        s_inv = np.triu(inv) + np.triu(inv, 1).T
+        p_inv, info = lapack.dpotri(c, lower=0, overwrite_c=1)
         r = f
-    return (gb * (s_inv @ r)).T
+    return blas.dsymm(gb, p_inv, r).T
