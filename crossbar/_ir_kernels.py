@@ -223,19 +223,19 @@ def row_schur(gi, gw, gb, first, p_prev, s, x0):
     LDL^T factorization of ``A`` and forward/back substitutions run with the right-hand sides in
     the inner loop (SIMD), where LAPACK's ``dpttrs`` takes them one by one."""
     n = gi.size
-    d = np.empty(n)  # LDL^T: d the pivots, l the subdiagonal multipliers
-    l = np.empty(n)
+    d = np.empty(n)  # LDL^T: d the pivots, mult the subdiagonal multipliers
+    mult = np.empty(n)
     d[0] = (2.0 * gw if n > 1 else gw) + gi[0]
     for k in range(1, n):
-        l[k] = -gw / d[k - 1]
-        d[k] = (2.0 * gw if k < n - 1 else gw) + gi[k] + l[k] * gw
+        mult[k] = -gw / d[k - 1]
+        d[k] = (2.0 * gw if k < n - 1 else gw) + gi[k] + mult[k] * gw
     # x = A^{-1} [diag(gi) | e_0], columns in the inner loop; y = L^{-1} rhs, x = L^{-T} D^{-1} y
     y = np.zeros((n, n + 1))
     for k in range(n):
         if k > 0:
             prev = y[k - 1]
             row = y[k]
-            lk = l[k]
+            lk = mult[k]
             for c in range(n + 1):  # prev[k] is 0: column k's right-hand side starts at row k
                 row[c] = -lk * prev[c]
         y[k, k] += gi[k]
@@ -246,7 +246,7 @@ def row_schur(gi, gw, gb, first, p_prev, s, x0):
         inv = 1.0 / d[k]
         if k < n - 1:
             nxt = y[k + 1]
-            lk = l[k + 1]
+            lk = mult[k + 1]
             for c in range(n + 1):
                 row[c] = row[c] * inv - lk * nxt[c]
         else:
