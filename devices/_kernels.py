@@ -366,17 +366,15 @@ _PROGRAM_CHUNK = 512
 
 
 @jit_parallel
-def multilevel_program(
-    cells, levels, level_g, level_means, d2d, target_level,
-    g_prog, relaxes, stuck, failed, stuck_lrs, limit,
-    set_count, reset_count, verify_count,
-    iterations, converged,
-    pops, offsets, keys_set,
-    sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations,
-    g_hrs, g_stuck_low, g_stuck_high,
-    refreshed, growth, keys_relax, sigma_relax_s,
-):  # fmt: skip
+def multilevel_program(cells, levels, iterations, converged, pops, state):
     """Program-and-verify: per iteration RESET, SET, verify read; accept ``|G_read - target| <= tol``.
+
+    ``state``: the cells' arrays, keys and parameters, in the order of
+    :func:`devices.multilevel.kernel_state` (level targets ``level_g`` and mean SET conductances
+    ``level_means`` per level, then per cell ``d2d``, ``target_level``, ``g_prog``, ``relaxes``,
+    ``stuck``, ``failed``, ``stuck_lrs``, ``limit``, the ``set``/``reset``/``verify`` counters,
+    then ``offsets``, ``keys_set``, the parameters, ``refreshed``, ``growth``, ``keys_relax``,
+    ``sigma_relax_s``); ``iterations`` (int32) and ``converged`` receive each cell's outcome.
 
     Cell ``cells[j]`` (``j`` itself when ``cells`` is empty) goes to level ``levels[j]``, whose
     target is ``level_g[level]``; its mean SET conductance is ``level_means[level] * d2d[cell]``
@@ -405,21 +403,16 @@ def multilevel_program(
     n = levels.size
     for chunk in prange((n + _PROGRAM_CHUNK - 1) // _PROGRAM_CHUNK):
         start = chunk * _PROGRAM_CHUNK
-        _program_chunk(
-            start, min(start + _PROGRAM_CHUNK, n), cells, levels, level_g, level_means, d2d,
-            target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count,
-            reset_count, verify_count, iterations, converged, pops, offsets, keys_set,
-            sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations, g_stuck_low,
-            g_stuck_high, refreshed, growth, keys_relax, sigma_relax_s,
-        )  # fmt: skip
+        program_segment(start, min(start + _PROGRAM_CHUNK, n), cells, levels, iterations,
+                        converged, pops, state)  # fmt: skip
 
 
 @jit
 def program_segment(start, stop, cells, levels, iterations, converged, pops, state):
     """:func:`multilevel_program` of entries ``start:stop`` of ``cells``, ``levels``,
     ``iterations``, ``converged`` and ``pops``, serially, for kernels of other modules that
-    program the cells of a pool piece by piece (e.g. one crossbar array per parallel task).
-    ``state``: the pool's arrays, keys and parameters (:meth:`devices.CellPool.program_state`)."""
+    program the cells of a pool piece by piece (e.g. chunks of cells across crossbar arrays).
+    ``state``: as for :func:`multilevel_program` (:meth:`devices.CellPool.program_state`)."""
     (level_g, level_means, d2d, target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit,
      set_count, reset_count, verify_count, offsets, keys_set, sigma_prog_s, g_max_s, lo, hi,
      tolerance, read_rel, max_iterations, g_stuck_low, g_stuck_high, refreshed, growth,

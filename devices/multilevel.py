@@ -356,20 +356,9 @@ class MultiLevelRRAM:
         """The kernel call: ``cells`` as the kernel takes them (empty: all), ``idx`` explicit."""
         iterations = np.empty(idx.size, dtype=np.int32)
         converged = np.empty(idx.size, dtype=np.bool_)
-        p = self.params
-        multilevel_program(
-            cells, lv, self._levels, self._level_means, self._d2d,
-            self._target,
-            self._g, self._relaxes, self._stuck, self.wear.failed,
-            self.wear.stuck_lrs_on_failure, self.wear.limit,
-            self.counters.array("set"), self.counters.array("reset"),
-            self.counters.array("verify_read"),
-            iterations, converged, _EMPTY_I64, _ONE_POPULATION, _keys(self._key(_STREAM_SET)),
-            p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
-            p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
-            p.max_iterations, p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
-            _NO_REFRESH, 0.0, _NO_KEYS, 0.0,
-        )  # fmt: skip
+        state = kernel_state(self, self._state_arrays(), _ONE_POPULATION,
+                             _keys(self._key(_STREAM_SET)), None, _NO_KEYS)  # fmt: skip
+        multilevel_program(cells, lv, iterations, converged, _EMPTY_I64, state)
         self._calls += 1
         return ProgramResult(idx, lv, iterations, converged)
 
@@ -500,6 +489,13 @@ class MultiLevelRRAM:
     def _key(self, stream: int) -> np.uint64:
         return derive_key(self._seed, stream, self._calls)
 
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The per-cell arrays programming reads and writes, by name (a pool's buffer names)."""
+        arrays = {name: getattr(self, name) for name in CellPool._FIELDS}
+        arrays.update({name: getattr(self.wear, name) for name in CellPool._WEAR})
+        arrays.update({kind: self.counters.array(kind) for kind in CellPool._COUNTS})
+        return arrays
+
     def _relax_key(self) -> np.uint64:
         """Key of the relaxation draws: one per cell and programming (its SET count), not per
         call, so that every read of a programmed state sees the same relaxed conductance."""
@@ -629,20 +625,17 @@ class CellPool:
         self.populations = pops
         self.offsets = np.concatenate([[0], np.cumsum([p.n_cells for p in pops])]).astype(np.int64)
         self.seeds = np.array([p._seed for p in pops], dtype=np.uint64)
-        self.buffers: dict[str, np.ndarray] = {}
-        parts = [(name, [getattr(p, name) for p in pops], pops) for name in self._FIELDS]
-        parts += [(name, [getattr(p.wear, name) for p in pops], [p.wear for p in pops])
-                  for name in self._WEAR]  # fmt: skip
-        for name, arrays, owners in parts:
-            buf = np.concatenate(arrays)
-            self.buffers[name] = buf
-            for k, owner in enumerate(owners):
-                setattr(owner, name, buf[self.offsets[k] : self.offsets[k + 1]])
-        for kind in self._COUNTS:
-            buf = np.concatenate([p.counters.array(kind) for p in pops])
-            self.buffers[kind] = buf
-            for k, pop in enumerate(pops):
-                pop.counters._counts[kind] = buf[self.offsets[k] : self.offsets[k + 1]]
+        parts = [pop._state_arrays() for pop in pops]
+        self.buffers = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        for k, pop in enumerate(pops):
+            views = {name: buf[self.offsets[k] : self.offsets[k + 1]]
+                     for name, buf in self.buffers.items()}  # fmt: skip
+            for name in self._FIELDS:
+                setattr(pop, name, views[name])
+            for name in self._WEAR:
+                setattr(pop.wear, name, views[name])
+            for kind in self._COUNTS:
+                pop.counters._counts[kind] = views[kind]
 
     @property
     def n_cells(self) -> int:
@@ -673,45 +666,18 @@ class CellPool:
 
         Returns the iterations (int32) and convergence of every programmed cell.
         """
-        b = self.buffers
-        p = self.populations[0].params
-        first = self.populations[0]
         iterations = np.empty(cells.size, dtype=np.int32)
         converged = np.empty(cells.size, dtype=np.bool_)
-        multilevel_program(
-            cells, levels, first._levels, first._level_means, b["_d2d"], b["_target"], b["_g"],
-            b["_relaxes"], b["_stuck"], b["failed"], b["stuck_lrs_on_failure"], b["limit"],
-            b["set"], b["reset"], b["verify_read"], iterations, converged, pops, self.offsets,
-            self._keys(_STREAM_SET),
-            p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
-            p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
-            p.max_iterations, p.g_hrs_s, p.g_stuck_low_s, p.g_stuck_high_s,
-            _NO_REFRESH if refresh is None else refresh[1],
-            0.0 if refresh is None else _growth(refresh[0], p.relax_reference_s, p.relax_log_growth),
-            self._relax_keys(), p.sigma_relax_s,
-        )  # fmt: skip
-        for pop in self.populations:
-            pop._calls += 1
+        multilevel_program(cells, levels, iterations, converged, pops, self.program_state(refresh))
         return iterations, converged
 
-    def program_state(self, refresh: tuple[float, np.ndarray]) -> tuple[Any, ...]:
+    def program_state(self, refresh: tuple[float, np.ndarray] | None = None) -> tuple[Any, ...]:
         """The pool's arrays, this programming call's keys and the parameters, as the tuple that
-        :func:`devices._kernels.program_segment` takes (for engines that program the pool from
-        their own kernels); ``refresh = (t, out)`` as in :meth:`program`. Every population
-        counts one programming call, as with :meth:`program`."""
-        b = self.buffers
-        p = self.populations[0].params
-        first = self.populations[0]
-        state = (
-            first._levels, first._level_means, b["_d2d"], b["_target"], b["_g"], b["_relaxes"],
-            b["_stuck"], b["failed"], b["stuck_lrs_on_failure"], b["limit"], b["set"],
-            b["reset"], b["verify_read"], self.offsets, self._keys(_STREAM_SET),
-            p.sigma_prog_s, p.g_max_s, p.prog_low_fraction * p.g_min_s,
-            p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s, p.read_noise_rel,
-            p.max_iterations, p.g_stuck_low_s, p.g_stuck_high_s, refresh[1],
-            _growth(refresh[0], p.relax_reference_s, p.relax_log_growth), self._relax_keys(),
-            p.sigma_relax_s,
-        )  # fmt: skip
+        :func:`devices._kernels.multilevel_program` and ``program_segment`` take (for engines
+        that program the pool from their own kernels); ``refresh`` as in :meth:`program`. Every
+        population counts one programming call, as with :meth:`program`."""
+        state = kernel_state(self.populations[0], self.buffers, self.offsets,
+                             self._keys(_STREAM_SET), refresh, self._relax_keys())  # fmt: skip
         for pop in self.populations:
             pop._calls += 1
         return state
@@ -728,6 +694,28 @@ class CellPool:
             p.relax_log_growth, 0.0, p.g_stuck_low_s, p.g_stuck_high_s, cells, False, pops,
             self.offsets,
         )  # fmt: skip
+
+
+def kernel_state(
+    first: MultiLevelRRAM, arrays: dict[str, np.ndarray], offsets: np.ndarray,
+    keys_set: np.ndarray, refresh: tuple[float, np.ndarray] | None, keys_relax: np.ndarray,
+) -> tuple[Any, ...]:  # fmt: skip
+    """The tuple :func:`devices._kernels.multilevel_program` takes: the levels and parameters of
+    ``first``, the per-cell ``arrays`` (named as :meth:`MultiLevelRRAM._state_arrays` names
+    them), the populations' ``offsets`` and keys; ``refresh = (t, out)`` or None (no refresh of
+    the conductances)."""
+    p = first.params
+    growth = 0.0 if refresh is None else _growth(refresh[0], p.relax_reference_s,
+                                                 p.relax_log_growth)  # fmt: skip
+    a = arrays
+    return (
+        first._levels, first._level_means, a["_d2d"], a["_target"], a["_g"], a["_relaxes"],
+        a["_stuck"], a["failed"], a["stuck_lrs_on_failure"], a["limit"], a["set"], a["reset"],
+        a["verify_read"], offsets, keys_set, p.sigma_prog_s, p.g_max_s,
+        p.prog_low_fraction * p.g_min_s, p.prog_high_fraction * p.g_max_s, p.verify_tolerance_s,
+        p.read_noise_rel, p.max_iterations, p.g_stuck_low_s, p.g_stuck_high_s,
+        _NO_REFRESH if refresh is None else refresh[1], growth, keys_relax, p.sigma_relax_s,
+    )  # fmt: skip
 
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
