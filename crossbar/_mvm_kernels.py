@@ -103,6 +103,38 @@ def read_out32(terms, weights, var_bf16, step, inv_step, qmax, key, out_scale, o
                     np.uint64(b * pairs), out_scale[b], out[b])  # fmt: skip
 
 
+@jit_parallel
+def read_out32_tile(r, n_r, terms, weights, var_bf16, step, inv_step, qmax, key, out_scale,
+                    out):  # fmt: skip
+    """Row tile ``r`` (of ``n_r``) of :func:`read_out32`, added to ``out``: ``terms`` (B, T * C),
+    ``weights`` (T * C,), ``var_bf16`` (B, C), ``step``, ``inv_step`` (C,) are the tile's. Called
+    for r = 0, 1, ..., n_r - 1 in turn (r = 0 clears ``out``, the last scales it), it gives
+    :func:`read_out32`'s result bit for bit (the same normals, the same order of the float64
+    sums), while each tile's partial products are read back right after they were made (still
+    in cache) instead of all tiles' at the end."""
+    n_b, n_c = var_bf16.shape
+    half = (n_c + 1) // 2
+    pairs = n_r * half
+    second = n_c if terms.shape[1] == 2 * n_c else 0
+    no_weight = np.zeros(n_c, dtype=np.float32)
+    for b in prange(n_b):
+        high = np.empty(half, dtype=np.uint32)
+        low = np.empty(half, dtype=np.uint32)
+        z = np.empty(2 * half, dtype=np.float32)
+        fill_normals32(key, np.uint64(b * pairs + r * half), high, low, z)
+        acc = out[b]
+        if r == 0:
+            acc[:] = 0.0
+        row = terms[b]
+        w2 = weights[n_c : 2 * n_c] if second else no_weight
+        _digitize_row32(row[:n_c], row[second : second + n_c], weights[:n_c], w2, var_bf16[b],
+                        step, inv_step, np.float32(qmax), z[:n_c], acc)  # fmt: skip
+        if r == n_r - 1:
+            scale = out_scale[b]
+            for c in range(n_c):
+                acc[c] *= scale
+
+
 @jit
 def _read_one32(terms, weights, var_bf16, b, step, inv_step, qmax, key, first, scale, acc):
     """Input vector ``b`` of :func:`read_out32`."""

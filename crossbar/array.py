@@ -43,6 +43,7 @@ from ._mvm_kernels import (
     pair_terms,
     read_out,
     read_out32,
+    read_out32_tile,
     weight_levels,
 )
 from ._write_kernels import NEGATIVE, POSITIVE, WITH_REFERENCE, write_on_change
@@ -787,26 +788,33 @@ class TiledMatrix:
                 np.empty((n_r, n_b, rows), dtype=np.float32),  # sigma^2 v^2
                 np.empty((n_r, n_b, rows) if exact_int else (0, 0, 0), dtype=np.int8),  # codes
                 torch.empty((n_r, n_b, rows), dtype=torch.bfloat16),  # sigma^2 v^2, bfloat16
-                torch.empty(
-                    (n_r, n_b, n_terms * cols),  # partial products of the currents
+                torch.empty(  # partial products of the currents (integer: one tile's)
+                    (1 if exact_int else n_r, n_b, n_terms * cols),
                     dtype=torch.int32 if exact_int else torch.float32,
                 ),
-                torch.empty((n_r, n_b, cols), dtype=torch.bfloat16),  # current variances
+                torch.empty((1 if exact_int else n_r, n_b, cols), dtype=torch.bfloat16),
             )
             self._work_key = key_ws
         v, v2, codes, v2_bf, terms, var = self._work
         dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, codes)
         v2_bf.copy_(torch.from_numpy(v2))
         maps = self._fast_maps(t, levels if exact_int else 0)
-        if exact_int:  # no batched integer product in torch: one per row tile
+        var_bits = var.view(torch.int16).numpy().view(np.uint16)
+        if exact_int:
+            # no batched integer product in torch: one per row tile, each read out at once,
+            # while its partial products are in cache (all tiles' would be 16 MB at batch 256)
+            tile_terms, tile_var = terms[0], var[0]
+            tile_bits = var_bits[0]
             for ri in range(n_r):
-                torch._int_mm(torch.from_numpy(codes[ri]), maps.digits[ri], out=terms[ri])
+                torch._int_mm(torch.from_numpy(codes[ri]), maps.digits[ri], out=tile_terms)
+                torch.mm(v2_bf[ri], maps.sq_blocks[ri], out=tile_var)
+                read_out32_tile(ri, n_r, tile_terms.numpy(), maps.weights[ri], tile_bits,
+                                maps.step[ri], maps.inv_step[ri], qmax, key, to_weight, y)  # fmt: skip
         else:  # all row tiles in one batched product (voltages are zero past the last input)
             torch.bmm(torch.from_numpy(v), maps.blocks, out=terms)
-        torch.bmm(v2_bf, maps.sq_blocks, out=var)
-        var_bits = var.view(torch.int16).numpy().view(np.uint16)
-        read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax, key,
-                   to_weight, y)  # fmt: skip
+            torch.bmm(v2_bf, maps.sq_blocks, out=var)
+            read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax,
+                       key, to_weight, y)  # fmt: skip
         return v
 
     def _fast_maps(self, t: float, levels: int) -> _FastMaps:

@@ -312,7 +312,7 @@ def test_fast_read_out_kernel_matches_a_written_out_loop(n_terms):
     ADC rounding and saturation, an ideal-ADC column."""
     import torch
 
-    from crossbar._mvm_kernels import read_out32
+    from crossbar._mvm_kernels import read_out32, read_out32_tile
     from devices._rng import fill_normals32
 
     gen = np.random.default_rng(5)
@@ -352,6 +352,13 @@ def test_fast_read_out_kernel_matches_a_written_out_loop(n_terms):
                     cur = np.copysign(f32(code * s), cur)
                 expected[b, c] += float(cur)
     np.testing.assert_allclose(out, expected * scale[:, None], rtol=1e-12, atol=0)
+    # row tile by row tile (the integer read: each tile read out right after its product)
+    tiled = np.full((n_b, n_c), np.nan)
+    for r in range(n_r):
+        read_out32_tile(r, n_r, np.ascontiguousarray(terms[r]), weights[r],
+                        np.ascontiguousarray(var_bits[r]), step[r], inv_step[r], 5, key, scale,
+                        tiled)  # fmt: skip
+    np.testing.assert_array_equal(tiled, out)  # bit for bit
 
 
 @pytest.mark.parametrize("n_terms", [2, 3])
