@@ -139,3 +139,31 @@ def update_pair_terms(cells, pops, geometry, offsets, g, dg3, sq3, tile_rows, sq
             sq_bits[ri, r, col] = np.uint16(
                 (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
             )
+
+
+@jit_parallel
+def write_ideal(w, w_range, lo, hi, g_ref, g_per_weight, geometry, offsets, out):
+    """Ideal devices set to the conductances of weights ``w`` (out, in; float32 or float64,
+    clipped to ``±w_range`` in float64), every array at once: array ``a`` (``geometry`` as in
+    :func:`write_on_change`) writes ``out[offsets[a]:offsets[a + 1]]``, row-major; G+ =
+    ``lo + max(w, 0) g``, G- = ``lo + max(-w, 0) g``, single devices ``g_ref + w g`` with the
+    reference column at ``g_ref``; all clipped to ``[lo, hi]`` (the arithmetic of the numpy
+    path it replaces)."""
+    for a in prange(geometry.shape[0]):
+        r0, c0, rows, n_out, side = geometry[a]
+        cols = n_out + (side == WITH_REFERENCE)
+        part = out[offsets[a] : offsets[a + 1]]
+        for c in range(n_out):
+            wc = w[c0 + c]
+            for r in range(rows):
+                x = min(max(np.float64(wc[r0 + r]), -w_range), w_range)
+                if side == POSITIVE:
+                    g = lo + max(x, 0.0) * g_per_weight
+                elif side == NEGATIVE:
+                    g = lo + max(-x, 0.0) * g_per_weight
+                else:
+                    g = g_ref + x * g_per_weight
+                part[r * cols + c] = min(max(g, lo), hi)
+        if side == WITH_REFERENCE:
+            for r in range(rows):
+                part[r * cols + n_out] = min(max(g_ref, lo), hi)

@@ -46,7 +46,7 @@ from ._mvm_kernels import (
     read_out32_tile,
     weight_levels,
 )
-from ._write_kernels import NEGATIVE, POSITIVE, WITH_REFERENCE, write_on_change
+from ._write_kernels import NEGATIVE, POSITIVE, WITH_REFERENCE, write_ideal, write_on_change
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -305,9 +305,35 @@ class TiledMatrix:
                 else:
                     row.append((CrossbarArray(rows, cols + 1, c, gen),))
             self.tiles.append(row)
+        self._layout()
         self.program(w)
         self._last_read: tuple[Any, ...] | None = None
         self._last_stats: MVMStats | None = None
+
+    def _layout(self) -> None:
+        """Where every array sits (``_geometry``: first input row, first output, rows, outputs,
+        side; ``_groups``: the arrays read together) and, for ideal devices, one buffer that the
+        arrays' conductances view (written by one kernel call per programming)."""
+        arrays = self.arrays
+        reference = self.config.mapping == "reference"
+        self._groups = np.array([(k, -1) if reference else (k, k + 1)
+                                 for k in range(0, len(arrays), 1 if reference else 2)],
+                                dtype=np.int64).reshape(-1, 2)  # fmt: skip
+        self._geometry = np.array(
+            [(r0, c0, a.rows, a.cols - reference, WITH_REFERENCE if reference else side)
+             for r0, row in zip(self._row_starts, self.tiles, strict=True)
+             for c0, pair in zip(self._col_starts, row, strict=True)
+             for side, a in zip((POSITIVE, NEGATIVE), pair, strict=False)],
+            dtype=np.int64,
+        )  # fmt: skip
+        self._offsets = np.concatenate([[0], np.cumsum([a.rows * a.cols for a in arrays])])
+        self._ideal_g = np.empty(0)
+        if arrays[0].cells is None:
+            self._ideal_g = np.concatenate([a._ideal.ravel() for a in arrays])
+            for k, a in enumerate(arrays):
+                a._ideal = self._ideal_g[self._offsets[k] : self._offsets[k + 1]].reshape(
+                    a.rows, a.cols
+                )
 
     # -- mapping -----------------------------------------------------------------------------------
     def _check_weight(self, weight: Any) -> np.ndarray:
@@ -367,16 +393,26 @@ class TiledMatrix:
             else:
                 results = self._program_by_array(w, w_range, g_ref)
         else:
-            results = self._program_analog(np.clip(w.astype(np.float64), -w_range, w_range), g_ref)
+            results = self._program_analog(w, w_range, g_ref)
         self._assemble_cache: dict[Any, Any] = {}
         self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
 
-    def _program_analog(self, w: np.ndarray, g_ref: float) -> list[PulseProgramResult]:
-        """Ideal devices set exactly, analog pulse-response devices programmed by pulses where
-        their (rounded) target changed."""
+    def _program_analog(self, w: np.ndarray, w_range: float,
+                        g_ref: float) -> list[PulseProgramResult]:  # fmt: skip
+        """Ideal devices set exactly (all arrays by one kernel call), analog pulse-response
+        devices programmed by pulses where their (rounded) target changed; weights clipped to
+        ``±w_range``."""
         c = self.config
         lo, hi = c.g_window_s
+        if self.tiles[0][0][0].cells is None:  # inside the window by construction: no checks
+            write_ideal(np.ascontiguousarray(w), w_range, lo, hi, g_ref, self.g_per_weight,
+                        self._geometry, self._offsets, self._ideal_g)  # fmt: skip
+            for array in self.arrays:
+                array._cache.clear()
+                array._transfer.clear()
+            return []
+        w = np.clip(w.astype(np.float64), -w_range, w_range)
         results = []
         for ri, r0 in enumerate(self._row_starts):
             for ci, c0 in enumerate(self._col_starts):
@@ -489,18 +525,6 @@ class TiledMatrix:
             # with, a quarter of the memory to scan; kept equal to the cells' own targets
             self._targets = self._pool.buffers["_target"].astype(np.int16)
             self._changed: tuple[np.ndarray, ...] | None = None
-            pairs = self.config.mapping == "differential"
-            self._groups = np.array([(k, k + 1) if pairs else (k, -1)
-                                     for k in range(0, len(arrays), 2 if pairs else 1)],
-                                    dtype=np.int64).reshape(-1, 2)  # fmt: skip
-            self._geometry = np.array(
-                [(r0, c0, a.rows, a.cols - (self.config.mapping == "reference"),
-                  WITH_REFERENCE if self.config.mapping == "reference" else side)
-                 for r0, row in zip(self._row_starts, self.tiles, strict=True)
-                 for c0, pair in zip(self._col_starts, row, strict=True)
-                 for side, a in zip((POSITIVE, NEGATIVE), pair, strict=False)],
-                dtype=np.int64,
-            )  # fmt: skip
         t = self.config.read_time_s
         off = self._pool.offsets
         for k, (a, view) in enumerate(zip(arrays, self._pool_views, strict=True)):

@@ -539,3 +539,29 @@ def test_read_maps_updated_in_place_equal_a_fresh_assembly(precision):
     for part_kept, part_fresh in zip(kept[60.0], fresh[60.0], strict=True):
         for a, b in zip(part_kept, part_fresh, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+def test_ideal_devices_are_written_as_the_mapping_says(mapping):
+    """Ideal conductances (one kernel for all arrays) against the mapping written out per array
+    in numpy, bit for bit, on odd shapes across tiles."""
+    config = CrossbarConfig.ideal(mapping=mapping, tile_rows=32, tile_cols=24)
+    m = TiledMatrix(_w((50, 70)), config, rng=0)
+    w = _w((50, 70), 1)
+    m.program(w)
+    lo, hi = config.g_window_s
+    _, g_ref, span = m._window()
+    gpw = span / m.weight_range
+    wc = np.clip(w, -m.weight_range, m.weight_range)
+    for ri, r0 in enumerate(m._row_starts):
+        for ci, c0 in enumerate(m._col_starts):
+            arrays = m.tiles[ri][ci]
+            n_out = arrays[0].cols - (mapping == "reference")
+            block = wc[c0 : c0 + n_out, r0 : r0 + arrays[0].rows].T
+            if mapping == "differential":
+                expected = (lo + np.maximum(block, 0) * gpw, lo + np.maximum(-block, 0) * gpw)
+            else:
+                ref = np.full((block.shape[0], 1), g_ref)
+                expected = (np.hstack([g_ref + block * gpw, ref]),)
+            for array, target in zip(arrays, expected, strict=True):
+                np.testing.assert_array_equal(array.conductance(), np.clip(target, lo, hi))
