@@ -46,7 +46,14 @@ from ._mvm_kernels import (
     read_out32_tile,
     weight_levels,
 )
-from ._write_kernels import NEGATIVE, POSITIVE, WITH_REFERENCE, write_ideal, write_on_change
+from ._write_kernels import (
+    NEGATIVE,
+    POSITIVE,
+    WITH_REFERENCE,
+    write_ideal,
+    write_on_change,
+    write_pairs_on_change,
+)
 from .config import CrossbarConfig
 
 __all__ = ["CrossbarArray", "MVMStats", "TiledMatrix"]
@@ -473,41 +480,77 @@ class TiledMatrix:
         differential = c.mapping == "differential"
         n = pool.n_cells
         n_arrays = len(pool.populations)
-        if self._changed is None or self._changed[0].size != n:
+        if self._changed is None:
             # kept between calls: fresh multi-megabyte arrays cost page faults every step
-            self._changed = (
-                *(np.empty(n, dtype=np.int64) for _ in range(5)),  # scan, its levels, cells,
-                np.empty(n, dtype=np.int32), np.empty(n, dtype=np.bool_),  # levels, pops; results
-                np.zeros(n_arrays, dtype=np.int64), np.zeros(n_arrays + 1, dtype=np.int64),
-                # each array's levels by column; rows padded: no power-of-two stride
-                np.empty((n_arrays, c.tile_cols + 1, c.tile_rows + 8), dtype=np.int16),
-            )  # fmt: skip
-        (scan, scan_levels, found, found_levels, pops, iterations, converged, counts, bounds,
-         scratch) = self._changed  # fmt: skip
+            self._changed = {
+                "cells": np.empty(n, dtype=np.int64), "levels": np.empty(n, dtype=np.int64),
+                "pops": np.empty(n, dtype=np.int64), "where": np.empty(n, dtype=np.int64),
+                "iterations": np.empty(n, dtype=np.int32),
+                "converged": np.empty(n, dtype=np.bool_),
+            }  # fmt: skip
+            if differential:  # the scan in the weights' layout
+                self._changed.update(
+                    counts=np.zeros(self.out_features, dtype=np.int64),
+                    bounds=np.zeros(self.out_features + 1, dtype=np.int64),
+                    wanted=np.empty_like(self._pair_targets),
+                )  # fmt: skip
+            else:  # the scan array by array
+                self._changed.update(
+                    counts=np.zeros(n_arrays, dtype=np.int64),
+                    bounds=np.zeros(n_arrays + 1, dtype=np.int64),
+                    scan_levels=np.empty(n, dtype=np.int64),
+                    # each array's levels by column; rows padded: no power-of-two stride
+                    scratch=np.empty((n_arrays, c.tile_cols + 1, c.tile_rows + 8),
+                                     dtype=np.int16),
+                )  # fmt: skip
+        b = self._changed
         ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
         maps = self._maps_to_update()
         dg3, sq3, sq_bits = maps if maps is not None else (_NO_BLOCK, _NO_BLOCK, _NO_BITS)
-        write_on_change(
-            np.ascontiguousarray(w), w_range, c.g_window_s[0] if differential else g_ref,
-            self.g_per_weight, levels[0], 1.0 / cells0.even_level_step, levels.size - 1,
-            self._geometry, pool.offsets, self._groups, ref_level, self._targets, scan,
-            scan_levels, counts, bounds, found, found_levels, pops, iterations, converged,
-            pool.program_state((c.read_time_s, cond)), cond, dg3, sq3, c.tile_rows, sq_bits,
-            maps is not None, scratch,
-        )  # fmt: skip
+        state = pool.program_state((c.read_time_s, cond))
+        if differential:
+            total = write_pairs_on_change(
+                np.ascontiguousarray(w), w_range, c.g_window_s[0], self.g_per_weight, levels[0],
+                1.0 / cells0.even_level_step, levels.size - 1, c.tile_rows, self._per_tile,
+                len(self._col_starts), self._geometry, pool.offsets, self._pair_targets,
+                b["wanted"], b["counts"], b["bounds"], b["cells"], b["levels"], b["pops"],
+                b["where"], b["iterations"], b["converged"], state, cond, dg3, sq3, sq_bits,
+                maps is not None,
+            )  # fmt: skip
+        else:
+            total = write_on_change(
+                np.ascontiguousarray(w), w_range, g_ref, self.g_per_weight, levels[0],
+                1.0 / cells0.even_level_step, levels.size - 1, self._geometry, pool.offsets,
+                self._groups, ref_level, self._targets, b["where"], b["scan_levels"],
+                b["counts"], b["bounds"], b["cells"], b["levels"], b["pops"], b["iterations"],
+                b["converged"], state, cond, dg3, sq3, c.tile_rows, sq_bits, maps is not None,
+                b["scratch"],
+            )  # fmt: skip
         self._updated = maps is not None
         if maps is not None:
             self._finish_update()
-        results = []
+        return self._results(b["cells"][:total], b["levels"][:total], b["pops"][:total],
+                             b["iterations"][:total], b["converged"][:total], report)  # fmt: skip
+
+    def _results(self, cells: np.ndarray, levels: np.ndarray, pops: np.ndarray,
+                 iterations: np.ndarray, converged: np.ndarray,
+                 report: bool) -> list[ProgramResult]:  # fmt: skip
+        """The written arrays' caches dropped; with ``report``, one ``ProgramResult`` per written
+        array, its cells in increasing order (as array-by-array programming reports them)."""
         arrays = self.arrays
-        for a in np.flatnonzero(counts):
+        written = np.flatnonzero(np.bincount(pops, minlength=len(arrays)))
+        for a in written:
             arrays[a]._transfer.clear()
-            if report:
-                part = slice(bounds[a], bounds[a + 1])
-                results.append(ProgramResult(found[part] - pool.offsets[a],
-                                             found_levels[part].copy(), iterations[part].copy(),
-                                             converged[part].copy()))  # fmt: skip
-        return results
+        if not report:
+            return []
+        order = np.lexsort((cells, pops))
+        cells, levels, pops = cells[order], levels[order], pops[order]
+        iterations, converged = iterations[order], converged[order]
+        bounds = np.searchsorted(pops, np.concatenate([written, [len(arrays)]]))
+        offsets = self._pool.offsets
+        return [ProgramResult(cells[lo:hi] - offsets[a], levels[lo:hi], iterations[lo:hi],
+                              converged[lo:hi])
+                for a, lo, hi in zip(written, bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
 
     def _cell_pool(self) -> tuple[CellPool, np.ndarray]:
         """The arrays' cells as one pool (made again when they were replaced, e.g. by
@@ -522,9 +565,19 @@ class TiledMatrix:
             self._pool_views = [self._pool_g[off[k] : off[k + 1]].reshape(a.rows, a.cols)
                                 for k, a in enumerate(arrays)]  # fmt: skip
             # the cells' target levels as int16 (levels <= 1024): what write-on-change compares
-            # with, a quarter of the memory to scan; kept equal to the cells' own targets
-            self._targets = self._pool.buffers["_target"].astype(np.int16)
-            self._changed: tuple[np.ndarray, ...] | None = None
+            # with, a quarter of the memory to scan; kept equal to the cells' own targets. For
+            # differential pairs in the weights' layout, (G+/G-, out, in): the scan reads it
+            # along the weights' rows
+            self._targets = np.empty(0, dtype=np.int16)
+            self._pair_targets = np.empty((2, 0, 0), dtype=np.int16)
+            if self.config.mapping == "differential":
+                self._pair_targets = np.empty((2, self.out_features, self.in_features),
+                                              dtype=np.int16)  # fmt: skip
+            else:
+                self._targets = np.empty(self._pool.n_cells, dtype=np.int16)
+            for k in range(len(arrays)):
+                self._copy_targets(k)
+            self._changed: dict[str, np.ndarray] | None = None
         t = self.config.read_time_s
         off = self._pool.offsets
         for k, (a, view) in enumerate(zip(arrays, self._pool_views, strict=True)):
@@ -532,10 +585,18 @@ class TiledMatrix:
             if a._cache.get(t) is not view:
                 cast(MultiLevelRRAM, a.cells).conductance(t, out=view.reshape(-1))
                 a._cache = {t: view}
-                self._targets[off[k] : off[k + 1]] = self._pool.buffers["_target"][
-                    off[k] : off[k + 1]
-                ]
+                self._copy_targets(k)
         return self._pool, self._pool_g
+
+    def _copy_targets(self, k: int) -> None:
+        """Array ``k``'s target levels into the copies write-on-change compares with."""
+        off = self._pool.offsets
+        own = self._pool.buffers["_target"][off[k] : off[k + 1]]
+        if self._pair_targets.size:
+            r0, c0, rows, n_out, side = self._geometry[k]
+            self._pair_targets[side, c0 : c0 + n_out, r0 : r0 + rows] = own.reshape(rows, n_out).T
+        else:
+            self._targets[off[k] : off[k + 1]] = own
 
     def _wanted_levels(self, w: np.ndarray, w_range: float,
                        g_ref: float) -> tuple[tuple[np.ndarray, ...], int]:  # fmt: skip
