@@ -439,26 +439,26 @@ def test_ir_drop_reads_are_the_exact_circuit_and_follow_reprogramming(mapping):
 # -- pooled programming: one kernel call for all arrays, the same draws as array by array ---------
 
 
-def _program_sequence(pooled, mapping, monkeypatch, reload_at=None):
+def _program_sequence(pooled, mapping, monkeypatch, reload_at=None, shape=(50, 70)):
     import crossbar.array as ca
 
     monkeypatch.setattr(ca, "POOLED_PROGRAMMING", pooled)
     config = CrossbarConfig(mapping=mapping, tile_rows=32, tile_cols=24,
                             device=MultiLevelParams(stuck_fraction=0.05))  # fmt: skip
     rng = np.random.default_rng(0)
-    m = TiledMatrix(rng.uniform(-1, 1, (50, 70)), config, rng=3)
+    m = TiledMatrix(rng.uniform(-1, 1, shape), config, rng=3)
     outputs = []
     for step in range(4):
         if step == reload_at:  # fresh device objects: the pool is made again
             meta, arrays = m.state()
             m.load_state(meta, {k: v.copy() for k, v in arrays.items()})
         # small moves: most cells keep their level (write-on-change)
-        w = np.clip(m.effective_weight(60.0) + rng.normal(0, 0.2, (50, 70)), -1, 1)
+        w = np.clip(m.effective_weight(60.0) + rng.normal(0, 0.2, shape), -1, 1)
         results = m.program(w.astype(np.float32) if step % 2 else w)  # float32 is used exactly
         outputs += [
-            np.concatenate([r.cells for r in results]),
-            np.concatenate([r.iterations for r in results]),
-            m.matvec(rng.uniform(-1, 1, (5, 70))),
+            np.concatenate([r.cells for r in results] or [np.zeros(0, np.int64)]),
+            np.concatenate([r.iterations for r in results] or [np.zeros(0, np.int32)]),
+            m.matvec(rng.uniform(-1, 1, (5, shape[1]))),
             m.effective_weight(60.0),
         ]
         cells_read = [a.conductance() for a in m.arrays]
@@ -473,6 +473,19 @@ def test_pooled_programming_equals_array_by_array_bit_for_bit(mapping, reload_at
     out_p, arrays_p, meta_p = _program_sequence(True, mapping, monkeypatch, reload_at)
     out_a, arrays_a, meta_a = _program_sequence(False, mapping, monkeypatch, reload_at)
     assert 0 < out_p[0].size < 50 * 70  # write-on-change wrote some cells, not all
+    for x, y in zip(out_p, out_a, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert meta_p == meta_a and arrays_p.keys() == arrays_a.keys()
+    for k in arrays_p:
+        np.testing.assert_array_equal(arrays_p[k], arrays_a[k])
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+@pytest.mark.parametrize("shape", [(1, 1), (130, 3), (3, 130)])
+def test_pooled_programming_on_odd_shapes(mapping, shape, monkeypatch):
+    """One output, one input, a column or a row of tiles: still the array-by-array draws."""
+    out_p, arrays_p, meta_p = _program_sequence(True, mapping, monkeypatch, shape=shape)
+    out_a, arrays_a, meta_a = _program_sequence(False, mapping, monkeypatch, shape=shape)
     for x, y in zip(out_p, out_a, strict=True):
         np.testing.assert_array_equal(x, y)
     assert meta_p == meta_a and arrays_p.keys() == arrays_a.keys()
