@@ -319,13 +319,10 @@ class TiledMatrix:
 
     def _layout(self) -> None:
         """Where every array sits (``_geometry``: first input row, first output, rows, outputs,
-        side; ``_groups``: the arrays read together) and, for ideal devices, one buffer that the
-        arrays' conductances view (written by one kernel call per programming)."""
+        side) and, for ideal devices, one buffer that the arrays' conductances view (written by
+        one kernel call per programming)."""
         arrays = self.arrays
         reference = self.config.mapping == "reference"
-        self._groups = np.array([(k, -1) if reference else (k, k + 1)
-                                 for k in range(0, len(arrays), 1 if reference else 2)],
-                                dtype=np.int64).reshape(-1, 2)  # fmt: skip
         self._geometry = np.array(
             [(r0, c0, a.rows, a.cols - reference, WITH_REFERENCE if reference else side)
              for r0, row in zip(self._row_starts, self.tiles, strict=True)
@@ -504,7 +501,6 @@ class TiledMatrix:
                                      dtype=np.int16),
                 )  # fmt: skip
         b = self._changed
-        ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
         maps = self._maps_to_update()
         dg3, sq3, sq_bits = maps if maps is not None else (_NO_BLOCK, _NO_BLOCK, _NO_BITS)
         state = pool.program_state((c.read_time_s, cond))
@@ -518,13 +514,13 @@ class TiledMatrix:
                 maps is not None,
             )  # fmt: skip
         else:
+            ref_level = int(cells0.nearest_level(np.array([g_ref]))[0])
             total = write_on_change(
                 np.ascontiguousarray(w), w_range, g_ref, self.g_per_weight, levels[0],
                 1.0 / cells0.even_level_step, levels.size - 1, self._geometry, pool.offsets,
-                self._groups, ref_level, self._targets, b["where"], b["scan_levels"],
-                b["counts"], b["bounds"], b["cells"], b["levels"], b["pops"], b["iterations"],
-                b["converged"], state, cond, dg3, sq3, c.tile_rows, sq_bits, maps is not None,
-                b["scratch"],
+                ref_level, self._targets, b["where"], b["scan_levels"], b["counts"],
+                b["bounds"], b["cells"], b["levels"], b["pops"], b["iterations"],
+                b["converged"], state, b["scratch"],
             )  # fmt: skip
         self._updated = maps is not None
         if maps is not None:
@@ -579,7 +575,6 @@ class TiledMatrix:
                 self._copy_targets(k)
             self._changed: dict[str, np.ndarray] | None = None
         t = self.config.read_time_s
-        off = self._pool.offsets
         for k, (a, view) in enumerate(zip(arrays, self._pool_views, strict=True)):
             # an array programmed directly (program_levels) dropped its cache: take its state
             if a._cache.get(t) is not view:
@@ -820,8 +815,8 @@ class TiledMatrix:
         y = np.empty((n_b, self.out_features))
         fast = _fast_reads(c, n_b) if noisy and not n_t else None
         if fast is not None:
-            v = self._read_fast(xx, scale, levels if fast == "fixed_point" else 0, dg, t, key,
-                                qmax, to_weight, y)  # fmt: skip
+            v = self._read_fast(xx, scale, levels if fast == "fixed_point" else 0, t, key, qmax,
+                                to_weight, y)  # fmt: skip
         else:
             v, v2, mean, var = self._workspace(n_b, dtype, noisy)
             dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, _NO_CODES)
@@ -848,9 +843,9 @@ class TiledMatrix:
         self._last_stats = None
         return y[0] if single else y
 
-    def _read_fast(self, xx: np.ndarray, scale: np.ndarray, levels: int,
-                       dg: list[np.ndarray], t: float, key: np.uint64, qmax: int,
-                       to_weight: np.ndarray, y: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _read_fast(self, xx: np.ndarray, scale: np.ndarray, levels: int, t: float,
+                   key: np.uint64, qmax: int, to_weight: np.ndarray,
+                   y: np.ndarray) -> np.ndarray:  # fmt: skip
         """The noisy read of differential tiles in the fast arithmetic (``y`` written).
 
         Mean currents: with ``levels`` (a DAC of at most 127 codes, and a batch large enough to
@@ -914,31 +909,28 @@ class TiledMatrix:
 
     def _fast_maps_of(self, dg: list[np.ndarray], sq: list[np.ndarray], step: np.ndarray,
                       levels: int) -> _FastMaps:  # fmt: skip
-        """:meth:`_fast_maps` from assembled maps (float32 ``ΔG`` operands are views of ``dg``:
-        in-place updates reach them; the bfloat16 squares are updated through ``sq_bits``)."""
+        """:meth:`_fast_maps` from assembled maps (the float32 ``ΔG`` operand is a view of the
+        assembled block: in-place updates reach it; the bfloat16 squares are updated through
+        ``sq_bits``)."""
         import torch
 
         rows, cols = self.config.tile_rows, self.out_features
         n_terms = _FIXED_POINT_DIGITS if levels else 1
         weights = np.ones((len(dg), n_terms * cols), np.float32)
-        new_digits, sq_bf = [], []
+        digits = []
         sq_bf3 = torch.zeros((len(dg), rows, cols), dtype=torch.bfloat16)  # zero past last input
         for ri, (d, s) in enumerate(zip(dg, sq, strict=True)):
             sq_bf3[ri, : s.shape[0]] = torch.from_numpy(np.asarray(s, dtype=np.float32))
-            sq_bf.append(sq_bf3[ri])
             if levels:
                 q = np.zeros((rows, n_terms * cols), dtype=np.int8)
                 w = np.empty(n_terms * cols)
                 fixed_point_terms(d, n_terms, q[: d.shape[0]], w)
-                new_digits.append(torch.from_numpy(q))
+                digits.append(torch.from_numpy(q))
                 # codes -> volts: v = code * v_read / levels
                 weights[ri] = w * (self.config.dac.v_read_v / levels)
-            else:
-                new_digits.append(torch.from_numpy(d))  # a view: follows in-place updates
         bits = sq_bf3.view(torch.int16).numpy().view(np.uint16)
-        blocks = None if levels else torch.from_numpy(self._blocks[0])  # ΔG of all row tiles
-        return _FastMaps(new_digits, weights, sq_bf, blocks=blocks, sq_blocks=sq_bf3,
-                         sq_bits=bits, **self._fast_steps(step))  # fmt: skip
+        blocks = None if levels else torch.from_numpy(self._blocks[0])  # a view: follows updates
+        return _FastMaps(digits, weights, blocks, sq_bf3, bits, **self._fast_steps(step))
 
     @staticmethod
     def _fast_steps(step: np.ndarray) -> dict[str, np.ndarray]:
@@ -1085,7 +1077,6 @@ class TiledMatrix:
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
-_NONE = np.empty(0, dtype=np.int64)
 _NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
 _NO_BLOCK = np.empty((0, 0, 0), dtype=np.float32)
 
@@ -1104,11 +1095,10 @@ _FIXED_POINT_DIGITS = 2
 class _FastMaps:
     """Operands of the fast read (:meth:`TiledMatrix._read_fast`), per row tile."""
 
-    digits: list[Any]  # int8 (rows, T * C) fixed-point digits of ΔG, or float32 ΔG (T = 1)
+    digits: list[Any]  # per row tile int8 (tile_rows, T * C) fixed-point digits of ΔG (T = 2)
     weights: np.ndarray  # (R, T * C) float32 weight of each digit (volts per code included)
-    sq: list[Any]  # bfloat16 (tile_rows, C): G+**2 + G-**2, zero rows past the last input
-    blocks: Any  # float32 ΔG of all row tiles, (R, tile_rows, C) (None with digits)
-    sq_blocks: Any  # bfloat16 squares of all row tiles, (R, tile_rows, C)
+    blocks: Any  # without digits (T = 1): float32 ΔG of all row tiles, (R, tile_rows, C)
+    sq_blocks: Any  # bfloat16 G+**2 + G-**2 of all row tiles, zero rows past the last input
     sq_bits: np.ndarray  # the same, as uint16 bits (updated in place)
     step: np.ndarray  # (R, C) float32 ADC steps
     inv_step: np.ndarray  # their float32 reciprocals (0 where the step is 0)
@@ -1123,9 +1113,10 @@ def native_bfloat16() -> bool:
     return bool(features.get("avx512bf16", False) or features.get("amx-bf16", False))
 
 
-#: "auto" reads this many input vectors or more at once in the fast arithmetic: its operands are
-#: prepared once per programmed state, which costs about as much as reading ~100 vectors, so
-#: small batches (training steps, which reprogram between reads) stay float32.
+#: "auto" reads this many input vectors or more at once with integer mean products: their
+#: fixed-point operands are prepared once per programmed state, which costs about as much as
+#: reading ~100 vectors, so smaller batches (training steps, which reprogram between reads) take
+#: float32 mean products, whose operand is the assembled ΔG itself.
 FAST_READ_MIN_BATCH = 128
 
 
