@@ -3,7 +3,7 @@
 The baseline assembles the nodal matrix, factorizes it once with ``scipy.sparse.linalg.splu`` and
 solves the 64 right-hand sides (the same reference the tests use). Ours is
 ``crossbar.ir_drop.solve`` in ``"exact"`` and ``"fast"`` modes (conjugate gradients) and
-``"direct"`` (block elimination, one thread). One thread on our side (scipy's
+``"direct"`` (nested dissection, what the default ``"auto"`` mode takes for 64 vectors). One thread on our side (scipy's
 SuperLU is single-threaded); two threads reported separately. Prints the speed-up and the
 relative error of each mode against the direct solve.
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
 
+from ._blas import potrf_lower, syrk_lower_t, trsm_left_lower
+
 _TILE = 32  # transpose tile: two 32 x 32 float64 tiles stay in L1
 
 
@@ -212,54 +214,143 @@ def pcg_solve(v, g, gt, dw, db, cw, iw, cb, ib, gw, gb, tol, max_iter, n_chunks,
             estimate[k] = change
 
 
-@jit
-def row_schur(gi, gw, gb, first, p_prev, s, x0):
-    """One word line of the direct elimination (:func:`crossbar.ir_drop.transfer_matrix`).
+# --- nested dissection (:func:`crossbar.ir_drop.transfer_matrix`) ------------------------------
+#
+# A box of sites [i0, i1) x [j0, j1) is reduced to its ports, the nodes with a wire leaving the
+# box, in the order L (word-line nodes of its first column), R (of its last column; absent at the
+# array's right edge), T (bit-line nodes of its first row; absent at the array's top edge), B (of
+# its last row). Each node's full matrix is an (n, n) column-major buffer holding the ports first
+# and the nodes to eliminate last; only its lower triangle is used and, after the elimination, its
+# leading (e, e) block holds the box's Schur complement.
 
-    With ``A`` the word line's tridiagonal nodal matrix (diagonal ``gw (2, ..., 2, 1) + gi``,
-    off-diagonals ``-gw``): ``x0 = A^{-1} e_0``, and the upper triangle of
-    ``s = diag(gi) - diag(gi) A^{-1} diag(gi) + gb (1 if first else 2) I - gb^2 p_prev`` (only
-    ``p_prev``'s upper triangle is read; ``first``: no previous row). ``A^{-1} diag(gi)`` is one
-    LDL^T factorization of ``A`` and forward/back substitutions run with the right-hand sides in
-    the inner loop (SIMD), where LAPACK's ``dpttrs`` takes them one by one."""
-    n = gi.size
-    d = np.empty(n)  # LDL^T: d the pivots, mult the subdiagonal multipliers
-    mult = np.empty(n)
-    d[0] = (2.0 * gw if n > 1 else gw) + gi[0]
-    for k in range(1, n):
-        mult[k] = -gw / d[k - 1]
-        d[k] = (2.0 * gw if k < n - 1 else gw) + gi[k] + mult[k] * gw
-    # x = A^{-1} [diag(gi) | e_0], columns in the inner loop; y = L^{-1} rhs, x = L^{-T} D^{-1} y
-    y = np.zeros((n, n + 1))
-    for k in range(n):
-        if k > 0:
-            prev = y[k - 1]
-            row = y[k]
-            lk = mult[k]
-            for c in range(n + 1):  # prev[k] is 0: column k's right-hand side starts at row k
-                row[c] = -lk * prev[c]
-        y[k, k] += gi[k]
-        if k == 0:
-            y[0, n] = 1.0
-    for k in range(n - 1, -1, -1):
-        row = y[k]
-        inv = 1.0 / d[k]
-        if k < n - 1:
-            nxt = y[k + 1]
-            lk = mult[k + 1]
-            for c in range(n + 1):
-                row[c] = row[c] * inv - lk * nxt[c]
+LEAF, MERGE_COLUMNS, MERGE_ROWS = 0, 1, 2
+PLAN_KIND, PLAN_I0, PLAN_I1, PLAN_J0, PLAN_J1, PLAN_DEPTH, PLAN_SLOT = 0, 1, 2, 3, 4, 5, 6
+PLAN_A, PLAN_B, PLAN_N, PLAN_E, PLAN_WIDTH = 7, 8, 9, 10, 11
+
+
+@jit
+def _port_sizes(i0, i1, j0, j1, m, n):
+    """Sizes of a box's L, R, T and B port groups."""
+    h = i1 - i0
+    w = j1 - j0
+    return h, (h if j1 < n else 0), (w if i0 > 0 else 0), w
+
+
+@jit
+def _link(buf, base, n, p, q, c):
+    """Add a conductance ``c`` between positions ``p`` and ``q`` (lower triangle only)."""
+    lo, hi = min(p, q), max(p, q)
+    buf[base + p * n + p] += c
+    buf[base + q * n + q] += c
+    buf[base + lo * n + hi] -= c
+
+
+@jit
+def _fill_leaf(g, gw, gb, row, buf, base, n, pos_w, pos_b):
+    """The nodal matrix of a leaf box (its own wires and cells only), ports first."""
+    m_all, n_all = g.shape
+    i0, i1, j0, j1 = row[PLAN_I0], row[PLAN_I1], row[PLAN_J0], row[PLAN_J1]
+    h, w = i1 - i0, j1 - j0
+    sl, sr, st, sb = _port_sizes(i0, i1, j0, j1, m_all, n_all)
+    nxt = sl + sr + st + sb  # interior nodes follow the ports
+    for i in range(h):
+        for j in range(w):
+            if j == 0:
+                pos_w[i, j] = i
+            elif j == w - 1 and sr > 0:
+                pos_w[i, j] = sl + i
+            else:
+                pos_w[i, j] = nxt
+                nxt += 1
+            if i == h - 1:
+                pos_b[i, j] = sl + sr + st + j
+            elif i == 0 and st > 0:
+                pos_b[i, j] = sl + sr + j
+            else:
+                pos_b[i, j] = nxt
+                nxt += 1
+    for i in range(h):
+        for j in range(w):
+            if j + 1 < w:
+                _link(buf, base, n, pos_w[i, j], pos_w[i, j + 1], gw)
+            if i + 1 < h:
+                _link(buf, base, n, pos_b[i, j], pos_b[i + 1, j], gb)
+            _link(buf, base, n, pos_w[i, j], pos_b[i, j], g[i0 + i, j0 + j])
+
+
+@jit
+def _child_map(plan, k, parent, first, m_all, n_all, out):
+    """Where each port of child ``k`` goes in its parent's matrix (``first``: the left / upper
+    child)."""
+    ci0, ci1, cj0, cj1 = plan[k, PLAN_I0], plan[k, PLAN_I1], plan[k, PLAN_J0], plan[k, PLAN_J1]
+    cl, cr, ct, cb = _port_sizes(ci0, ci1, cj0, cj1, m_all, n_all)
+    pi0, pi1, pj0, pj1 = parent[PLAN_I0], parent[PLAN_I1], parent[PLAN_J0], parent[PLAN_J1]
+    pl, pr, pt, pb = _port_sizes(pi0, pi1, pj0, pj1, m_all, n_all)
+    e = pl + pr + pt + pb
+    off_r, off_t, off_b = pl, pl + pr, pl + pr + pt
+    columns = parent[PLAN_KIND] == MERGE_COLUMNS
+    # the child's L, R, T, B destinations: start of a run of consecutive positions, or -1
+    if columns:
+        shift = 0 if first else cj0 - pj0  # the right child's T / B follow the left child's
+        dst_l = 0 if first else e + cl
+        dst_r = e if first else off_r
+        dst_t, dst_b = off_t + shift, off_b + shift
+    else:
+        shift = 0 if first else ci0 - pi0
+        dst_l, dst_r = shift, off_r + shift
+        dst_t = off_t if first else e + cb
+        dst_b = e if first else off_b
+    k0 = 0
+    for size, dst in ((cl, dst_l), (cr, dst_r), (ct, dst_t), (cb, dst_b)):
+        for t in range(size):
+            out[k0 + t] = dst + t
+        k0 += size
+    return k0
+
+
+@jit
+def nd_schur(g, gw, gb, plan, offsets, buf, pos_w, pos_b, port_map):
+    """Reduce the whole array to its driver and amplifier ports by nested dissection.
+
+    ``plan`` lists the boxes in post-order (children before their parent); a box at depth d is
+    kept in slot ``plan[k, PLAN_SLOT]`` of depth d (``offsets[d, slot]`` into ``buf``) until its
+    parent, one level up, has read it, so buffers are reused level by level. Returns LAPACK's
+    ``info`` of a failed factorization (index of the box in ``info // 2**32``) or 0.
+    """
+    m_all, n_all = g.shape
+    for k in range(plan.shape[0]):
+        row = plan[k]
+        n = row[PLAN_N]
+        e = row[PLAN_E]
+        base = offsets[row[PLAN_DEPTH], row[PLAN_SLOT]]
+        buf[base : base + n * n] = 0.0
+        if row[PLAN_KIND] == LEAF:
+            _fill_leaf(g, gw, gb, row, buf, base, n, pos_w, pos_b)
         else:
-            for c in range(n + 1):
-                row[c] *= inv
-    for k in range(n):
-        x0[k] = y[k, n]
-    base = gb if first else 2.0 * gb
-    for i in range(n):
-        si = s[i]
-        yi = y[i]
-        pi = p_prev[i]
-        g = gi[i]
-        for j in range(i, n):
-            si[j] = -g * yi[j] - (0.0 if first else gb * gb * pi[j])
-        si[i] += g + base
+            for first in (True, False):
+                child = row[PLAN_A] if first else row[PLAN_B]
+                c_base = offsets[plan[child, PLAN_DEPTH], plan[child, PLAN_SLOT]]
+                c_n = plan[child, PLAN_N]
+                c_e = _child_map(plan, child, row, first, m_all, n_all, port_map)
+                for c in range(c_e):
+                    pc = port_map[c]
+                    src = c_base + c * c_n
+                    for r in range(c, c_e):
+                        pr = port_map[r]
+                        if pr >= pc:
+                            buf[base + pc * n + pr] = buf[src + r]
+                        else:
+                            buf[base + pr * n + pc] = buf[src + r]
+            s = (n - e) // 2  # the two children's facing ports, joined pairwise by wires
+            wire = gw if row[PLAN_KIND] == MERGE_COLUMNS else gb
+            for t in range(s):
+                _link(buf, base, n, e + t, e + s + t, wire)
+        s = n - e
+        if s > 0:
+            addr = buf.ctypes.data + 8 * base
+            info = potrf_lower(addr + 8 * (e * n + e), s, n)
+            if info != 0:
+                return k * 2**32 + info
+            trsm_left_lower(s, e, addr + 8 * (e * n + e), n, addr + 8 * e, n)
+            syrk_lower_t(e, s, addr + 8 * e, n, addr, n)
+    return 0

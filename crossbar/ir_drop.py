@@ -7,16 +7,23 @@ and the last cell to the amplifier. Cell ``(i, j)`` is ``G[i, j]`` between word-
 ``(i, j)`` and bit-line node ``(i, j)``. The outputs are the currents into the amplifiers.
 
 Kirchhoff's current law at the ``2 M N`` nodes gives ``A x = b`` with ``A`` the symmetric
-positive-definite conductance Laplacian of the network. It is solved by conjugate gradients
-preconditioned with a symmetric block Gauss-Seidel sweep by lines (every word line, then every bit
-line, then every word line again, each an exact tridiagonal solve whose factorization depends
-only on ``G`` and the wire resistances and is computed once per call). About 4-12 iterations
-reach the ``"exact"`` tolerance for 256 x 256 arrays with 0.1-10 ohm segments, where a plain line
-relaxation (CrossSim's approach) needs hundreds of sweeps.
+positive-definite conductance Laplacian of the network. Two solvers:
+
+- direct (:func:`transfer_matrix`): nested dissection reduces the network to its ``M + N``
+  driver and amplifier ports (dense Schur complements of boxes of sites, merged pairwise), exact
+  to rounding, in ``O((M N)^{3/2})`` operations whatever the wire resistance; input vectors then
+  cost one dense ``(M + N)`` triangular solve each.
+- iterative: conjugate gradients preconditioned with a symmetric block Gauss-Seidel sweep by
+  lines (every word line, then every bit line, then every word line again, each an exact
+  tridiagonal solve whose factorization depends only on ``G`` and the wire resistances and is
+  computed once per call). About 4-13 iterations reach the ``"exact"`` tolerance for 256 x 256
+  arrays with 0.1-10 ohm segments, where a plain line relaxation (CrossSim's approach) needs
+  hundreds of sweeps. Cheaper than the direct solver for a few input vectors.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numba
@@ -24,7 +31,7 @@ import numpy as np
 
 from devices import InvalidParameterError
 
-from ._ir_kernels import pcg_solve, row_schur
+from ._ir_kernels import pcg_solve
 
 __all__ = ["MODES", "TOLERANCES", "IRDropResult", "solve", "transfer_matrix"]
 
@@ -33,10 +40,17 @@ __all__ = ["MODES", "TOLERANCES", "IRDropResult", "solve", "transfer_matrix"]
 #: 1e-6); ``"fast"``: 1e-3, measured errors up to ~1e-4 (``docs/crossbar.md``).
 TOLERANCES = {"exact": 1e-7, "fast": 1e-3}
 
-#: Solver modes: conjugate gradients to a tolerance (``"exact"``, ``"fast"``), or the direct
-#: block elimination (``"direct"``, exact to rounding; its cost does not depend on the wire
-#: resistance and grows slowly with the number of input vectors).
-MODES = ("exact", "fast", "direct")
+#: Solver modes: conjugate gradients to a tolerance (``"exact"``, ``"fast"``), the direct
+#: nested dissection (``"direct"``, exact to rounding; its cost does not depend on the wire
+#: resistance and grows slowly with the number of input vectors), or ``"auto"``: direct from
+#: :data:`AUTO_DIRECT_MIN_VECTORS` input vectors on, ``"exact"`` below.
+MODES = ("auto", "exact", "fast", "direct")
+
+#: ``"auto"`` takes the direct solver from this many input vectors on. Measured at one thread on
+#: 256 x 256 arrays (``python benchmarks/bench_ir_drop.py``): the direct solve costs about as
+#: much as 25 conjugate-gradient solves at 0.1 ohm per segment (4 iterations each) and 8 at
+#: 10 ohm (13 iterations); 16 is in between (decision, docs/crossbar.md).
+AUTO_DIRECT_MIN_VECTORS = 16
 
 
 class IRDropResult(np.ndarray):
@@ -84,7 +98,7 @@ def solve(
     v: Any,
     r_wl: float,
     r_bl: float,
-    mode: str = "exact",
+    mode: str = "auto",
     tol: float | None = None,
     max_iter: int = 500,
 ) -> IRDropResult:
@@ -98,10 +112,12 @@ def solve(
         Word-line driver voltages (volts).
     r_wl, r_bl : float
         Resistance of one word-line / bit-line segment (ohm), > 0.
-    mode : {"exact", "fast", "direct"}
+    mode : {"auto", "exact", "fast", "direct"}
         Conjugate gradients to the stopping tolerance 1e-7 (``"exact"``) or 1e-3 (``"fast"``), see
-        :data:`TOLERANCES`; or the direct block elimination (``"direct"``, see
-        :func:`transfer_matrix`; ``iterations`` and ``estimated_error`` are then 0).
+        :data:`TOLERANCES`; the direct nested dissection (``"direct"``, see
+        :func:`transfer_matrix`; ``iterations`` and ``estimated_error`` are then 0); or
+        ``"auto"``: direct for :data:`AUTO_DIRECT_MIN_VECTORS` input vectors or more, else
+        ``"exact"``.
     tol : float, optional
         Overrides the mode's tolerance.
     max_iter : int
@@ -141,8 +157,10 @@ def solve(
         )
     gw, gb = 1.0 / float(r_wl), 1.0 / float(r_bl)
     g = np.ascontiguousarray(g)
+    if mode == "auto":
+        mode = "direct" if vv.shape[0] >= AUTO_DIRECT_MIN_VECTORS else "exact"
     if mode == "direct":
-        currents = _eliminate(g, gw, gb, vv)
+        currents = _dissect(g, gw, gb, vv)
         result = (currents[0] if single else currents).view(IRDropResult)
         result.iterations = np.zeros(vv.shape[0], dtype=np.int64)
         result.estimated_error = np.zeros(vv.shape[0])
@@ -185,23 +203,31 @@ def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
 
     Notes
     -----
-    Block elimination row by row (every word line is eliminated first, exactly: its nodes form
-    a tridiagonal system per row). With ``A_i`` the word-line matrix of row i (diagonal
-    ``g_wl (2, ..., 2, 1) + G_i``, off-diagonals ``-g_wl``), the bit-line nodes of row i see
+    Nested dissection of the grid of sites. A box of sites with ports ``P`` (its nodes with a
+    wire leaving the box: word-line nodes of its first and last column, bit-line nodes of its
+    first and last row) and inner nodes ``I`` is reduced to the Schur complement of its own
+    nodal matrix ``K``,
 
     .. math::
 
-        K_i = \mathrm{diag}(G_i) - \mathrm{diag}(G_i) A_i^{-1} \mathrm{diag}(G_i), \qquad
-        f_i = g_{wl} v_i \, \mathrm{diag}(G_i) A_i^{-1} e_0,
+        S = K_{PP} - K_{PI} K_{II}^{-1} K_{IP},
 
-    and the bit lines couple neighbouring rows through ``-g_bl I``. Forward elimination,
-    ``S_0 = K_0 + g_bl I``, ``S_i = K_i + 2 g_bl I - g_bl^2 S_{i-1}^{-1}``,
-    ``r_i = f_i + g_bl S_{i-1}^{-1} r_{i-1}``, ends at ``S_{M-1} w = r_{M-1}`` for the last row's
-    bit-line voltages, and the amplifier currents are ``g_bl w``; no back substitution is
-    needed. Every ``S_i`` is symmetric positive definite (a Schur complement of the nodal
-    matrix), inverted by Cholesky. Cost ``M N^3`` plus ``2 M N^2 B`` for B input vectors (here B =
-    M unit vectors): about 0.06 s for 128 x 128, 0.56 s for 256 x 256 at one thread. Agrees with
-    the sparse direct solve to ~1e-12 (tested).
+    directly for boxes of at most 4 x 4 sites. Two neighbouring boxes ``A`` and ``B`` merge
+    through the wire segments that join their facing ports ``F`` (word-line nodes across a
+    column cut, ``g_wl``; bit-line nodes across a row cut, ``g_bl``): with ``X`` the matrix
+    ``diag(S_A, S_B)`` plus those segments, the merged box is
+    ``S = X_{EE} - Y^T Y``, ``Y = C^{-1} X_{FE}``, ``X_{FF} = C C^T`` (Cholesky), ``E`` the other
+    ports. Boxes are halved across their longer side. At the top, the whole array is reduced to
+    its M driver-side word-line nodes and N amplifier-side bit-line nodes; with the driver and
+    amplifier segments on the diagonal, ``(S + D) x = g_{wl} [v; 0]`` and the currents are
+    ``g_{bl} x_B``. Every ``X_{FF}`` is positive definite: the facing nodes keep a wire path to
+    a driver or an amplifier through the ports that remain.
+
+    The cost is dominated by the largest merges, about ``e^2 f`` operations for ``e`` remaining
+    ports and ``f`` facing nodes: 1.5e9 for 256 x 256 (``O((M N)^{3/2})``, against ``M N^3``
+    for an elimination line by line), about 0.14 s at one thread (0.03 s for 128 x 128), with
+    LAPACK / BLAS (``potrf``, ``trsm``, ``syrk``) called from the numba kernel on one reused
+    buffer per tree level. Agrees with the sparse direct solve to ~1e-12 (tested).
     """
     g = np.asarray(G, dtype=np.float64)
     if g.ndim != 2 or g.size == 0 or not np.all(np.isfinite(g)) or (g < 0).any():
@@ -215,33 +241,88 @@ def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
                 f"The {name!r} parameter of transfer_matrix must be a finite resistance > 0 (ohm). "
                 f"Got {value!r} instead."
             )
-    return _eliminate(np.ascontiguousarray(g), 1.0 / float(r_wl), 1.0 / float(r_bl),
-                      np.eye(g.shape[0]))  # fmt: skip
+    return _dissect(np.ascontiguousarray(g), 1.0 / float(r_wl), 1.0 / float(r_bl),
+                    np.eye(g.shape[0]))  # fmt: skip
 
 
-def _eliminate(g: np.ndarray, gw: float, gb: float, v: np.ndarray) -> np.ndarray:
-    """Amplifier currents (B, N) for driver voltages ``v`` (B, M), by the block elimination of
-    :func:`transfer_matrix`. Every symmetric matrix is kept as its upper triangle (what the
-    Cholesky routines read and write, and what ``dsymm`` multiplies by), so nothing is mirrored."""
-    from scipy.linalg import blas, lapack
+_LEAF_SIZE = 4  # boxes of at most 4 x 4 sites are reduced directly
+
+
+@functools.lru_cache(maxsize=16)
+def _nd_plan(m: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The boxes of the nested dissection of an (m, n) array in post-order, the buffer offset of
+    each (depth, slot) and the buffer size. Boxes are halved across their longer side down to
+    leaves of at most ``_LEAF_SIZE`` x ``_LEAF_SIZE`` sites."""
+    from . import _ir_kernels as K
+
+    rows: list[list[int]] = []
+
+    def ports(i0: int, i1: int, j0: int, j1: int) -> int:
+        h, w = i1 - i0, j1 - j0
+        return h + (h if j1 < n else 0) + (w if i0 > 0 else 0) + w
+
+    def build(i0: int, i1: int, j0: int, j1: int, depth: int, slot: int) -> int:
+        h, w = i1 - i0, j1 - j0
+        a = b = -1
+        if h <= _LEAF_SIZE and w <= _LEAF_SIZE:
+            kind, size = K.LEAF, 2 * h * w
+        elif w >= h:
+            c = j0 + w // 2
+            a = build(i0, i1, j0, c, depth + 1, 0)
+            b = build(i0, i1, c, j1, depth + 1, 1)
+            kind, size = K.MERGE_COLUMNS, ports(i0, i1, j0, j1) + 2 * h
+        else:
+            r = i0 + h // 2
+            a = build(i0, r, j0, j1, depth + 1, 0)
+            b = build(r, i1, j0, j1, depth + 1, 1)
+            kind, size = K.MERGE_ROWS, ports(i0, i1, j0, j1) + 2 * w
+        rows.append([kind, i0, i1, j0, j1, depth, slot, a, b, size, ports(i0, i1, j0, j1)])
+        return len(rows) - 1
+
+    build(0, m, 0, n, 0, 0)
+    plan = np.array(rows, dtype=np.int64)
+    depths = int(plan[:, K.PLAN_DEPTH].max()) + 1
+    largest = np.zeros(depths, dtype=np.int64)
+    np.maximum.at(largest, plan[:, K.PLAN_DEPTH], plan[:, K.PLAN_N] ** 2)
+    offsets = np.zeros((depths, 2), dtype=np.int64)
+    offsets.ravel()[1:] = np.cumsum(np.repeat(largest, 2))[:-1]
+    return plan, offsets, int(2 * largest.sum())
+
+
+def _port_matrix(g: np.ndarray, gw: float, gb: float) -> np.ndarray:
+    """The nodal matrix of the whole array reduced to its ports by nested dissection: the M
+    driver-side word-line nodes, then the N amplifier-side bit-line nodes, with the driver and
+    amplifier segments included (symmetric positive definite, (M + N, M + N))."""
+    from . import _ir_kernels as K
 
     m, n = g.shape
-    # two buffers in turn: row i's Schur complement, factored and inverted in place, is read
-    # while row i + 1's is written into the other
-    buffers = (np.zeros((n, n)), np.zeros((n, n)))
-    x0 = np.empty(n)
-    p_inv = buffers[1]  # S_{i-1}^{-1}, upper triangle (unused for the first row)
-    r = np.zeros((n, v.shape[0]))
-    for i in range(m):
-        gi = g[i]
-        s = buffers[i % 2]
-        row_schur(gi, gw, gb, i == 0, p_inv, s, x0)
-        f = np.outer(gw * gi * x0, v[:, i])
-        if i:
-            f = blas.dsymm(gb, p_inv, r, beta=1.0, c=f, overwrite_c=1)
-        c, info = lapack.dpotrf(s, lower=0, clean=0, overwrite_a=1)
-        if info != 0:  # cannot happen for G >= 0 and finite wires: S_i is a Schur complement
-            raise np.linalg.LinAlgError(f"IR-drop elimination: row {i} is not positive definite")
-        p_inv, info = lapack.dpotri(c, lower=0, overwrite_c=1)
-        r = f
-    return blas.dsymm(gb, p_inv, r).T
+    plan, offsets, size = _nd_plan(m, n)
+    buf = np.empty(size)
+    pos = np.empty((_LEAF_SIZE, _LEAF_SIZE), dtype=np.int64)
+    port_map = np.empty(2 * (m + n), dtype=np.int64)
+    info = K.nd_schur(g, gw, gb, plan, offsets, buf, pos, pos.copy(), port_map)
+    if info != 0:  # cannot happen for G >= 0 and finite wires: every block is a Schur complement
+        raise np.linalg.LinAlgError(f"IR-drop elimination failed (LAPACK info {info})")
+    root = plan[-1]
+    full = root[K.PLAN_N]
+    # the buffer is column-major: the lower triangle it holds is the upper one of this C view
+    s = np.triu(
+        buf[offsets[0, 0] : offsets[0, 0] + full * full].reshape(full, full)[: m + n, : m + n]
+    )
+    s += np.triu(s, 1).T
+    s[np.arange(m), np.arange(m)] += gw
+    s[np.arange(m, m + n), np.arange(m, m + n)] += gb
+    return s
+
+
+def _dissect(g: np.ndarray, gw: float, gb: float, v: np.ndarray) -> np.ndarray:
+    """Amplifier currents (B, N) for driver voltages ``v`` (B, M) by nested dissection."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    m, n = g.shape
+    s = _port_matrix(g, gw, gb)
+    rhs = np.zeros((m + n, v.shape[0]))
+    rhs[:m] = gw * v.T
+    x = cho_solve(cho_factor(s, lower=False, overwrite_a=True, check_finite=False), rhs,
+                  overwrite_b=True, check_finite=False)  # fmt: skip
+    return (gb * x[m:]).T

@@ -27,7 +27,9 @@ def test_256x256_within_1e6(r):
     gen = np.random.default_rng(int(r * 10))
     G = gen.uniform(0.0, 120e-6, (256, 256))
     v = gen.uniform(0.0, 0.2, (2, 256))
-    assert _rel_err(solve(G, v, r, r), ir_drop_direct(G, v, r, r)) <= 1e-6
+    ref = ir_drop_direct(G, v, r, r)
+    assert _rel_err(solve(G, v, r, r), ref) <= 1e-6
+    assert _rel_err(solve(G, v, r, r, mode="direct"), ref) <= 1e-10
 
 
 def test_single_vector_and_vanishing_wires_give_ohms_law():
@@ -91,7 +93,11 @@ def test_bad_mode_is_rejected():
         solve(np.ones((2, 2)), np.ones(2), 1.0, 1.0, mode="approx")
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (7, 1), (5, 3), (32, 17), (48, 64)])
+_DIRECT_SHAPES = [(1, 1), (1, 6), (7, 1), (2, 2), (5, 3), (2, 9), (9, 2), (32, 17), (48, 64),
+                  (33, 65), (70, 21)]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", _DIRECT_SHAPES)
 @pytest.mark.parametrize("r", [0.1, 1.0, 10.0])
 def test_direct_elimination_and_transfer_matrix_match_sparse_direct_solve(shape, r):
     from crossbar.ir_drop import transfer_matrix
@@ -104,6 +110,33 @@ def test_direct_elimination_and_transfer_matrix_match_sparse_direct_solve(shape,
     direct = solve(G, v, r, r_bl, mode="direct")
     assert _rel_err(direct, ref) <= 1e-10 and (direct.iterations == 0).all()
     assert _rel_err(v @ transfer_matrix(G, r, r_bl), ref) <= 1e-10
+
+
+@pytest.mark.parametrize("open_fraction", [0.5, 1.0])
+def test_direct_elimination_with_open_cells(open_fraction):
+    # cells of zero conductance leave word- or bit-line stretches hanging from the rest: every
+    # block eliminated must still be positive definite
+    gen = np.random.default_rng(7)
+    G = gen.uniform(20e-6, 120e-6, (37, 23)) * (gen.random((37, 23)) >= open_fraction)
+    v = gen.uniform(-0.2, 0.2, (3, 37))
+    out = solve(G, v, 2.0, 0.5, mode="direct")
+    if open_fraction == 1.0:
+        np.testing.assert_array_equal(out, 0.0)
+    else:
+        assert _rel_err(out, ir_drop_direct(G, v, 2.0, 0.5)) <= 1e-10
+
+
+def test_auto_mode_solves_directly_from_enough_input_vectors():
+    from crossbar.ir_drop import AUTO_DIRECT_MIN_VECTORS
+
+    gen = np.random.default_rng(8)
+    G = gen.uniform(20e-6, 120e-6, (12, 10))
+    few = gen.uniform(0, 0.2, (AUTO_DIRECT_MIN_VECTORS - 1, 12))
+    many = gen.uniform(0, 0.2, (AUTO_DIRECT_MIN_VECTORS, 12))
+    assert (solve(G, few, 1.0, 1.0).iterations >= 1).all()
+    out = solve(G, many, 1.0, 1.0)
+    assert (out.iterations == 0).all()
+    assert _rel_err(out, ir_drop_direct(G, many, 1.0, 1.0)) <= 1e-10
 
 
 def test_transfer_matrix_of_vanishing_wires_is_the_conductance_matrix():
