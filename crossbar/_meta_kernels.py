@@ -52,19 +52,22 @@ def _sech2_32(a):
 
 
 @jit
-def _exponents(w, delta, q, edges, shape, meta, any_crossing, arg):
-    """``arg[i] = -2 meta d / I`` for weight ``w[i]`` and update ``delta[i]`` (0 where the update
-    is not attenuated). ``shape`` (from ``crossbar.optim._level_edges``): ``shape[0] = 1`` when
-    the levels are evenly spaced, ``shape[1]``, ``shape[2]``: the first interval from which a
-    step up, and the last from which a step down, does not decrease ``|W_Q|``; ``shape[3]``:
+def _exponents(w, delta, sign, q, edges, shape, meta, any_crossing, arg):
+    """``arg[i] = -2 meta d / I`` for weight ``w[i]`` and update ``sign * delta[i]`` (0 where the
+    update is not attenuated). ``shape`` (from ``crossbar.optim._level_edges``): ``shape[0] = 1``
+    when the levels are evenly spaced, ``shape[1]``, ``shape[2]``: the first interval from which
+    a step up, and the last from which a step down, does not decrease ``|W_Q|``; ``shape[3]``:
     the margin (in spacings) around an edge where arithmetic may pick the wrong interval.
 
-    Evenly spaced levels take a SIMD loop that finds the interval by arithmetic; weights within
-    the margin of an edge are then done again by :func:`_exponent_exact` (the tables), so every
-    interval is the tables' one (distances agree to rounding)."""
+    Evenly spaced levels take a SIMD loop that finds the interval by arithmetic and counts the
+    weights within the margin of an edge; only if there are any, a second pass does those again
+    by :func:`_exponent_exact` (the tables), so every interval is the tables' one (distances
+    agree to rounding). (A per-weight flag array instead of the count kept the loop scalar:
+    2.5x slower.)"""
     if shape[0] == 0:
         for i in range(arg.size):
-            arg[i] = _exponent_exact(np.float64(w[i]), delta[i] > 0, q, edges, meta, any_crossing)
+            arg[i] = _exponent_exact(np.float64(w[i]), sign * delta[i] > 0, q, edges, meta,
+                                     any_crossing)  # fmt: skip
         return
     k = q.size
     e0 = edges[0]
@@ -74,19 +77,24 @@ def _exponents(w, delta, q, edges, shape, meta, any_crossing, arg):
     free_up = top if any_crossing else np.float64(shape[1])
     free_down = 0.0 if any_crossing else np.float64(shape[2])
     margin = shape[3]
-    near = np.empty(arg.size, dtype=np.uint8)
+    n_near = 0
     for i in range(arg.size):
         t = (np.float64(w[i]) - e0) * inv_width
         j = min(max(np.floor(t), 0.0), top)
         frac = t - j  # beyond the outer edges: < 0 or > 1, the distance to the last threshold
-        up = delta[i] > 0
+        up = sign * delta[i] > 0
         ahead = 1.0 - frac if up else frac
         free = (j >= free_up) if up else (j <= free_down)
         arg[i] = 0.0 if free else -2.0 * meta * ahead
-        near[i] = np.uint8(min(abs(frac), abs(1.0 - frac)) < margin)
+        n_near += np.int64(min(abs(frac), abs(1.0 - frac)) < margin)
+    if n_near == 0:
+        return
     for i in range(arg.size):
-        if near[i]:
-            arg[i] = _exponent_exact(np.float64(w[i]), delta[i] > 0, q, edges, meta, any_crossing)
+        t = (np.float64(w[i]) - e0) * inv_width
+        frac = t - min(max(np.floor(t), 0.0), top)
+        if min(abs(frac), abs(1.0 - frac)) < margin:
+            arg[i] = _exponent_exact(np.float64(w[i]), sign * delta[i] > 0, q, edges, meta,
+                                     any_crossing)  # fmt: skip
 
 
 @jit
@@ -135,7 +143,7 @@ def multilevel_factor(w, delta, q, edges, shape, meta, any_crossing, out):
 def _factor_chunk(w, delta, q, edges, shape, meta, any_crossing, out):
     """One chunk of :func:`multilevel_factor` (a function of its own: see :func:`_adam_chunk`)."""
     arg = np.empty(w.size)
-    _exponents(w, delta, q, edges, shape, meta, any_crossing, arg)
+    _exponents(w, delta, 1.0, q, edges, shape, meta, any_crossing, arg)
     for i in range(w.size):
         out[i] = _sech2(arg[i])
 
@@ -171,24 +179,29 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
     """One chunk of :func:`metaplastic_adam_step`, on views of the chunk indexed from 0. Loops
     over ``start + i`` or inside a ``prange`` body stay scalar in numba (the index might be
     negative, and the wrap-around check it then needs blocks SIMD code)."""
+    if single:  # float32 tensors: Adam in float32, as torch's own (16 SIMD lanes, not 8)
+        u32 = np.empty(p.size, dtype=np.float32)
+        _moments32(p, grad, m, v, beta1, beta2, eps, weight_decay, u32)
+        _apply_update(p, m, u32, step_size, meta, mode, q, edges, shape, any_crossing, single)
+    else:
+        u64 = np.empty(p.size)
+        _moments64(p, grad, m, v, beta1, beta2, eps, weight_decay, u64)
+        _apply_update(p, m, u64, step_size, meta, mode, q, edges, shape, any_crossing, single)
+
+
+@jit
+def _apply_update(p, m, u, step_size, meta, mode, q, edges, shape, any_crossing, single):
+    """``p -= step_size * u * f`` with the attenuation ``f`` of ``mode``."""
     n = p.size
-    c1, c2 = 1.0 - beta1, 1.0 - beta2
-    u = np.empty(n)
     arg = np.zeros(n)
-    # separate straight loops per stage and mode: a branch inside keeps a loop scalar
-    for i in range(n):
-        g = grad[i] + weight_decay * p[i]
-        m[i] = beta1 * m[i] + c1 * g
-        v[i] = beta2 * v[i] + c2 * g * g
-    for i in range(n):  # from the moments as stored (float32 rounds there)
-        u[i] = m[i] / (math.sqrt(v[i]) + eps)
     if mode == BINARY:
         for i in range(n):
             x = np.float64(p[i])
             toward_zero = x * np.float64(m[i]) > 0.0
             arg[i] = -2.0 * meta * abs(x) if toward_zero else 0.0
-    elif mode == MULTILEVEL:
-        _exponents(p, -u, q, edges, shape, meta, any_crossing, arg)
+    elif mode == MULTILEVEL:  # the update is -u
+        _exponents(p, u, -1.0, q, edges, shape, meta, any_crossing, arg)
+    # separate straight loops per stage and mode: a branch inside keeps a loop scalar
     if mode == PLAIN:
         for i in range(n):
             p[i] -= step_size * u[i]
@@ -198,3 +211,30 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
     else:
         for i in range(n):
             p[i] -= step_size * (u[i] * _sech2(arg[i]))
+
+
+@jit
+def _moments64(p, grad, m, v, beta1, beta2, eps, weight_decay, u):
+    """Adam's moments in place and ``u = m / (sqrt(v) + eps)``, in float64."""
+    c1, c2 = 1.0 - beta1, 1.0 - beta2
+    for i in range(p.size):
+        g = grad[i] + weight_decay * p[i]
+        m[i] = beta1 * m[i] + c1 * g
+        v[i] = beta2 * v[i] + c2 * g * g
+    for i in range(p.size):  # from the moments as stored
+        u[i] = m[i] / (math.sqrt(v[i]) + eps)
+
+
+@jit
+def _moments32(p, grad, m, v, beta1, beta2, eps, weight_decay, u):
+    """:func:`_moments64` in float32 arithmetic (float32 tensors; 0.5 -> 0.18 ms per 400k
+    weights here)."""
+    b1, b2 = np.float32(beta1), np.float32(beta2)
+    c1, c2 = np.float32(1.0 - beta1), np.float32(1.0 - beta2)
+    e, wd = np.float32(eps), np.float32(weight_decay)
+    for i in range(p.size):
+        g = grad[i] + wd * p[i]
+        m[i] = b1 * m[i] + c1 * g
+        v[i] = b2 * v[i] + c2 * g * g
+    for i in range(p.size):
+        u[i] = m[i] / (np.sqrt(v[i]) + e)
