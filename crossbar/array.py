@@ -890,9 +890,18 @@ class TiledMatrix:
                 torch.mm(v2_bf[ri], maps.sq_blocks[ri], out=tile_var)
                 read_out32_tile(ri, n_r, tile_terms.numpy(), maps.weights[ri], tile_bits,
                                 maps.step[ri], maps.inv_step[ri], qmax, key, to_weight, y)  # fmt: skip
-        else:  # all row tiles in one batched product (voltages are zero past the last input)
-            torch.bmm(torch.from_numpy(v), maps.blocks, out=terms)
-            torch.bmm(v2_bf, maps.sq_blocks, out=var)
+        else:  # the full row tiles in one batched product, the last one's rows on their own
+            # (float32 means by numpy's BLAS: as fast as torch.bmm on large tiles, 4x faster on
+            # narrow ones, e.g. a 10-output layer)
+            blocks, terms_np = maps.blocks.numpy(), terms.numpy()
+            last = self.in_features - (n_r - 1) * rows  # rows of the last row tile
+            full = n_r if last == rows else n_r - 1
+            if full:
+                np.matmul(v[:full], blocks[:full], out=terms_np[:full])
+                torch.bmm(v2_bf[:full], maps.sq_blocks[:full], out=var[:full])
+            if full < n_r:  # (784 inputs: 16 of 128 rows; a padded product costs 14 % more)
+                np.matmul(v[-1, :, :last], blocks[-1, :last], out=terms_np[-1])
+                torch.mm(v2_bf[-1, :, :last], maps.sq_blocks[-1, :last], out=var[-1])
             read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax,
                        key, to_weight, y)  # fmt: skip
         return v
