@@ -286,14 +286,34 @@ def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, row_g):
 
 
 @jit
-def column_sums(dg3, col_abs, col_sq):
-    """``col_abs[r, j] = sum_i |dg3[r, i, j]|`` and ``col_sq[r, j] = sum_i dg3[r, i, j]**2`` (the
-    ADC range calibration of row tile r), summed in row order (float64)."""
-    for r in range(dg3.shape[0]):
-        a, q = col_abs[r], col_sq[r]
-        for i in range(dg3.shape[1]):
+def adc_steps(dg3, sigmas, v_read, qmax, step, step32, inv32):
+    """ADC steps of differential tiles calibrated on the stored ``ΔG`` of row tile r's columns,
+    written into ``step`` (R, C) float64 and, when ``step32`` is not empty, its float32 copy and
+    the float32 reciprocals ``inv32`` (0 where the step is 0) that the fast read uses.
+
+    Full scale ``sigmas * v_read * sqrt(sum_i dg3[r, i, j]**2 / 3)`` (``sigmas > 0``, the
+    "sigma" range mode) or ``1.1 * v_read * sum_i |dg3[r, i, j]|`` (``sigmas = 0``, "max"), sums
+    in row order in float64; step = full scale / ``qmax``, or 1e-30 for a column of zeros. The
+    numpy expressions of ``TiledMatrix`` before this kernel, operation for operation."""
+    n_r, rows, n_c = dg3.shape
+    col_abs = np.empty(n_c)
+    col_sq = np.empty(n_c)
+    scale = sigmas * v_read if sigmas > 0.0 else 1.1 * v_read
+    for r in range(n_r):
+        col_abs[:] = 0.0
+        col_sq[:] = 0.0
+        for i in range(rows):
             row = dg3[r, i]
-            for j in range(row.size):
+            for j in range(n_c):
                 d = np.float64(row[j])
-                a[j] += abs(d)
-                q[j] += d * d
+                col_abs[j] += abs(d)
+                col_sq[j] += d * d
+        for j in range(n_c):
+            fs = scale * math.sqrt(col_sq[j] / 3.0) if sigmas > 0.0 else scale * col_abs[j]
+            step[r, j] = fs / qmax if fs > 0.0 else 1e-30
+    if step32.size:
+        for r in range(n_r):
+            for j in range(n_c):
+                s32 = np.float32(step[r, j])
+                step32[r, j] = s32
+                inv32[r, j] = np.float32(1.0) / s32 if s32 > np.float32(0.0) else np.float32(0.0)

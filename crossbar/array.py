@@ -37,7 +37,7 @@ from devices._validation import as_generator, check_int, check_real
 
 from . import ir_drop
 from ._mvm_kernels import (
-    column_sums,
+    adc_steps,
     dac_tiles,
     fixed_point_terms,
     pair_terms,
@@ -704,26 +704,30 @@ class TiledMatrix:
         self._blocks = (dg3, sq3)
         return dg, sq, [], [], step
 
-    def _adc_steps(self, dg3: np.ndarray) -> np.ndarray:
+    def _adc_steps(self, dg3: np.ndarray, step: np.ndarray | None = None,
+                   maps: _FastMaps | None = None) -> np.ndarray:  # fmt: skip
         """ADC steps of differential tiles, (row tiles, out): from the full scale, or calibrated
-        on the columns' stored ``ΔG`` (rows past a row tile's last input are zero)."""
+        on the columns' stored ``ΔG`` (rows past a row tile's last input are zero); written into
+        ``step`` and the float32 steps of the fast read's ``maps`` when given."""
         c = self.config
         n_r = dg3.shape[0]
+        step = np.empty((n_r, self.out_features)) if step is None else step
         if c.adc.bits is None:
-            return np.zeros((n_r, self.out_features))
-        qmax = 2 ** (c.adc.bits - 1) - 1
-        v_read = c.dac.v_read_v
-        if c.adc.full_scale_a is not None:
-            fs = np.full((n_r, self.out_features), c.adc.full_scale_a)
+            step[...] = 0.0
+        elif c.adc.full_scale_a is not None:
+            fs = c.adc.full_scale_a
+            step[...] = fs / (2 ** (c.adc.bits - 1) - 1) if fs > 0 else 1e-30
         else:
-            col_abs = np.zeros((n_r, self.out_features))
-            col_sq = np.zeros((n_r, self.out_features))
-            column_sums(dg3, col_abs, col_sq)
-            if c.adc.range_mode == "sigma":
-                fs = c.adc.range_sigmas * v_read * np.sqrt(col_sq / 3.0)
-            else:
-                fs = 1.1 * v_read * col_abs
-        return np.where(fs > 0, fs / qmax, 1e-30)
+            sigmas = c.adc.range_sigmas if c.adc.range_mode == "sigma" else 0.0
+            no = _NO_STEPS
+            adc_steps(dg3, float(sigmas), c.dac.v_read_v, float(2 ** (c.adc.bits - 1) - 1), step,
+                      no if maps is None else maps.step, no if maps is None else maps.inv_step)  # fmt: skip
+            return step
+        if maps is not None:
+            fast = self._fast_steps(step)
+            maps.step[...] = fast["step"]
+            maps.inv_step[...] = fast["inv_step"]
+        return step
 
     def _maps_to_update(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The cached read maps at the read time that pooled programming updates in place at the
@@ -749,11 +753,7 @@ class TiledMatrix:
         from the new ``ΔG``; the word-line conductances are summed again when asked for."""
         t = self.config.read_time_s
         cache = cast(dict[Any, Any], self._assemble_cache)
-        step = cache[t][4]
-        step[...] = self._adc_steps(self._blocks[0])
-        maps = cache.get(("fast_maps", t, 0))
-        if maps is not None:
-            cache[("fast_maps", t, 0)] = dataclasses.replace(maps, **self._fast_steps(step))
+        self._adc_steps(self._blocks[0], cache[t][4], cache.get(("fast_maps", t, 0)))
         self._energy_cache = {}
 
     @property
@@ -1086,6 +1086,7 @@ class TiledMatrix:
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
+_NO_STEPS = np.empty((0, 0), dtype=np.float32)
 _NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
 _NO_BLOCK = np.empty((0, 0, 0), dtype=np.float32)
 

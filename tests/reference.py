@@ -368,3 +368,20 @@ def ir_drop_direct(G, v, r_wl, r_bl):
     x = spla.splu(A.tocsc()).solve(rhs)
     currents = (x[b[M - 1, :], :] * gb).T
     return currents[0] if np.ndim(v) == 1 else currents
+
+
+def adc_steps(dg3, sigmas, v_read, qmax):
+    """Twin of ``crossbar._mvm_kernels.adc_steps``: the ADC steps calibrated on each row tile's
+    columns of ``ΔG`` (``sigmas > 0``: the sigma range mode, else max), float32 copies and their
+    reciprocals."""
+    d = np.asarray(dg3, dtype=np.float64)
+    col_abs = np.zeros((d.shape[0], d.shape[2]))
+    col_sq = np.zeros((d.shape[0], d.shape[2]))
+    for i in range(d.shape[1]):  # row order, as the kernel sums
+        col_abs += np.abs(d[:, i])
+        col_sq += d[:, i] ** 2
+    fs = sigmas * v_read * np.sqrt(col_sq / 3.0) if sigmas > 0 else 1.1 * v_read * col_abs
+    step = np.where(fs > 0, fs / qmax, 1e-30)
+    step32 = step.astype(np.float32)
+    inv = np.divide(np.float32(1.0), step32, out=np.zeros_like(step32), where=step32 > 0)
+    return step, step32, inv

@@ -578,3 +578,19 @@ def test_ideal_devices_are_written_as_the_mapping_says(mapping):
                 expected = (np.hstack([g_ref + block * gpw, ref]),)
             for array, target in zip(arrays, expected, strict=True):
                 np.testing.assert_array_equal(array.conductance(), np.clip(target, lo, hi))
+
+
+@pytest.mark.parametrize("sigmas", [0.0, 3.0])
+def test_adc_step_kernel_matches_numpy(sigmas):
+    from crossbar._mvm_kernels import adc_steps
+
+    gen = np.random.default_rng(5)
+    dg3 = (gen.normal(0, 40e-6, (3, 16, 7)) * (gen.random((3, 16, 7)) > 0.2)).astype(np.float32)
+    dg3[1, :, 2] = 0.0  # a column of zeros: step 1e-30
+    step, step32, inv = (np.empty((3, 7)), np.empty((3, 7), np.float32),
+                         np.empty((3, 7), np.float32))  # fmt: skip
+    adc_steps(dg3, sigmas, 0.2, 127.0, step, step32, inv)
+    ref = reference.adc_steps(dg3, sigmas, 0.2, 127)
+    for ours, theirs in zip((step, step32, inv), ref, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert step[1, 2] == 1e-30
