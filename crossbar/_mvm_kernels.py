@@ -194,6 +194,43 @@ def fixed_point_terms(dg, n_terms, codes, weights):
                 rest = (rest - digit) * 254.0
 
 
+@jit
+def input_scale(x, scale):
+    """``scale[b] = max_i |x[b, i]|`` (the DAC's input range per vector); returns the number of
+    non-finite entries (then ``scale`` is meaningless). One pass instead of numpy's two."""
+    n_bad = 0
+    for b in range(x.shape[0]):
+        top, bad = _row_abs_max(x[b])
+        scale[b] = top
+        n_bad += bad
+    return n_bad
+
+
+@jit
+def _row_abs_max(row):
+    top = 0.0
+    bad = 0
+    for i in range(row.size):
+        a = abs(np.float64(row[i]))
+        top = max(top, a)
+        bad += np.int64(not (a < np.inf))  # NaN compares false
+    return top, bad
+
+
+@jit
+def squares_over_batch(v, out):
+    """``out[r, k] = sum_b v[r, b, k]**2`` summed in float64 in batch order (the energy
+    estimate's input; ``np.square(v).sum(axis=1, dtype=np.float64)`` without the temporary)."""
+    n_r, n_b, rows = v.shape
+    for r in range(n_r):
+        acc = out[r]
+        acc[:] = 0.0
+        for b in range(n_b):
+            vb = v[r, b]
+            for k in range(rows):
+                acc[k] += np.float64(vb[k] * vb[k])  # squared in v's precision, as numpy
+
+
 @jit_parallel
 def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out, codes_out):
     """The input DAC, writing each row tile's voltages contiguously.

@@ -40,10 +40,12 @@ from ._mvm_kernels import (
     adc_steps,
     dac_tiles,
     fixed_point_terms,
+    input_scale,
     pair_terms,
     read_out,
     read_out32,
     read_out32_tile,
+    squares_over_batch,
     weight_levels,
 )
 from ._write_kernels import (
@@ -786,7 +788,8 @@ class TiledMatrix:
             xx = xx.astype(np.float64)
         single = xx.ndim == 1
         xx = np.atleast_2d(xx)
-        if xx.ndim != 2 or xx.shape[1] != self.in_features or not np.isfinite(xx).all():
+        abs_max = np.empty(xx.shape[0])
+        if xx.ndim != 2 or xx.shape[1] != self.in_features or input_scale(xx, abs_max):
             raise InvalidParameterError(
                 f"The 'x' parameter of TiledMatrix.matvec must be finite with shape "
                 f"({self.in_features},) or (B, {self.in_features}). Got shape {np.shape(x)} instead."
@@ -799,8 +802,9 @@ class TiledMatrix:
         t = c.read_time_s if t is None else check_real("t", t, "TiledMatrix.matvec", 0.0)
         dg, sq, ref_g, ref_sq, step = self._assemble(t)
         # DAC
-        scale = (np.full(xx.shape[0], c.dac.input_range) if c.dac.input_range is not None
-                 else np.abs(xx).max(axis=1).astype(np.float64))  # fmt: skip
+        scale = (
+            np.full(xx.shape[0], c.dac.input_range) if c.dac.input_range is not None else abs_max
+        )
         scale = np.where(scale > 0, scale, 1.0)
         levels = 0
         if c.dac.bits is not None:
@@ -838,8 +842,9 @@ class TiledMatrix:
         self._calls += 1
         self.count_reads(n_b)
         # the estimate is made when asked for (last_stats); the read keeps what it needs
-        self._last_read = (np.square(v).sum(axis=1, dtype=np.float64), n_b, t,
-                           self._energy_cache.get(("row_conductance", t)))  # fmt: skip
+        v2_sum = np.empty((v.shape[0], v.shape[2]))
+        squares_over_batch(v, v2_sum)
+        self._last_read = (v2_sum, n_b, t, self._energy_cache.get(("row_conductance", t)))
         self._last_stats = None
         return y[0] if single else y
 

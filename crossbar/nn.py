@@ -37,9 +37,14 @@ class _CrossbarLinearFunction(torch.autograd.Function):
     def forward(
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, layer: CrossbarLinear
     ) -> torch.Tensor:
-        w_read = layer.read_weight().to(x.device, x.dtype)
+        exact = layer.matrix.is_exact_product
+        if exact or ctx.needs_input_grad[0]:
+            w_read = layer.read_weight().to(x.device, x.dtype)
+        else:  # the backward pass will not need it (e.g. a first layer): not made
+            layer._follow()
+            w_read = None
         ctx.save_for_backward(x, w_read)
-        if layer.matrix.is_exact_product:
+        if exact:
             # ideal devices and converters, no noise, no wire resistance: the read *is* x W^T;
             # compute it where x lives and count the reads
             layer.matrix.count_reads(x.reshape(-1, x.shape[-1]).shape[0])
@@ -137,10 +142,14 @@ class CrossbarLinear(nn.Module):
         self._synced = self.weight._version
         self._read_weight = None
 
-    def read_weight(self) -> torch.Tensor:
-        """The weight the conductances represent at the read time (what the forward pass uses)."""
+    def _follow(self) -> None:
+        """Sync the devices if the hidden weight changed since the last sync."""
         if self.weight._version != self._synced:
             self.sync()
+
+    def read_weight(self) -> torch.Tensor:
+        """The weight the conductances represent at the read time (what the forward pass uses)."""
+        self._follow()
         if self._read_weight is None:
             w = self.matrix.effective_weight(self.config.read_time_s)
             self._read_weight = torch.from_numpy(w).float()

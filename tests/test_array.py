@@ -594,3 +594,20 @@ def test_adc_step_kernel_matches_numpy(sigmas):
     for ours, theirs in zip((step, step32, inv), ref, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     assert step[1, 2] == 1e-30
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_scale_and_batch_squares_match_numpy(dtype):
+    from crossbar._mvm_kernels import input_scale, squares_over_batch
+
+    gen = np.random.default_rng(6)
+    x = gen.normal(0, 1, (5, 37)).astype(dtype)
+    scale = np.empty(5)
+    assert input_scale(x, scale) == 0
+    np.testing.assert_array_equal(scale, np.abs(x).max(axis=1).astype(np.float64))
+    x[1, 3], x[4, 0] = np.nan, -np.inf
+    assert input_scale(x, scale) == 2
+    v = gen.normal(0, 0.1, (3, 9, 16)).astype(dtype)
+    out = np.empty((3, 16))
+    squares_over_batch(v, out)
+    np.testing.assert_array_equal(out, np.square(v).sum(axis=1, dtype=np.float64))
