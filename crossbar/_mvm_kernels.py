@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
-from devices._math import bits_to_float32
+from devices._math import _bits_to_float64, bits_to_float32
 from devices._rng import fill_normals, fill_normals32
 
 
@@ -195,26 +195,29 @@ def fixed_point_terms(dg, n_terms, codes, weights):
 
 
 @jit
-def input_scale(x, scale):
-    """``scale[b] = max_i |x[b, i]|`` (the DAC's input range per vector); returns the number of
-    non-finite entries (then ``scale`` is meaningless). One pass instead of numpy's two."""
+def input_scale(bits, wide, scale):
+    """``scale[b] = max_i |x[b, i]|`` (the DAC's input range per vector) for ``x`` given as its
+    integer bits ``bits`` (float32 as int32, or float64 as int64 with ``wide``); returns the
+    number of rows with a non-finite entry (their ``scale`` is then meaningless). For IEEE
+    numbers of one sign the order of the bits is the order of the values, and NaN and infinity
+    lie above every finite number: an integer max, which compiles to SIMD code where a float max
+    does not, finds both in one pass (numpy took two)."""
+    mask = np.int64(0x7FFFFFFFFFFFFFFF) if wide else np.int64(0x7FFFFFFF)
     n_bad = 0
-    for b in range(x.shape[0]):
-        top, bad = _row_abs_max(x[b])
-        scale[b] = top
-        n_bad += bad
+    for b in range(bits.shape[0]):
+        top = _abs_bits_max(bits[b], mask)
+        value = _bits_to_float64(top) if wide else np.float64(bits_to_float32(np.int32(top)))
+        scale[b] = value
+        n_bad += np.int64(not (value < np.inf))
     return n_bad
 
 
 @jit
-def _row_abs_max(row):
-    top = 0.0
-    bad = 0
+def _abs_bits_max(row, mask):
+    top = np.int64(0)
     for i in range(row.size):
-        a = abs(np.float64(row[i]))
-        top = max(top, a)
-        bad += np.int64(not (a < np.inf))  # NaN compares false
-    return top, bad
+        top = max(top, np.int64(row[i]) & mask)
+    return top
 
 
 @jit

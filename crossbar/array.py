@@ -789,7 +789,10 @@ class TiledMatrix:
         single = xx.ndim == 1
         xx = np.atleast_2d(xx)
         abs_max = np.empty(xx.shape[0])
-        if xx.ndim != 2 or xx.shape[1] != self.in_features or input_scale(xx, abs_max):
+        if xx.ndim != 2 or xx.shape[1] != self.in_features or input_scale(
+            np.ascontiguousarray(xx).view(np.int32 if xx.dtype == np.float32 else np.int64),
+            xx.dtype == np.float64, abs_max
+        ):  # fmt: skip
             raise InvalidParameterError(
                 f"The 'x' parameter of TiledMatrix.matvec must be finite with shape "
                 f"({self.in_features},) or (B, {self.in_features}). Got shape {np.shape(x)} instead."

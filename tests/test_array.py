@@ -603,10 +603,16 @@ def test_input_scale_and_batch_squares_match_numpy(dtype):
     gen = np.random.default_rng(6)
     x = gen.normal(0, 1, (5, 37)).astype(dtype)
     scale = np.empty(5)
-    assert input_scale(x, scale) == 0
+    wide = dtype == np.float64
+    bits = np.int64 if wide else np.int32
+    assert input_scale(x.view(bits), wide, scale) == 0
     np.testing.assert_array_equal(scale, np.abs(x).max(axis=1).astype(np.float64))
     x[1, 3], x[4, 0] = np.nan, -np.inf
-    assert input_scale(x, scale) == 2
+    x[2, 5] = -np.nan  # a NaN with the sign bit set
+    assert input_scale(x.view(bits), wide, scale) == 3
+    x[...] = 0.0
+    x[0, 0] = -0.0
+    assert input_scale(x.view(bits), wide, scale) == 0 and (scale == 0).all()
     v = gen.normal(0, 0.1, (3, 9, 16)).astype(dtype)
     out = np.empty((3, 16))
     squares_over_batch(v, out)
