@@ -348,7 +348,7 @@ class TiledMatrix:
         w = np.asarray(weight)
         if w.dtype != np.float32:
             w = w.astype(np.float64, copy=False)
-        if w.ndim != 2 or w.size == 0 or not np.isfinite(w).all():
+        if w.ndim != 2 or w.size == 0 or _count_nonfinite_rows(w):
             raise InvalidParameterError(
                 "The 'weight' parameter of TiledMatrix must be a finite, non-empty 2-D array "
                 f"(out x in). Got shape {w.shape} instead."
@@ -789,10 +789,7 @@ class TiledMatrix:
         single = xx.ndim == 1
         xx = np.atleast_2d(xx)
         abs_max = np.empty(xx.shape[0])
-        if xx.ndim != 2 or xx.shape[1] != self.in_features or input_scale(
-            np.ascontiguousarray(xx).view(np.int32 if xx.dtype == np.float32 else np.int64),
-            xx.dtype == np.float64, abs_max
-        ):  # fmt: skip
+        if xx.ndim != 2 or xx.shape[1] != self.in_features or _count_nonfinite_rows(xx, abs_max):
             raise InvalidParameterError(
                 f"The 'x' parameter of TiledMatrix.matvec must be finite with shape "
                 f"({self.in_features},) or (B, {self.in_features}). Got shape {np.shape(x)} instead."
@@ -1094,6 +1091,16 @@ class TiledMatrix:
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
+
+
+def _count_nonfinite_rows(x: np.ndarray, abs_max: np.ndarray | None = None) -> int:
+    """Rows of the float32 / float64 matrix ``x`` with a non-finite entry (one SIMD pass,
+    :func:`input_scale`); ``abs_max`` receives each row's largest magnitude."""
+    out = np.empty(x.shape[0]) if abs_max is None else abs_max
+    bits = np.ascontiguousarray(x).view(np.int32 if x.dtype == np.float32 else np.int64)
+    return int(input_scale(bits, x.dtype == np.float64, out))
+
+
 _NO_STEPS = np.empty((0, 0), dtype=np.float32)
 _NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
 _NO_BLOCK = np.empty((0, 0, 0), dtype=np.float32)
