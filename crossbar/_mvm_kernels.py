@@ -242,28 +242,46 @@ def dac_tiles(x, scale, levels, v_read, sigma2, v_out, v2_out, codes_out):
     largest code (0: an ideal DAC); ``v_out`` (R, B, tile_rows) the word-line voltages of row
     tile r (zero past the last input); ``v2_out`` the same shape holding ``sigma2 * v**2``, the
     factor of the read-noise variance (empty: no noise); ``codes_out`` the same shape (int8,
-    ``levels <= 127``) holding the DAC codes ``v * levels / v_read`` (empty: not wanted).
-    Rounding is half to even, as numpy's.
+    ``levels <= 127``) holding the DAC codes (empty: not wanted). With ``u = clip(x / scale,
+    -1, 1)`` (computed as ``x * (1 / scale)``), the code is ``rint(u * levels)`` (half to even)
+    and ``v = code * (v_read / levels)``; an ideal DAC gives ``v = u * v_read``. No division per
+    input: two per input made this the costliest step of a small layer's read.
     """
     n_b, n_in = x.shape
     n_r, _, rows = v_out.shape
     noisy = v2_out.size > 0
     codes = codes_out.size > 0
-    for b in prange(n_b):
+    volts_per_code = v_read / levels if levels > 0 else v_read
+    for b in prange(n_b):  # each row tile's stretch by a function of its own: SIMD
+        inv = 1.0 / scale[b]
         for r in range(n_r):
-            for k in range(rows):
-                i = r * rows + k
-                v = 0.0
-                if i < n_in:
-                    u = min(max(np.float64(x[b, i]) / scale[b], -1.0), 1.0)
-                    if levels > 0:
-                        u = np.rint(u * levels) / levels
-                    v = u * v_read
-                v_out[r, b, k] = v
-                if noisy:
-                    v2_out[r, b, k] = sigma2 * v * v
-                if codes:
-                    codes_out[r, b, k] = np.int8(np.rint(v * levels / v_read))
+            stop = min((r + 1) * rows, n_in)
+            _dac_row(x[b, r * rows : stop], inv, levels, volts_per_code, sigma2, v_out[r, b],
+                     v2_out[r, b] if noisy else v2_out.ravel(),
+                     codes_out[r, b] if codes else codes_out.ravel())  # fmt: skip
+
+
+@jit
+def _dac_row(x, inv_scale, levels, volts_per_code, sigma2, v, v2, codes):
+    """One row tile's stretch of :func:`dac_tiles` (``v2``, ``codes`` empty: not wanted; the
+    flags are loop invariants, which LLVM takes out of the loop)."""
+    n = x.size
+    noisy = v2.size > 0
+    with_codes = codes.size > 0
+    for k in range(n):
+        u = min(max(np.float64(x[k]) * inv_scale, -1.0), 1.0)
+        code = np.rint(u * levels) if levels > 0 else u
+        vk = code * volts_per_code
+        v[k] = vk
+        if noisy:
+            v2[k] = sigma2 * vk * vk
+        if with_codes:
+            codes[k] = np.int8(code)
+    v[n:] = 0.0
+    if noisy:
+        v2[n:] = 0.0
+    if with_codes:
+        codes[n:] = 0
 
 
 @jit_parallel
