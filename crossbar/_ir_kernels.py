@@ -225,7 +225,7 @@ def pcg_solve(v, g, gt, dw, db, cw, iw, cb, ib, gw, gb, tol, max_iter, n_chunks,
 
 LEAF, MERGE_COLUMNS, MERGE_ROWS = 0, 1, 2
 PLAN_KIND, PLAN_I0, PLAN_I1, PLAN_J0, PLAN_J1, PLAN_DEPTH, PLAN_SLOT = 0, 1, 2, 3, 4, 5, 6
-PLAN_A, PLAN_B, PLAN_N, PLAN_E, PLAN_WIDTH = 7, 8, 9, 10, 11
+PLAN_A, PLAN_B, PLAN_N, PLAN_E = 7, 8, 9, 10  # children (-1 for a leaf), full size, ports
 
 
 @jit
@@ -289,7 +289,8 @@ def _child_map(plan, k, parent, first, m_all, n_all, out):
     e = pl + pr + pt + pb
     off_r, off_t, off_b = pl, pl + pr, pl + pr + pt
     columns = parent[PLAN_KIND] == MERGE_COLUMNS
-    # the child's L, R, T, B destinations: start of a run of consecutive positions, or -1
+    # the first position of the run each of the child's L, R, T, B groups goes to (empty groups
+    # have size 0)
     if columns:
         shift = 0 if first else cj0 - pj0  # the right child's T / B follow the left child's
         dst_l = 0 if first else e + cl

@@ -52,6 +52,11 @@ MODES = ("auto", "exact", "fast", "direct")
 #: 10 ohm (13 iterations); 16 is in between (decision, docs/crossbar.md).
 AUTO_DIRECT_MIN_VECTORS = 16
 
+#: ... and only while its work buffer stays within this many bytes (40 MB for 256 x 256, 160 MB
+#: for 512 x 512, 630 MB for 1024 x 1024: it grows as (M + N)^2; conjugate gradients need
+#: O(M N) per thread).
+AUTO_DIRECT_MAX_BYTES = 2**28
+
 
 class IRDropResult(np.ndarray):
     """Output currents (amperes) with the solver's diagnostics as attributes.
@@ -116,8 +121,8 @@ def solve(
         Conjugate gradients to the stopping tolerance 1e-7 (``"exact"``) or 1e-3 (``"fast"``), see
         :data:`TOLERANCES`; the direct nested dissection (``"direct"``, see
         :func:`transfer_matrix`; ``iterations`` and ``estimated_error`` are then 0); or
-        ``"auto"``: direct for :data:`AUTO_DIRECT_MIN_VECTORS` input vectors or more, else
-        ``"exact"``.
+        ``"auto"``: direct for :data:`AUTO_DIRECT_MIN_VECTORS` input vectors or more while its
+        buffer fits :data:`AUTO_DIRECT_MAX_BYTES`, else ``"exact"``.
     tol : float, optional
         Overrides the mode's tolerance.
     max_iter : int
@@ -158,7 +163,9 @@ def solve(
     gw, gb = 1.0 / float(r_wl), 1.0 / float(r_bl)
     g = np.ascontiguousarray(g)
     if mode == "auto":
-        mode = "direct" if vv.shape[0] >= AUTO_DIRECT_MIN_VECTORS else "exact"
+        direct = (vv.shape[0] >= AUTO_DIRECT_MIN_VECTORS
+                  and 8 * _nd_plan(*g.shape)[2] <= AUTO_DIRECT_MAX_BYTES)  # fmt: skip
+        mode = "direct" if direct else "exact"
     if mode == "direct":
         currents = _dissect(g, gw, gb, vv)
         result = (currents[0] if single else currents).view(IRDropResult)
@@ -226,8 +233,9 @@ def transfer_matrix(G: Any, r_wl: float, r_bl: float) -> np.ndarray:
     The cost is dominated by the largest merges, about ``e^2 f`` operations for ``e`` remaining
     ports and ``f`` facing nodes: 1.5e9 for 256 x 256 (``O((M N)^{3/2})``, against ``M N^3``
     for an elimination line by line), about 0.14 s at one thread (0.03 s for 128 x 128), with
-    LAPACK / BLAS (``potrf``, ``trsm``, ``syrk``) called from the numba kernel on one reused
-    buffer per tree level. Agrees with the sparse direct solve to ~1e-12 (tested).
+    LAPACK / BLAS (``potrf``, ``trsm``, ``syrk``) called from the numba kernel on two reused
+    buffers per tree level (40 MB in all for 256 x 256, growing as ``(M + N)^2``: 630 MB for
+    1024 x 1024). Agrees with the sparse direct solve to ~1e-12 (tested).
     """
     g = np.asarray(G, dtype=np.float64)
     if g.ndim != 2 or g.size == 0 or not np.all(np.isfinite(g)) or (g < 0).any():
@@ -284,9 +292,12 @@ def _nd_plan(m: int, n: int) -> tuple[np.ndarray, np.ndarray, int]:
     depths = int(plan[:, K.PLAN_DEPTH].max()) + 1
     largest = np.zeros(depths, dtype=np.int64)
     np.maximum.at(largest, plan[:, K.PLAN_DEPTH], plan[:, K.PLAN_N] ** 2)
+    # two slots per depth (a box's two children), one for the whole array
+    sizes = np.repeat(largest, 2)
+    sizes[1] = 0
     offsets = np.zeros((depths, 2), dtype=np.int64)
-    offsets.ravel()[1:] = np.cumsum(np.repeat(largest, 2))[:-1]
-    return plan, offsets, int(2 * largest.sum())
+    offsets.ravel()[1:] = np.cumsum(sizes)[:-1]
+    return plan, offsets, int(sizes.sum())
 
 
 def _port_matrix(g: np.ndarray, gw: float, gb: float) -> np.ndarray:

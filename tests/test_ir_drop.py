@@ -139,6 +139,16 @@ def test_auto_mode_solves_directly_from_enough_input_vectors():
     assert _rel_err(out, ir_drop_direct(G, many, 1.0, 1.0)) <= 1e-10
 
 
+def test_auto_mode_keeps_to_conjugate_gradients_when_the_direct_buffer_is_too_large(monkeypatch):
+    from crossbar import ir_drop
+
+    monkeypatch.setattr(ir_drop, "AUTO_DIRECT_MAX_BYTES", 1000)
+    gen = np.random.default_rng(9)
+    G = gen.uniform(20e-6, 120e-6, (12, 10))
+    v = gen.uniform(0, 0.2, (ir_drop.AUTO_DIRECT_MIN_VECTORS, 12))
+    assert (solve(G, v, 1.0, 1.0).iterations >= 1).all()
+
+
 def test_transfer_matrix_of_vanishing_wires_is_the_conductance_matrix():
     from crossbar.ir_drop import transfer_matrix
 
