@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
-from devices._math import _bits_to_float64, bits_to_float32
+from devices._math import bits_to_float32, bits_to_float64
 from devices._rng import fill_normals, fill_normals32
 
 
@@ -210,7 +210,7 @@ def input_scale(bits, wide, scale):
     n_bad = 0
     for b in range(bits.shape[0]):
         top = _abs_bits_max(bits[b], mask)
-        value = _bits_to_float64(top) if wide else np.float64(bits_to_float32(np.int32(top)))
+        value = bits_to_float64(top) if wide else np.float64(bits_to_float32(np.int32(top)))
         scale[b] = value
         n_bad += np.int64(not (value < np.inf))
     return n_bad

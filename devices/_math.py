@@ -17,7 +17,7 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 
-__all__ = ["bits_to_float32", "exp", "float32_bits"]
+__all__ = ["bits_to_float32", "bits_to_float64", "exp", "float32_bits"]
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact for |k| < 2**21
@@ -43,7 +43,7 @@ def _bitcast(source: types.Type, target: types.Type, doc: str):
     return intrinsic(bitcast)
 
 
-_bits_to_float64 = _bitcast(types.int64, types.float64, "The float64 with the bits of an int64.")
+bits_to_float64 = _bitcast(types.int64, types.float64, "The float64 with the bits of an int64.")
 float32_bits = _bitcast(types.float32, types.int32, "The IEEE-754 bits of a float32, as an int32.")
 bits_to_float32 = _bitcast(types.int32, types.float32, "The float32 with the bits of an int32.")
 
@@ -65,9 +65,7 @@ def exp(x):
     p = 1.0 + (r + (r2 * (0.5 + r * (1.0 / 6.0)) + high))  # the 1 last: no bits of r lost
     ki = np.int64(k)
     big = ki > 1023  # only k = 1024 (x just below _X_MAX): use 2**1023 * 2
-    two_k = _bits_to_float64(
-        (min(ki, np.int64(1023)) + _BIAS) << _MANTISSA_BITS
-    )  # 2**k, k >= -1022
+    two_k = bits_to_float64((min(ki, np.int64(1023)) + _BIAS) << _MANTISSA_BITS)  # 2**k, k >= -1022
     y = p * two_k * (2.0 if big else 1.0)
     if x > _X_MAX:
         y = np.inf
