@@ -896,16 +896,26 @@ class TiledMatrix:
                 read_out32_tile(ri, n_r, tile_terms.numpy(), maps.weights[ri], tile_bits,
                                 maps.step[ri], maps.inv_step[ri], qmax, key, to_weight, y)  # fmt: skip
         else:  # the full row tiles in one batched product, the last one's rows on their own
-            # (float32 means by numpy's BLAS: as fast as torch.bmm on large tiles, 4x faster on
-            # narrow ones, e.g. a 10-output layer)
-            blocks, terms_np = maps.blocks.numpy(), terms.numpy()
+            # (784 inputs: 16 of 128 rows; a padded product costs 14 % more). Float32 means of
+            # small tiles by numpy's BLAS (4x faster than torch.bmm on a 10-output layer's),
+            # of larger ones by torch: numpy's OpenBLAS runs those on threads of its own, which
+            # contend with torch's OpenMP threads between the steps of training (3x slower
+            # demo on 2 cores)
+            v_t, terms_np = torch.from_numpy(v), terms.numpy()
             last = self.in_features - (n_r - 1) * rows  # rows of the last row tile
             full = n_r if last == rows else n_r - 1
+            small = n_b * rows * cols < _OPENBLAS_ONE_THREAD
             if full:
-                np.matmul(v[:full], blocks[:full], out=terms_np[:full])
+                if small:
+                    np.matmul(v[:full], maps.blocks[:full].numpy(), out=terms_np[:full])
+                else:
+                    torch.bmm(v_t[:full], maps.blocks[:full], out=terms[:full])
                 torch.bmm(v2_bf[:full], maps.sq_blocks[:full], out=var[:full])
-            if full < n_r:  # (784 inputs: 16 of 128 rows; a padded product costs 14 % more)
-                np.matmul(v[-1, :, :last], blocks[-1, :last], out=terms_np[-1])
+            if full < n_r:
+                if n_b * last * cols < _OPENBLAS_ONE_THREAD:
+                    np.matmul(v[-1, :, :last], maps.blocks[-1, :last].numpy(), out=terms_np[-1])
+                else:
+                    torch.mm(v_t[-1, :, :last], maps.blocks[-1, :last], out=terms[-1])
                 torch.mm(v2_bf[-1, :, :last], maps.sq_blocks[-1, :last], out=var[-1])
             read_out32(terms.numpy(), maps.weights, var_bits, maps.step, maps.inv_step, qmax,
                        key, to_weight, y)  # fmt: skip
@@ -1091,6 +1101,10 @@ class TiledMatrix:
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
+
+#: Products of fewer multiply-adds (m n k) than this run on one thread in OpenBLAS (its
+#: ``GEMM_MULTITHREAD_THRESHOLD`` 4 times 65536): below it numpy's BLAS is safe beside torch.
+_OPENBLAS_ONE_THREAD = 4 * 65536
 
 
 def _count_nonfinite_rows(x: np.ndarray, abs_max: np.ndarray | None = None) -> int:
