@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from devices._jit import jit, jit_parallel, prange
+from devices._kernels import PROGRAM_CHUNK as _CHUNK  # cells per parallel task
 from devices._kernels import program_segment
 from devices._math import float32_bits
 
@@ -16,10 +17,6 @@ from ._mvm_kernels import _level
 #: ``side`` of an array in a tiled matrix's geometry: G+ of a pair, G- of a pair, or single
 #: devices with the reference column last.
 POSITIVE, NEGATIVE, WITH_REFERENCE = 0, 1, 2
-
-
-#: Cells per parallel task when programming (the scratch of ``program_segment`` stays in cache).
-_CHUNK = 512
 
 
 @jit_parallel

@@ -362,7 +362,7 @@ def _stuck_value(state, g, g_low, g_high):
 
 
 #: Cells per parallel task of :func:`multilevel_program` (its scratch arrays stay in L1/L2).
-_PROGRAM_CHUNK = 512
+PROGRAM_CHUNK = 512
 
 
 @jit_parallel
@@ -401,9 +401,9 @@ def multilevel_program(cells, levels, iterations, converged, pops, state):
     the same draws.
     """
     n = levels.size
-    for chunk in prange((n + _PROGRAM_CHUNK - 1) // _PROGRAM_CHUNK):
-        start = chunk * _PROGRAM_CHUNK
-        program_segment(start, min(start + _PROGRAM_CHUNK, n), cells, levels, iterations,
+    for chunk in prange((n + PROGRAM_CHUNK - 1) // PROGRAM_CHUNK):
+        start = chunk * PROGRAM_CHUNK
+        program_segment(start, min(start + PROGRAM_CHUNK, n), cells, levels, iterations,
                         converged, pops, state)  # fmt: skip
 
 
@@ -417,9 +417,9 @@ def program_segment(start, stop, cells, levels, iterations, converged, pops, sta
      set_count, reset_count, verify_count, offsets, keys_set, sigma_prog_s, g_max_s, lo, hi,
      tolerance, read_rel, max_iterations, g_stuck_low, g_stuck_high, refreshed, growth,
      keys_relax, sigma_relax_s) = state  # fmt: skip
-    for first in range(start, stop, _PROGRAM_CHUNK):
+    for first in range(start, stop, PROGRAM_CHUNK):
         _program_chunk(
-            first, min(first + _PROGRAM_CHUNK, stop), cells, levels, level_g, level_means, d2d,
+            first, min(first + PROGRAM_CHUNK, stop), cells, levels, level_g, level_means, d2d,
             target_level, g_prog, relaxes, stuck, failed, stuck_lrs, limit, set_count,
             reset_count, verify_count, iterations, converged, pops, offsets, keys_set,
             sigma_prog_s, g_max_s, lo, hi, tolerance, read_rel, max_iterations, g_stuck_low,
@@ -515,10 +515,9 @@ def _program_chunk(
             keys[k] = keys_relax[p]
             numbers[k] = _relax_counter(set_count[i], i - offsets[p])
             mus[k] = g_prog[i]
-            # 1: relaxes; 0: stays as programmed; the stuck value is set below
-            sigmas[k] = np.float64((relaxes[i] == 1) & (stuck[i] == _STUCK_NONE))
-        _relax_many(keys[:m], numbers[:m], mus[:m], sigmas[:m], growth, sigma_relax_s, g_max_s,
-                    targets[:m])  # fmt: skip
+        # every cell of the chunk was just programmed (it relaxes); stuck cells get their stuck
+        # value below
+        _relax_many(keys[:m], numbers[:m], mus[:m], growth, sigma_relax_s, g_max_s, targets[:m])
         for k in range(m):
             i = where[k]
             state = stuck[i]
@@ -527,11 +526,10 @@ def _program_chunk(
 
 
 @jit
-def _relax_many(keys, numbers, g, relaxing, growth, sigma_relax_s, g_max_s, out):
-    """:func:`_relax_one` of many cells in one SIMD loop (``relaxing``: 1.0 or 0.0 per cell)."""
+def _relax_many(keys, numbers, g, growth, sigma_relax_s, g_max_s, out):
+    """:func:`_relax_one` of many cells in one SIMD loop."""
     for k in range(g.size):
-        out[k] = _relax_one(keys[k], numbers[k], g[k], relaxing[k] * growth, sigma_relax_s,
-                            g_max_s)  # fmt: skip
+        out[k] = _relax_one(keys[k], numbers[k], g[k], growth, sigma_relax_s, g_max_s)
 
 
 @jit_inline

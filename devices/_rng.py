@@ -82,15 +82,8 @@ def derive_key(seed: int, stream: int, call: int) -> np.uint64:
 
 def derive_keys(seeds: np.ndarray, stream: int, calls: np.ndarray) -> np.ndarray:
     """:func:`derive_key` for many populations at once (``uint64`` seeds and call counters)."""
-    k = _mix64_np(seeds.astype(np.uint64) + np.uint64((stream + 1) * GOLDEN_GAMMA & _MASK64))
-    return _mix64_np(k + (calls.astype(np.uint64) + _ONE) * _G)
-
-
-def _mix64_np(z: np.ndarray) -> np.ndarray:
-    """:func:`mix64` on a ``uint64`` array (numpy arrays wrap on overflow, as the hash needs)."""
-    z = (z ^ (z >> _S30)) * _C1
-    z = (z ^ (z >> _S27)) * _C2
-    return z ^ (z >> _S31)
+    k = mix64(seeds.astype(np.uint64) + np.uint64((stream + 1) * GOLDEN_GAMMA & _MASK64))
+    return mix64(k + (calls.astype(np.uint64) + _ONE) * _G)
 
 
 # -- standard normal variates: Marsaglia & Tsang's ziggurat on counter-based bits ----------------

@@ -625,6 +625,8 @@ class CellPool:
         self.populations = pops
         self.offsets = np.concatenate([[0], np.cumsum([p.n_cells for p in pops])]).astype(np.int64)
         self.seeds = np.array([p._seed for p in pops], dtype=np.uint64)
+        # one relaxation draw per programming: the keys do not depend on the call
+        self._relax = derive_keys(self.seeds, _STREAM_RELAX, np.zeros(len(pops), dtype=np.int64))
         parts = [pop._state_arrays() for pop in pops]
         self.buffers = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         for k, pop in enumerate(pops):
@@ -647,9 +649,6 @@ class CellPool:
         return len(populations) == len(self.populations) and all(
             a is b for a, b in zip(populations, self.populations, strict=True)
         )
-
-    def _relax_keys(self) -> np.ndarray:
-        return derive_keys(self.seeds, _STREAM_RELAX, np.zeros(self.seeds.size, dtype=np.int64))
 
     def _keys(self, stream: int) -> np.ndarray:
         calls = np.array([p._calls for p in self.populations], dtype=np.int64)
@@ -677,7 +676,7 @@ class CellPool:
         that program the pool from their own kernels); ``refresh`` as in :meth:`program`. Every
         population counts one programming call, as with :meth:`program`."""
         state = kernel_state(self.populations[0], self.buffers, self.offsets,
-                             self._keys(_STREAM_SET), refresh, self._relax_keys())  # fmt: skip
+                             self._keys(_STREAM_SET), refresh, self._relax)  # fmt: skip
         for pop in self.populations:
             pop._calls += 1
         return state
@@ -687,7 +686,7 @@ class CellPool:
         ``pops``) into ``out`` (float64, one entry per pooled cell)."""
         b = self.buffers
         p = self.populations[0].params
-        relax = self._relax_keys()
+        relax = self._relax
         multilevel_read(
             out, float(t), np.empty(0), b["_g"], b["_relaxes"], b["_stuck"], b["set"],
             _EMPTY_I64, relax, relax, p.sigma_relax_s, p.g_max_s, p.relax_reference_s,
@@ -719,9 +718,9 @@ def kernel_state(
 
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
-_ONE_POPULATION = np.zeros(1, dtype=np.int64)
+_ONE_POPULATION = np.zeros(1, dtype=np.int64)  # the kernels' population offsets: one, at 0
 _NO_REFRESH = np.empty(0)
-_NO_KEYS = np.zeros(1, dtype=np.uint64)  # the kernels' population offsets: one, at 0
+_NO_KEYS = np.zeros(1, dtype=np.uint64)  # keys of a stream that is not drawn (placeholder)
 
 
 def _keys(key: np.uint64) -> np.ndarray:

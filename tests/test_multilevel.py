@@ -25,7 +25,7 @@ def _levels(n, k, seed=0):
 # -- program-and-verify against the slow twin -------------------------------------------------------
 
 
-def test_program_matches_reference_exactly():
+def test_program_matches_reference_draw_for_draw():
     params = MultiLevelParams(stuck_fraction=0.2, max_iterations=6)
     # limits of 2-40 writes: cells that may wear out during this programming (<= 12 writes left)
     # take the per-cell loop, the others the SIMD rounds; both must give the twin's draws
@@ -48,10 +48,11 @@ def test_program_matches_reference_exactly():
     simple = (cells.stuck == 0) & (cells.wear.limit >= 2 * params.max_iterations)
     assert 50 < simple.sum() < 250  # both paths exercised
     res = cells.program(lv)
+    # the kernel's pairs are evaluated in float32 (within 2e-6 of the twin's float64 ones):
+    # iterations and outcomes agree exactly as long as no verify read of this seed falls within
+    # ~2e-6 sigma of the tolerance edge (it does not), conductances to sigma * 2e-6 < 1e-10 S
     np.testing.assert_array_equal(res.iterations, it_ref)
     np.testing.assert_array_equal(res.converged, ok_ref)
-    # the kernel's pairs are evaluated in float32 (within 2e-6 of the twin's float64 ones), so
-    # conductances agree to sigma * 2e-6 < 1e-10 S
     np.testing.assert_allclose(cells._g, g, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(cells.stuck, stuck)
     np.testing.assert_array_equal(cells.failed, failed)
@@ -525,13 +526,13 @@ def test_cell_pool_draws_what_each_population_draws_alone():
     for _ in range(3):
         picks = [np.sort(rng.choice(p.n_cells, p.n_cells // 3, replace=False)) for p in alone]
         levels = [rng.integers(0, 8, c.size) for c in picks]
-        iterations = [p.program(lv, cells=c).iterations
-                      for p, c, lv in zip(alone, picks, levels, strict=True)]  # fmt: skip
+        results = [p.program(lv, cells=c) for p, c, lv in zip(alone, picks, levels, strict=True)]
         cells = np.concatenate([c + pool.offsets[k] for k, c in enumerate(picks)])
         pops = np.repeat(np.arange(3), [c.size for c in picks])
         out = np.zeros(pool.n_cells)
-        it, _ = pool.program(cells, np.concatenate(levels), pops, refresh=(60.0, out))
-        np.testing.assert_array_equal(it, np.concatenate(iterations))
+        it, ok = pool.program(cells, np.concatenate(levels), pops, refresh=(60.0, out))
+        np.testing.assert_array_equal(it, np.concatenate([r.iterations for r in results]))
+        np.testing.assert_array_equal(ok, np.concatenate([r.converged for r in results]))
         again = np.zeros(pool.n_cells)
         pool.conductance(60.0, cells, pops, again)
         np.testing.assert_array_equal(out[cells], again[cells])
