@@ -80,7 +80,7 @@ def _read_one(mean, var, ref_mean, ref_var, b, col_tile, step, qmax, key, first,
         acc[c] *= scale
 
 
-@jit_parallel
+@jit
 def read_out32(terms, weights, var_bf16, step, inv_step, qmax, key, out_scale, out):
     """:func:`read_out` of the default read, in float32, from partial products.
 
@@ -94,13 +94,12 @@ def read_out32(terms, weights, var_bf16, step, inv_step, qmax, key, out_scale, o
     The normals of input b are the pairs of :func:`devices._rng.fill_normals32` from counter
     ``b * R * P`` (``P = ceil(C / 2)``): row tile r, column c uses normal ``r * 2P + c``. The ADC
     rounds ``|current| * inv_step`` in float32 (a multiplication: a division per column costs
-    as much as the rest of the loop); the sum over row tiles is float64.
+    as much as the rest of the loop); the sum over row tiles is float64, in row-tile order
+    (:func:`read_out32_tile` for each row tile in turn).
     """
-    n_r, n_b, n_c = var_bf16.shape
-    pairs = n_r * ((n_c + 1) // 2)
-    for b in prange(n_b):
-        _read_one32(terms, weights, var_bf16, b, step, inv_step, np.float32(qmax), key,
-                    np.uint64(b * pairs), out_scale[b], out[b])  # fmt: skip
+    for r in range(var_bf16.shape[0]):  # row tile by row tile: the float64 sums in the same order
+        read_out32_tile(r, var_bf16.shape[0], terms[r], weights[r], var_bf16[r], step[r],
+                        inv_step[r], qmax, key, out_scale, out)  # fmt: skip
 
 
 @jit_parallel
@@ -108,10 +107,9 @@ def read_out32_tile(r, n_r, terms, weights, var_bf16, step, inv_step, qmax, key,
                     out):  # fmt: skip
     """Row tile ``r`` (of ``n_r``) of :func:`read_out32`, added to ``out``: ``terms`` (B, T * C),
     ``weights`` (T * C,), ``var_bf16`` (B, C), ``step``, ``inv_step`` (C,) are the tile's. Called
-    for r = 0, 1, ..., n_r - 1 in turn (r = 0 clears ``out``, the last scales it), it gives
-    :func:`read_out32`'s result bit for bit (the same normals, the same order of the float64
-    sums), while each tile's partial products are read back right after they were made (still
-    in cache) instead of all tiles' at the end."""
+    for r = 0, 1, ..., n_r - 1 in turn (r = 0 clears ``out``, the last scales it), as
+    :func:`read_out32` does; the integer read calls it right after each tile's product, while
+    the partial products are still in cache, instead of reading all tiles' back at the end."""
     n_b, n_c = var_bf16.shape
     half = (n_c + 1) // 2
     pairs = n_r * half
@@ -133,27 +131,6 @@ def read_out32_tile(r, n_r, terms, weights, var_bf16, step, inv_step, qmax, key,
             scale = out_scale[b]
             for c in range(n_c):
                 acc[c] *= scale
-
-
-@jit
-def _read_one32(terms, weights, var_bf16, b, step, inv_step, qmax, key, first, scale, acc):
-    """Input vector ``b`` of :func:`read_out32`."""
-    n_r, _, n_c = var_bf16.shape
-    second = n_c if terms.shape[2] == 2 * n_c else 0  # one term: added again with weight 0
-    width = 2 * ((n_c + 1) // 2)
-    high = np.empty(n_r * width // 2, dtype=np.uint32)
-    low = np.empty(n_r * width // 2, dtype=np.uint32)
-    z = np.empty(n_r * width, dtype=np.float32)
-    fill_normals32(key, first, high, low, z)
-    no_weight = np.zeros(n_c, dtype=np.float32)
-    acc[:] = 0.0
-    for r in range(n_r):
-        row, w = terms[r, b], weights[r]
-        w2 = w[n_c : 2 * n_c] if second else no_weight
-        _digitize_row32(row[:n_c], row[second : second + n_c], w[:n_c], w2, var_bf16[r, b],
-                        step[r], inv_step[r], qmax, z[r * width : r * width + n_c], acc)  # fmt: skip
-    for c in range(n_c):
-        acc[c] *= scale
 
 
 @jit
@@ -348,10 +325,9 @@ def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, row_g):
 
 
 @jit
-def adc_steps(dg3, sigmas, v_read, qmax, step, step32, inv32):
+def adc_steps(dg3, sigmas, v_read, qmax, step):
     """ADC steps of differential tiles calibrated on the stored ``ΔG`` of row tile r's columns,
-    written into ``step`` (R, C) float64 and, when ``step32`` is not empty, its float32 copy and
-    the float32 reciprocals ``inv32`` (0 where the step is 0) that the fast read uses.
+    written into ``step`` (R, C).
 
     Full scale ``sigmas * v_read * sqrt(sum_i dg3[r, i, j]**2 / 3)`` (``sigmas > 0``, the
     "sigma" range mode) or ``1.1 * v_read * sum_i |dg3[r, i, j]|`` (``sigmas = 0``, "max"), sums
@@ -373,9 +349,3 @@ def adc_steps(dg3, sigmas, v_read, qmax, step, step32, inv32):
         for j in range(n_c):
             fs = scale * math.sqrt(col_sq[j] / 3.0) if sigmas > 0.0 else scale * col_abs[j]
             step[r, j] = fs / qmax if fs > 0.0 else 1e-30
-    if step32.size:
-        for r in range(n_r):
-            for j in range(n_c):
-                s32 = np.float32(step[r, j])
-                step32[r, j] = s32
-                inv32[r, j] = np.float32(1.0) / s32 if s32 > np.float32(0.0) else np.float32(0.0)

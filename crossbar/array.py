@@ -288,7 +288,7 @@ class TiledMatrix:
                 f"The 'config' parameter of TiledMatrix must be a CrossbarConfig. "
                 f"Got {type(self.config).__name__} instead."
             )
-        w = self._check_weight(weight)
+        w, _ = self._check_weight(weight)
         self.out_features, self.in_features = w.shape
         c = self.config
         gen = as_generator(rng, "TiledMatrix")
@@ -315,6 +315,7 @@ class TiledMatrix:
                     row.append((CrossbarArray(rows, cols + 1, c, gen),))
             self.tiles.append(row)
         self._layout()
+        self._assemble_cache: dict[Any, Any] = {}
         self.program(w)
         self._last_read: tuple[Any, ...] | None = None
         self._last_stats: MVMStats | None = None
@@ -342,18 +343,20 @@ class TiledMatrix:
                 )
 
     # -- mapping -----------------------------------------------------------------------------------
-    def _check_weight(self, weight: Any) -> np.ndarray:
+    def _check_weight(self, weight: Any) -> tuple[np.ndarray, float]:
         """The weights as float64, or float32 when given so (converted exactly where used: half
-        the memory to read on every write-on-change of a float32 torch weight)."""
+        the memory to read on every write-on-change of a float32 torch weight), and their
+        largest magnitude (found by the finiteness check)."""
         w = np.asarray(weight)
         if w.dtype != np.float32:
             w = w.astype(np.float64, copy=False)
-        if w.ndim != 2 or w.size == 0 or _count_nonfinite_rows(w):
+        row_max = np.empty(w.shape[0]) if w.ndim == 2 else None
+        if w.ndim != 2 or w.size == 0 or _count_nonfinite_rows(w, row_max):
             raise InvalidParameterError(
                 "The 'weight' parameter of TiledMatrix must be a finite, non-empty 2-D array "
                 f"(out x in). Got shape {w.shape} instead."
             )
-        return w
+        return w, float(row_max.max())
 
     def _window(self) -> tuple[np.ndarray, float, float]:
         """Levels (S), reference conductance and the conductance per unit weight."""
@@ -378,7 +381,7 @@ class TiledMatrix:
         returns the program-and-verify results of the arrays that were written (``report=False``:
         an empty list, for callers that do not look, such as every training step).
         """
-        w = self._check_weight(weight)
+        w, w_max = self._check_weight(weight)
         if w.shape != (self.out_features, self.in_features):
             raise InvalidParameterError(
                 f"The 'weight' parameter of TiledMatrix.program must have shape "
@@ -386,21 +389,21 @@ class TiledMatrix:
             )
         c = self.config
         _levels, g_ref, span = self._window()
-        w_range = c.weight_range if c.weight_range is not None else float(np.abs(w).max())
+        w_range = c.weight_range if c.weight_range is not None else w_max
         w_range = w_range if w_range > 0 else 1.0
         self.weight_range = w_range
         self.g_per_weight = span / w_range
         cells = self.tiles[0][0][0].cells
         if isinstance(cells, MultiLevelRRAM):
             if cells.even_level_step > 0 and POOLED_PROGRAMMING:
-                results: list[Any] = self._program_pooled(w, w_range, g_ref, report)
-                if self._updated:  # the read maps were brought up to date in place
+                results, updated = self._program_pooled(w, w_range, g_ref, report)
+                if updated:  # the read maps were brought up to date in place
                     return results
             else:
                 results = self._program_by_array(w, w_range, g_ref)
         else:
             results = self._program_analog(w, w_range, g_ref)
-        self._assemble_cache: dict[Any, Any] = {}
+        self._assemble_cache = {}
         self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
         return results
 
@@ -434,15 +437,10 @@ class TiledMatrix:
                     col = np.full((block.shape[0], 1), g_ref)
                     targets = (np.hstack([g_ref + block * self.g_per_weight, col]),)
                 for array, target in zip(arrays, targets, strict=True):
-                    if array.cells is None:  # inside the window by construction: no checks
-                        np.clip(target, lo, hi, out=array._ideal)
-                        array._cache.clear()
-                        array._transfer.clear()
-                    else:
-                        flat = array.pulse_targets(target).ravel()
-                        change = np.flatnonzero(flat != array._pulse_target)
-                        if change.size:
-                            results.append(array._program_pulses(flat[change], change))
+                    flat = array.pulse_targets(target).ravel()
+                    change = np.flatnonzero(flat != array._pulse_target)
+                    if change.size:
+                        results.append(array._program_pulses(flat[change], change))
         return results
 
     def _program_by_array(self, w: np.ndarray, w_range: float,
@@ -467,7 +465,7 @@ class TiledMatrix:
         return results
 
     def _program_pooled(self, w: np.ndarray, w_range: float, g_ref: float,
-                        report: bool) -> list[ProgramResult]:  # fmt: skip
+                        report: bool) -> tuple[list[ProgramResult], bool]:  # fmt: skip
         """Write-on-change of evenly spaced multi-level cells, all arrays in one kernel call
         (levels, program-and-verify, refresh of the conductances at the read time, update of
         the cached read maps); the same draws as programming every array on its own
@@ -524,11 +522,17 @@ class TiledMatrix:
                 b["bounds"], b["cells"], b["levels"], b["pops"], b["iterations"],
                 b["converged"], state, b["scratch"],
             )  # fmt: skip
-        self._updated = maps is not None
         if maps is not None:
             self._finish_update()
-        return self._results(b["cells"][:total], b["levels"][:total], b["pops"][:total],
-                             b["iterations"][:total], b["converged"][:total], report)  # fmt: skip
+        results = self._results(
+            b["cells"][:total],
+            b["levels"][:total],
+            b["pops"][:total],
+            b["iterations"][:total],
+            b["converged"][:total],
+            report,
+        )
+        return results, maps is not None
 
     def _results(self, cells: np.ndarray, levels: np.ndarray, pops: np.ndarray,
                  iterations: np.ndarray, converged: np.ndarray,
@@ -721,10 +725,7 @@ class TiledMatrix:
             step[...] = fs / (2 ** (c.adc.bits - 1) - 1) if fs > 0 else 1e-30
         else:
             sigmas = c.adc.range_sigmas if c.adc.range_mode == "sigma" else 0.0
-            no = _NO_STEPS
-            adc_steps(dg3, float(sigmas), c.dac.v_read_v, float(2 ** (c.adc.bits - 1) - 1), step,
-                      no if maps is None else maps.step, no if maps is None else maps.inv_step)  # fmt: skip
-            return step
+            adc_steps(dg3, float(sigmas), c.dac.v_read_v, float(2 ** (c.adc.bits - 1) - 1), step)
         if maps is not None:
             fast = self._fast_steps(step)
             maps.step[...] = fast["step"]
@@ -739,14 +740,12 @@ class TiledMatrix:
         The in-place values equal a fresh :meth:`_assemble`'s (tested)."""
         c = self.config
         t = c.read_time_s
-        if not hasattr(self, "_assemble_cache"):  # the first programming
-            return None
         cache = cast(dict[Any, Any], self._assemble_cache)
         if c.mapping != "differential" or c.ir_drop or t not in cache:
             return None
-        for key in [k for k in cache if isinstance(k, tuple) and k[0] == "fast_maps"]:
-            if key[1] != t or key[2]:
-                del cache[key]
+        # (the cache holds one read time: fast maps of other times cannot be there)
+        for key in [k for k in cache if isinstance(k, tuple) and k[0] == "fast_maps" and k[2]]:
+            del cache[key]
         maps = cache.get(("fast_maps", t, 0))
         return (*self._blocks, _NO_BITS if maps is None else maps.sq_bits)
 
@@ -925,11 +924,11 @@ class TiledMatrix:
         """The operands of :meth:`_read_fast` at read time ``t`` (kept with
         :meth:`_assemble`'s: reprogramming clears or updates both); ``levels`` > 0: the DAC's
         largest code, for the fixed-point digits."""
-        cache = cast(dict[Any, Any], self._assemble_cache)
-        if ("fast_maps", t, levels) not in cache:
-            dg, sq, _, _, step = self._assemble(t)
-            cache[("fast_maps", t, levels)] = self._fast_maps_of(dg, sq, step, levels)
-        return cast(_FastMaps, cache[("fast_maps", t, levels)])
+        key = ("fast_maps", t, levels)
+        if key not in self._assemble_cache:
+            dg, sq, _, _, step = self._assemble(t)  # (may start a new cache: looked up after)
+            self._assemble_cache[key] = self._fast_maps_of(dg, sq, step, levels)
+        return cast(_FastMaps, self._assemble_cache[key])
 
     def _fast_maps_of(self, dg: list[np.ndarray], sq: list[np.ndarray], step: np.ndarray,
                       levels: int) -> _FastMaps:  # fmt: skip
@@ -1115,7 +1114,6 @@ def _count_nonfinite_rows(x: np.ndarray, abs_max: np.ndarray | None = None) -> i
     return int(input_scale(bits, x.dtype == np.float64, out))
 
 
-_NO_STEPS = np.empty((0, 0), dtype=np.float32)
 _NO_BITS = np.empty((0, 0, 0), dtype=np.uint16)
 _NO_BLOCK = np.empty((0, 0, 0), dtype=np.float32)
 
