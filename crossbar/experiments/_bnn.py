@@ -20,7 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from devices import InvalidParameterError
+
+from ..array import native_bfloat16
 from ..optim import MetaplasticAdam
+from ._binary_ops import ARITHMETICS, SignCodes, binary_linear
 from ._data import Task
 from ._run import RunContext
 from ._train import train_tasks
@@ -48,14 +52,29 @@ class SignActivation(nn.Module):
 
 
 class BinaryLinear(nn.Module):
-    """``x @ sign(W_h)^T``; the gradient with respect to ``sign(W_h)`` lands in ``W_h.grad``."""
+    """``x @ sign(W_h)^T``; the gradient with respect to ``sign(W_h)`` lands in ``W_h.grad``.
 
-    def __init__(self, in_features: int, out_features: int, init_width: float = 0.1) -> None:
+    ``arithmetic`` (:data:`~crossbar.experiments._binary_ops.ARITHMETICS`): on the CPU, "auto"
+    multiplies 8-bit inputs (sign activations, pixels) by the sign weights exactly in int8 and
+    takes the backward products in bfloat16 where the CPU has native bfloat16; "int8" keeps the
+    backward in float32; "float32" is the reference. CUDA tensors and a bit-error mask take
+    float32 products.
+    """
+
+    def __init__(self, in_features: int, out_features: int, init_width: float = 0.1,
+                 arithmetic: str = "auto") -> None:  # fmt: skip
         super().__init__()
+        if arithmetic not in ARITHMETICS:
+            raise InvalidParameterError(
+                f"The 'arithmetic' parameter of BinaryLinear must be one of "
+                f"{', '.join(map(repr, ARITHMETICS))}. Got {arithmetic!r} instead."
+            )
         self.in_features, self.out_features = in_features, out_features
+        self.arithmetic = arithmetic
         w = torch.empty(out_features, in_features).uniform_(-init_width / 2, init_width / 2)
         self.weight = nn.Parameter(w)
         self.flip: torch.Tensor | None = None  # a stored-bit error mask (mram-ber)
+        self._signs = SignCodes()
 
     def binary_weight(self) -> torch.Tensor:
         wb = torch.sign(self.weight)
@@ -63,6 +82,9 @@ class BinaryLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
+        if (self.flip is None and w.device.type == "cpu" and x.device.type == "cpu"
+                and w.dtype == x.dtype == torch.float32):  # fmt: skip
+            return binary_linear(x, w, self._signs, self.arithmetic, native_bfloat16())
         w_b = w + (self.binary_weight() - w).detach()  # straight through to the hidden weight
         return nn.functional.linear(x, w_b)
 
