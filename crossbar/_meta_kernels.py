@@ -149,7 +149,7 @@ def _factor_chunk(w, delta, q, edges, shape, meta, any_crossing, out):
 
 
 #: ``mode`` of :func:`metaplastic_adam_step`.
-PLAIN, BINARY, MULTILEVEL = 0, 1, 2
+PLAIN, BINARY, MULTILEVEL, NORMALIZED = 0, 1, 2, 3
 
 
 @jit_parallel
@@ -159,8 +159,12 @@ def metaplastic_adam_step(p, grad, m, v, beta1, beta2, eps, step_size, weight_de
 
     ``g = grad + weight_decay p``; Adam's moments ``m``, ``v``; ``u = m / (sqrt(v) + eps)``;
     ``p -= step_size * u * f`` with ``f`` the metaplastic attenuation: 1 (``mode`` PLAIN),
-    ``1 - tanh^2(meta |p|)`` where ``sign(p) m > 0`` (BINARY, SPEC §3), or the multi-level factor
-    of :func:`multilevel_factor` for the update ``-u`` (MULTILEVEL, SPEC §4). The same operations
+    ``1 - tanh^2(meta |p|)`` where ``sign(p) m > 0`` (BINARY, Laborieux et al. 2021), the
+    interval factor of :func:`multilevel_factor` for the update ``-u`` (MULTILEVEL), or the
+    normalized multi-level factor ``1 - tanh^2(meta |p| / Q_max)`` (NORMALIZED; ``shape`` then
+    holds ``[1 / Q_max, lowest threshold, highest threshold, 0]``: with ``any_crossing`` only
+    the steps outward from the outer intervals are free, else only the steps that do not
+    decrease ``|p|``; the caller multiplies ``step_size`` by ``Q_max``). The same operations
     as ``MetaplasticAdam``'s tensor path, in one pass over memory instead of about a dozen.
     ``single``: the weights are float32, and ``f`` is evaluated in float32 (:func:`_sech2_32`).
     """
@@ -201,6 +205,8 @@ def _apply_update(p, m, u, step_size, meta, mode, q, edges, shape, any_crossing,
             arg[i] = -2.0 * meta * abs(x) if toward_zero else 0.0
     elif mode == MULTILEVEL:  # the update is -u
         _exponents(p, u, -1.0, q, edges, shape, meta, any_crossing, arg)
+    elif mode == NORMALIZED:
+        _normalized_exponents(p, m, shape[0], shape[1], shape[2], meta, any_crossing, arg)
     # separate straight loops per stage and mode: a branch inside keeps a loop scalar
     if mode == PLAIN:
         for i in range(n):
@@ -211,6 +217,23 @@ def _apply_update(p, m, u, step_size, meta, mode, q, edges, shape, any_crossing,
     else:
         for i in range(n):
             p[i] -= step_size * (u[i] * _sech2(arg[i]))
+
+
+@jit
+def _normalized_exponents(p, m, inv_qmax, lowest, highest, meta, any_crossing, arg):
+    """``arg[i] = -2 meta |p[i]| / Q_max`` where the update ``-u`` (the sign of ``-m``) is
+    attenuated, else 0 (see :func:`metaplastic_adam_step`)."""
+    scale = -2.0 * meta * inv_qmax
+    if any_crossing:  # free: outward from the outer intervals
+        for i in range(p.size):
+            x = np.float64(p[i])
+            mi = np.float64(m[i])
+            free = (x >= highest and mi < 0.0) or (x < lowest and mi > 0.0)
+            arg[i] = 0.0 if free else scale * abs(x)
+    else:  # attenuated: the update decreases |p|
+        for i in range(p.size):
+            x = np.float64(p[i])
+            arg[i] = scale * abs(x) if x * np.float64(m[i]) > 0.0 else 0.0
 
 
 @jit

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hidden", type=_positive_int, default=128, help="hidden units")
     demo.add_argument("--meta", type=_non_negative_float, default=2.0,
                       help="metaplasticity m* of the multi-level rule (default 2)")  # fmt: skip
+    demo.add_argument("--lr", type=_positive_float, default=0.05,
+                      help="learning rate, in units of the weight range (default 0.05: ten "
+                           "times the full runs' 0.005, for the demo's few steps per task)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--data", metavar="DIR", default=None,
                       help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
@@ -311,7 +314,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with tqdm(total=steps, unit="step", desc="training", leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         results = run_demo(args.train, args.test, args.epochs, args.hidden, args.meta,
-                           seed=args.seed, progress=bar.update, root=args.data)  # fmt: skip
+                           seed=args.seed, progress=bar.update, root=args.data,
+                           lr=args.lr)  # fmt: skip
     n_weights = results[0].hidden_weight_bytes // 4
     ratio = BNN_BASELINE_WEIGHTS / n_weights
     if args.json:
@@ -322,7 +326,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"2-layer perceptron 784-{args.hidden}-10 on simulated 130 nm HfO2 crossbars (8 levels, "
         f"program-and-verify, read noise, 8-bit DAC/ADC); {args.train} training and {args.test} "
-        f"test images per task, {args.epochs} epochs each, seed {args.seed}"
+        f"test images per task, {args.epochs} epochs each, lr {args.lr:g}, seed {args.seed}"
     )
     print(f"{'rule':<22} {'MNIST':>7} {'MNIST':>7} {'FMNIST':>7} {'writes/device':>14}")
     print(f"{'':<22} {'after 1':>7} {'after 2':>7} {'after 2':>7} {'max':>6} {'mean':>7}")

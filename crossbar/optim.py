@@ -12,11 +12,16 @@ from torch.autograd.graph import increment_version
 
 from devices import InvalidParameterError
 
-__all__ = ["MESU", "META_MODES", "MetaplasticAdam", "WeakResetAdam", "multilevel_meta_factor"]
+__all__ = ["MESU", "META_MODES", "META_RULES", "MetaplasticAdam", "WeakResetAdam",
+           "multilevel_meta_factor"]  # fmt: skip
 
-#: Attenuation modes of the multi-level rule (SPEC §4): attenuate updates heading for a threshold
-#: whose crossing decreases |W_Q|, or any threshold crossing.
+#: Attenuation modes of the multi-level rules: attenuate the updates that make the stored weight
+#: smaller in magnitude, or every update that heads for a threshold (docs/training.md).
 META_MODES = ("toward_zero", "any_crossing")
+
+#: Multi-level metaplastic rules (docs/training.md): "normalized" works in units of the weight
+#: range (the default), "interval" in units of the level spacing (the earlier reconstruction).
+META_RULES = ("normalized", "interval")
 
 
 def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
@@ -45,17 +50,31 @@ def _check_hyper(lr: float, meta: float, betas: tuple[float, float], eps: float,
 
 
 def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.Tensor,
-                           meta: float, mode: str = "toward_zero") -> torch.Tensor:  # fmt: skip
-    """Attenuation ``M`` of the multi-level metaplastic rule (SPEC §4, a reconstruction).
+                           meta: float, mode: str = "toward_zero",
+                           rule: str = "normalized") -> torch.Tensor:  # fmt: skip
+    """Attenuation ``M`` of the multi-level metaplastic rules (D'Agostino et al., AICAS 2023, as
+    reconstructed in docs/training.md) for an update ``delta`` of the hidden weights ``w``.
 
-    ``W_Q`` is the level nearest to the hidden weight ``w`` (saturating); thresholds sit halfway
-    between levels. For an update ``delta`` the next threshold in its direction is at distance
-    ``d``; ``I`` is the width of the interval holding ``w`` (the level spacing for the two
-    unbounded outer intervals). ``M = 1 - tanh^2(meta * d / I)`` when crossing that threshold would
-    decrease ``|W_Q|`` (``mode="toward_zero"``) or for any crossing (``"any_crossing"``), else 1.
-    With two levels it is exactly the binary rule: ``d = |w|``, ``I = 1``.
+    ``W_Q`` is the level nearest to ``w`` (saturating); thresholds sit halfway between levels.
+
+    ``rule="normalized"`` (the default of :class:`MetaplasticAdam`): with ``Q_max`` the largest
+    ``|level|`` and ``x = w / Q_max``,
+
+    .. math:: M = 1 - \\tanh^2(m^* |x|)
+
+    for the updates that decrease ``|w|`` (``mode="toward_zero"``), or for every update except
+    those heading outward from the two outer intervals (``"any_crossing"``); else ``M = 1``. With
+    levels ``±1`` it is the binary rule of Laborieux et al. (2021) exactly.
+
+    ``rule="interval"`` (the earlier reconstruction): the next threshold in the update's direction
+    is at distance ``d``; ``I`` is the width of the interval holding ``w`` (the level spacing for
+    the two unbounded outer intervals); ``M = 1 - tanh^2(m* d / I)`` when crossing that threshold
+    would decrease ``|W_Q|`` (``"toward_zero"``) or for any crossing (``"any_crossing"``), else 1.
+    With two levels it is the binary rule: ``d = |w|``, ``I = 1``.
     """
     q = levels.to(w.dtype)
+    if rule == "normalized":
+        return _factor_normalized(w, delta, q, meta, mode)
     k = q.numel()
     if k > 2 and w.device.type == "cpu":  # one numba pass instead of a dozen tensor ops
         from ._meta_kernels import multilevel_factor
@@ -67,6 +86,27 @@ def multilevel_meta_factor(w: torch.Tensor, delta: torch.Tensor, levels: torch.T
                           shape, float(meta), mode == "any_crossing", out)  # fmt: skip
         return torch.from_numpy(out).reshape(w.shape)
     return _factor_torch(w, delta, q, meta, mode)
+
+
+def _factor_normalized(w: torch.Tensor, delta: torch.Tensor, q: torch.Tensor, meta: float,
+                       mode: str) -> torch.Tensor:  # fmt: skip
+    """The normalized rule's factor with tensor operations (any device)."""
+    qmax = q.abs().max()
+    if mode == "any_crossing":
+        thr = 0.5 * (q[1:] + q[:-1])
+        free = ((w >= thr[-1]) & (delta > 0)) | ((w < thr[0]) & (delta < 0))
+    else:
+        free = ~(torch.sign(w) * delta < 0)
+    factor = 1 - torch.tanh(meta * (w.abs() / qmax)) ** 2
+    return torch.where(free, torch.ones_like(w), factor)
+
+
+def _range_scale(group: dict[str, Any]) -> float:
+    """The factor of a group's step: ``Q_max`` for the normalized multi-level rule (its steps are
+    taken in units of the weight range), else 1."""
+    if group["levels"] is None or group["meta_rule"] != "normalized":
+        return 1.0
+    return float(group["levels"].abs().max())
 
 
 def _factor_torch(w: torch.Tensor, delta: torch.Tensor, q: torch.Tensor, meta: float,
@@ -116,11 +156,15 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
                          and state[k].device == p.device
                          for k in ("exp_avg", "exp_avg_sq")):  # fmt: skip
         return False
-    from ._meta_kernels import BINARY, MULTILEVEL, PLAIN, metaplastic_adam_step
+    from ._meta_kernels import BINARY, MULTILEVEL, NORMALIZED, PLAIN, metaplastic_adam_step
 
     meta, levels = group["meta"], group["levels"]
     mode, q, edges, shape = PLAIN, _NO_LEVELS, _NO_LEVELS, _UNEVEN
-    if meta > 0 and levels is not None and levels.numel() > 2:
+    if meta > 0 and levels is not None and group["meta_rule"] == "normalized":
+        mode = NORMALIZED
+        q64, edges, _ = _level_edges_cached(levels)
+        shape = np.array([1.0 / np.abs(q64).max(), edges[1], edges[-2], 0.0])
+    elif meta > 0 and levels is not None and levels.numel() > 2:
         mode = MULTILEVEL
         q, edges, shape = _level_edges_cached(levels)
     elif meta > 0 and levels is not None:  # two levels: the binary rule with d = |w|
@@ -129,7 +173,7 @@ def _fused_step(state: dict[str, Any], p: torch.Tensor, group: dict[str, Any]) -
         mode = BINARY
     t = _advance_step(state, p)
     beta1, beta2 = group["betas"]
-    step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t) * _range_scale(group)
     metaplastic_adam_step(
         p.detach().view(-1).numpy(), grad.detach().view(-1).numpy(),
         state["exp_avg"].view(-1).numpy(), state["exp_avg_sq"].view(-1).numpy(),
@@ -227,10 +271,19 @@ class MetaplasticAdam(torch.optim.Optimizer):
     the step size, as in the authors' code ``models_utils.py``). There is no clipping of ``W_h``.
     ``meta`` may differ per parameter group (the paper's batch-norm parameters use ``meta = 0``).
 
-    **Multi-level weights** (D'Agostino et al., AICAS 2023; SPEC §4, a reconstruction): a
-    parameter group with ``"levels"`` (the quantization levels of the weight, increasing, >= 2)
-    uses :func:`multilevel_meta_factor` instead, with ``"meta_mode"`` ``"toward_zero"`` (default)
-    or ``"any_crossing"``; ``meta`` is then the dimensionless ``m*`` (robust for 2-4 per the paper).
+    **Multi-level weights** (D'Agostino et al., AICAS 2023; the paper's rule body is not public,
+    docs/training.md gives the reconstruction and its reasoning): a parameter group with
+    ``"levels"`` (the values the stored weight can take, increasing, >= 2, e.g.
+    ``layer.weight_levels()``) uses :func:`multilevel_meta_factor` instead, ``meta`` being the
+    dimensionless ``m*`` (robust for 2-4 per the paper). With ``"meta_rule"`` ``"normalized"``
+    (default) the group works in units of its weight range ``Q_max = max |level|``: the step is
+    ``Q_max`` times Adam's (so ``lr`` is a fraction of the weight range, whatever the layer's
+    scale, also at ``m* = 0``) and an update that decreases ``|W_h|`` is multiplied by
+    ``1 - tanh^2(m* |W_h| / Q_max)``; a hidden weight must travel about ``Q_max / m*`` from zero,
+    some ``1 / (m* lr)`` steps, before it is consolidated, as in the binary rule, which it is with
+    levels ``±1``. ``"interval"`` is the earlier reconstruction (distances in units of the level
+    spacing, Adam's step unscaled). ``"meta_mode"``: ``"toward_zero"`` (default) or
+    ``"any_crossing"``.
 
     Parameters
     ----------
@@ -259,7 +312,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
         _check_hyper(lr, meta, betas, eps, weight_decay)
         defaults = {"lr": lr, "meta": meta, "betas": tuple(betas), "eps": eps,
                     "weight_decay": weight_decay, "levels": None, "meta_mode": "toward_zero",
-                    "precision": precision}  # fmt: skip
+                    "meta_rule": "normalized", "precision": precision}  # fmt: skip
         self.generator = generator
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -272,6 +325,14 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     f"The 'meta_mode' parameter of MetaplasticAdam must be one of "
                     f"{', '.join(map(repr, META_MODES))}. Got {group['meta_mode']!r} instead."
                     + closest(str(group["meta_mode"]), META_MODES)
+                )
+            if group["meta_rule"] not in META_RULES:
+                from devices._validation import closest
+
+                raise InvalidParameterError(
+                    f"The 'meta_rule' parameter of MetaplasticAdam must be one of "
+                    f"{', '.join(map(repr, META_RULES))}. Got {group['meta_rule']!r} instead."
+                    + closest(str(group["meta_rule"]), META_RULES)
                 )
             if group["precision"] is not None and not isinstance(
                 group["precision"], HiddenPrecision
@@ -297,11 +358,12 @@ class MetaplasticAdam(torch.optim.Optimizer):
         if group["weight_decay"] != 0:
             grad = grad.add(p, alpha=group["weight_decay"])
         m, v, t = _adam_moments(state, p, grad, group["betas"])
-        step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t) * _range_scale(group)
         update = m / (v.sqrt() + group["eps"])
         if group["meta"] > 0 and group["levels"] is not None:
             factor = multilevel_meta_factor(p, -update, group["levels"].to(p.device),
-                                            group["meta"], group["meta_mode"])  # fmt: skip
+                                            group["meta"], group["meta_mode"],
+                                            group["meta_rule"])  # fmt: skip
             update = update * factor
         elif group["meta"] > 0:
             toward_zero = torch.sign(p) * m > 0

@@ -127,5 +127,5 @@ def test_arithmetics_agree_on_a_training_step():
 
 
 def test_bad_arithmetic_is_rejected():
-    with pytest.raises(InvalidParameterError, match="'arithmetic'.*'auto'.*Got 'fast'"):
+    with pytest.raises(InvalidParameterError, match=r"'arithmetic'.*'auto'.*Got 'fast'"):
         BinaryLinear(4, 4, arithmetic="fast")

@@ -54,10 +54,15 @@ def test_bnn_pmnist_retention_grows_with_m(tmp_path):
 @needs_data
 def test_qnn_on_the_crossbar_matches_software_and_m_star_helps(qnn_dir):
     _, m = qnn_dir
-    assert abs(m["hw.fmnist_after_fmnist"] - m["sw.fmnist_after_fmnist"]) < 0.1
-    assert abs(m["hw.mnist_after_fmnist"] - m["sw.mnist_after_fmnist"]) < 0.15
-    assert m["sweep.m2.mnist_after_fmnist"] > m["sweep.m0.mnist_after_fmnist"] + 0.2
-    assert m["sweep.m4.mnist_after_fmnist"] > m["sweep.m0.mnist_after_fmnist"] + 0.2
+    assert abs(m["hw.fmnist_after_fmnist"] - m["sw.fmnist_after_fmnist"]) < 0.05
+    assert abs(m["hw.mnist_after_fmnist"] - m["sw.mnist_after_fmnist"]) < 0.08
+    assert m["hw.mnist_after_mnist"] > 0.85 and m["sw.mnist_after_mnist"] > 0.85
+    # without metaplasticity MNIST is forgotten; m* = 2, 4, 6 keep it, and learn Fashion-MNIST
+    assert m["sweep.m0.mnist_after_fmnist"] < 0.5
+    for star in ("2", "4", "6"):
+        assert m[f"sweep.m{star}.mnist_after_fmnist"] > m["sweep.m0.mnist_after_fmnist"] + 0.3
+        assert m[f"sweep.m{star}.fmnist_after_fmnist"] > 0.7
+    assert m["sweep.m4.mnist_after_fmnist"] > m["sweep.m2.mnist_after_fmnist"]
     assert m["max_writes_per_device"] >= m["mean_writes_per_device"] > 0
     assert m["footprint_ratio_vs_bnn"] == pytest.approx(20_029_440 / (784 * 64 + 64 * 10))
 

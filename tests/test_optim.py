@@ -110,7 +110,7 @@ def test_bad_group_meta_is_rejected():
 
 
 def _factor_by_hand(w, delta, q, meta, mode):
-    """SPEC §4 for one scalar, by enumeration of the thresholds."""
+    """The "interval" rule for one scalar, by enumeration of the thresholds."""
     thr = [(a + b) / 2 for a, b in itertools.pairwise(q)]
     j = sum(w >= t for t in thr)  # nearest level (saturating)
     ahead = [t for t in thr if t > w] if delta > 0 else [t for t in thr if t < w]
@@ -133,25 +133,114 @@ def test_multilevel_factor_matches_hand_enumeration(mode):
     gen = torch.Generator().manual_seed(0)
     w = torch.rand(400, generator=gen, dtype=torch.float64) * 5 - 2.5
     delta = torch.randn(400, generator=gen, dtype=torch.float64)
-    got = multilevel_meta_factor(w, delta, torch.tensor(q), 2.0, mode)
+    got = multilevel_meta_factor(w, delta, torch.tensor(q), 2.0, mode, rule="interval")
     expected = [
         _factor_by_hand(float(a), float(b), q, 2.0, mode) for a, b in zip(w, delta, strict=True)
     ]
     torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
 
 
-def test_multilevel_rule_with_two_levels_is_the_binary_rule():
-    w0 = torch.tensor([0.3, -0.8, 0.05, -0.02], dtype=torch.float64)
-    a, b = w0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
-    opt_a = MetaplasticAdam([{"params": [a], "levels": [-1.0, 1.0]}], lr=0.05, meta=1.35)
-    opt_b = MetaplasticAdam([b], lr=0.05, meta=1.35)
-    for g in ([0.1, -0.2, 0.3, 0.05], [0.2, 0.1, -0.4, -0.3]):
-        a.grad = b.grad = None
-        a.grad = torch.tensor(g, dtype=torch.float64)
-        b.grad = torch.tensor(g, dtype=torch.float64)
-        opt_a.step()
-        opt_b.step()
-    torch.testing.assert_close(a, b)
+def _normalized_by_hand(w, delta, q, meta, mode):
+    """The "normalized" rule for one scalar: x = w / max|q|; toward_zero attenuates the updates
+    that decrease |w|, any_crossing all but those heading out of the two outer intervals."""
+    if mode == "toward_zero":
+        attenuated = (w > 0 and delta < 0) or (w < 0 and delta > 0)
+    else:
+        lowest, highest = (q[0] + q[1]) / 2, (q[-2] + q[-1]) / 2
+        attenuated = not ((w >= highest and delta > 0) or (w < lowest and delta < 0))
+    x = abs(w) / max(abs(v) for v in q)
+    return 1 - math.tanh(meta * x) ** 2 if attenuated else 1.0
+
+
+@pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
+@pytest.mark.parametrize("q", [[-1.5, -0.5, 0.5, 1.5], [-0.04, -0.01, 0.0, 0.02, 0.03]])
+def test_normalized_factor_matches_hand_computation(mode, q):
+    from crossbar.optim import multilevel_meta_factor
+
+    gen = torch.Generator().manual_seed(1)
+    w = (torch.rand(400, generator=gen, dtype=torch.float64) * 2 - 1) * 2 * max(map(abs, q))
+    delta = torch.randn(400, generator=gen, dtype=torch.float64)
+    got = multilevel_meta_factor(w, delta, torch.tensor(q), 2.0, mode)  # the default rule
+    expected = [_normalized_by_hand(float(a), float(b), q, 2.0, mode)
+                for a, b in zip(w, delta, strict=True)]  # fmt: skip
+    torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
+    assert (got < 0.5).any() and (got == 1).any()
+
+
+@pytest.mark.parametrize("rule", ["normalized", "interval"])
+@pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
+def test_two_level_rules_are_the_binary_rule_in_the_fused_and_tensor_paths(monkeypatch, rule,
+                                                                           mode):  # fmt: skip
+    """Levels ±1: every variant of the multi-level rule is Laborieux's binary rule, step for
+    step (float64, tensor path and fused kernel)."""
+    from crossbar import optim
+
+    gen = torch.Generator().manual_seed(5)
+    w0 = torch.rand(2000, generator=gen, dtype=torch.float64) * 3 - 1.5
+    grads = [torch.randn(2000, generator=gen, dtype=torch.float64) for _ in range(5)]
+
+    def run(group, fused):
+        if not fused:
+            monkeypatch.setattr(optim, "_fused_step", lambda *a: False)
+        w = w0.clone().requires_grad_(True)
+        opt = MetaplasticAdam([{"params": [w], **group}], lr=0.05, meta=1.35)
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        monkeypatch.undo()
+        return w.detach()
+
+    binary = run({}, fused=False)
+    levels = {"levels": [-1.0, 1.0], "meta_rule": rule, "meta_mode": mode}
+    torch.testing.assert_close(run(levels, fused=False), binary, rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(run(levels, fused=True), binary, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("meta", [0.0, 2.0])
+def test_normalized_rule_does_not_depend_on_the_weight_range(meta):
+    """Weights and levels scaled by 4 (a power of two: every operation scales exactly) follow
+    the same trajectory scaled by 4, for the same gradients: lr is a fraction of the range."""
+    gen = torch.Generator().manual_seed(2)
+    levels = torch.linspace(-1.0, 1.0, 15, dtype=torch.float64) / 28.0
+    w0 = (torch.rand(3000, generator=gen, dtype=torch.float64) * 2 - 1) / 28.0
+    grads = [torch.randn(3000, generator=gen, dtype=torch.float64) for _ in range(30)]
+    out = []
+    for scale in (1.0, 4.0):
+        w = (w0 * scale).requires_grad_(True)
+        opt = MetaplasticAdam([{"params": [w], "levels": levels * scale, "meta": meta}],
+                              lr=0.005)  # fmt: skip
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        out.append(w.detach())
+    assert torch.equal(out[1], 4.0 * out[0])
+    # the step is lr times the range: 30 steps of at most ~lr * Q_max each
+    assert float((out[0] - w0).abs().max()) < 30 * 0.005 / 28.0 * 1.5
+
+
+@pytest.mark.parametrize("meta", [0.0, 2.0])
+def test_normalized_rule_consolidates_after_about_one_over_m_star_of_the_range(meta):
+    """A weight pushed outward for 200 steps (to |x| ~ 1, x = w / Q_max), then back for 200:
+    without metaplasticity it returns to about 0 (Adam's momentum lags the reversal by ~0.09);
+    with m* = 2 it comes back less than half the way.
+    The number of levels plays no part (same trajectory for 3, 8 and 32 levels per device)."""
+    paths = {}
+    for k in (3, 8, 32):
+        levels = torch.linspace(-1.0, 1.0, 2 * k - 1, dtype=torch.float64) * 0.03
+        w = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
+        opt = MetaplasticAdam([{"params": [w], "levels": levels, "meta": meta}], lr=0.005)
+        for sign in (-1.0, 1.0):
+            for _ in range(200):
+                w.grad = torch.tensor([sign], dtype=torch.float64)
+                opt.step()
+            paths.setdefault(k, []).append(float(w.detach()) / 0.03)
+    assert paths[3] == paths[8] == paths[32]
+    top, end = paths[3]
+    assert top == pytest.approx(1.0, rel=0.02)  # Adam's step ~ lr in units of the range
+    if meta == 0:
+        assert abs(end) < 0.12 * top
+    else:
+        assert 0.5 * top < end < top
 
 
 @pytest.mark.parametrize(
@@ -160,6 +249,7 @@ def test_multilevel_rule_with_two_levels_is_the_binary_rule():
         ({"levels": [1.0]}, "K >= 2"),
         ({"levels": [1.0, 0.0]}, "strictly increasing"),
         ({"meta_mode": "toward"}, "Did you mean 'toward_zero'"),
+        ({"meta_rule": "normalised"}, "'meta_rule'.*Did you mean 'normalized'"),
     ],
 )
 def test_bad_multilevel_groups_are_rejected(group, match):
@@ -180,7 +270,7 @@ def test_numba_and_torch_paths_of_the_factor_agree(mode):
     delta = torch.cat(
         [delta, torch.ones(14, dtype=torch.float64), -torch.ones(15, dtype=torch.float64)]
     )
-    fast = optim.multilevel_meta_factor(w, delta, q, 3.0, mode)  # CPU: the numba kernel
+    fast = optim.multilevel_meta_factor(w, delta, q, 3.0, mode, "interval")  # the numba kernel
     slow = optim._factor_torch(w, delta, q, 3.0, mode)  # the tensor-op version (CUDA path)
     torch.testing.assert_close(fast, slow)
 
@@ -342,6 +432,14 @@ def test_weak_reset_adam_rejects_bad_input():
         {"meta": 1.3},
         {"meta": 2.0, "levels": torch.linspace(-0.06, 0.06, 15)},
         {"meta": 2.0, "levels": [-0.05, -0.02, 0.0, 0.01, 0.05], "meta_mode": "any_crossing"},
+        {"meta": 0.0, "levels": torch.linspace(-0.06, 0.06, 15)},
+        {"meta": 2.0, "levels": torch.linspace(-0.06, 0.06, 15), "meta_rule": "interval"},
+        {
+            "meta": 2.0,
+            "levels": [-0.05, -0.02, 0.0, 0.01, 0.05],
+            "meta_mode": "any_crossing",
+            "meta_rule": "interval",
+        },
     ],
 )
 def test_fused_cpu_step_matches_the_tensor_op_path(monkeypatch, dtype, group):

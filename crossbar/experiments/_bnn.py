@@ -14,7 +14,7 @@ an older task is evaluated with the batch-norm parameters saved at the end of it
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -29,7 +29,14 @@ from ._data import Task
 from ._run import RunContext
 from ._train import train_tasks
 
-__all__ = ["BinaryLinear", "accuracy", "make_bnn", "train_continual"]
+__all__ = [
+    "BinaryLinear",
+    "accuracy",
+    "bn_state",
+    "make_bnn",
+    "train_continual",
+    "train_with_task_batch_norm",
+]
 
 
 class _SignSTE(torch.autograd.Function):
@@ -100,7 +107,7 @@ def make_bnn(dims: Sequence[int], seed: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _bn_state(model: nn.Module) -> dict[str, torch.Tensor]:
+def bn_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The affine parameters of every batch-norm layer (their only state here)."""
     return {f"{name}.{p}": getattr(mod, p).detach().clone()
             for name, mod in model.named_modules() if isinstance(mod, nn.BatchNorm1d)
@@ -112,7 +119,7 @@ def accuracy(model: nn.Module, task: Task, batch: int = 1000,
              bn: dict[str, torch.Tensor] | None = None) -> float:  # fmt: skip
     """Test accuracy (fraction), in test batches of ``batch`` (batch statistics), optionally with
     the batch-norm parameters ``bn`` of an older task."""
-    saved = _bn_state(model) if bn is not None else None
+    saved = bn_state(model) if bn is not None else None
     if bn is not None:
         model.load_state_dict(bn, strict=False)
     model.train()  # no running statistics: test batches are normalized by their own statistics
@@ -143,6 +150,22 @@ def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
     is evaluated with the batch-norm parameters saved at the end of its training.
     """
     model = make_bnn(dims, seed).to(ctx.device)
+    result = train_with_task_batch_norm(ctx, key, model,
+                                        lambda net: _optimizer(net, meta, lr, decay), tasks,
+                                        epochs, seed, batch, test_batch)  # fmt: skip
+    return result, model
+
+
+def train_with_task_batch_norm(ctx: RunContext, key: str, model: nn.Module,
+                               make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
+                               tasks: Sequence[Task], epochs: int, seed: int, batch: int = 100,
+                               test_batch: int = 1000) -> dict[str, Any]:  # fmt: skip
+    """The continual-learning protocol of Laborieux et al. (``main.py``) for any ``model`` whose
+    batch-norm layers keep no running statistics: train ``tasks`` one after the other (a fresh
+    optimizer per task, checkpointed per epoch under ``key``); the batch-norm affine parameters
+    at the end of each task are saved, and an older task is evaluated with its own, so that the
+    new task's batch-norm parameters do not leak into the old task's evaluation (test batches
+    of ``test_batch`` normalized by their own statistics)."""
     tasks = [task.to(ctx.device) for task in tasks]
     extra: dict[str, Any] = {"bn_states": []}
 
@@ -151,8 +174,7 @@ def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
         return accuracy(net, tasks[j], test_batch, bn)
 
     def on_task_end(net: nn.Module, t: int) -> None:
-        extra["bn_states"].append(_bn_state(net))
+        extra["bn_states"].append(bn_state(net))
 
-    result = train_tasks(ctx, key, model, lambda net: _optimizer(net, meta, lr, decay), tasks,
-                         epochs, batch, seed, evaluate, on_task_end, extra)  # fmt: skip
-    return result, model
+    return train_tasks(ctx, key, model, make_optimizer, tasks, epochs, batch, seed, evaluate,
+                       on_task_end, extra)  # fmt: skip
