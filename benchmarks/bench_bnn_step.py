@@ -20,6 +20,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# as the crossbar command does: huge pages for large tensors (fewer page faults); set
+# THP_MEM_ALLOC_ENABLE=0 to measure without
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import argparse
 import json

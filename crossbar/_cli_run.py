@@ -35,6 +35,11 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
     run.add_argument("--device", default="cpu",
                      help="torch device of the binarized-network experiments (cpu, cuda); "
                           "bnn-metaplastic and bnn-pmnist need a GPU in full mode")  # fmt: skip
+    run.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], type=_setting,
+                     dest="overrides",
+                     help="replace a field of the experiment's configuration (VALUE as JSON, "
+                          "else a string), e.g. --set arithmetic=float32 or --set meta=3; "
+                          "repeatable")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print results.json on stdout")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=run_command)
@@ -95,17 +100,33 @@ def _dims(text: str) -> list[int]:
     return out
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE; got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        raise argparse.ArgumentTypeError(f"{key.strip()} must be finite; got {value!r}")
+    return key.strip(), parsed
+
+
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .experiments import get_experiment, run_experiment
+    from .experiments import apply_overrides, get_experiment, run_experiment
 
     exp = get_experiment(args.experiment)
-    total = exp.steps(exp.config(args.quick, args.seed))
+    overrides = dict(args.overrides)
+    total = exp.steps(apply_overrides(args.experiment, exp.config(args.quick, args.seed),
+                                      overrides))  # fmt: skip
     with tqdm(total=total, unit="step", desc=args.experiment, leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         doc = run_experiment(args.experiment, args.quick, args.out, args.seed, args.resume,
-                             args.data, progress=bar.update, device=args.device)  # fmt: skip
+                             args.data, progress=bar.update, device=args.device,
+                             overrides=overrides)  # fmt: skip
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

@@ -470,6 +470,10 @@ def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str, noise: str)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``crossbar`` command; return its exit status."""
+    # torch backs large CPU tensors with transparent huge pages when this is set before its
+    # first allocation: a fresh 64 MB gradient then costs ~500 page faults instead of ~16,000
+    # (the full-size BNN's step: docs/validation.md). Results are unchanged.
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     from devices import InvalidParameterError
 
     try:

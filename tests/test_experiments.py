@@ -174,3 +174,43 @@ def test_footprint_accounting(capsys):
     assert main(["footprint", "--dims", "784"]) == 2
     with pytest.raises(InvalidParameterError, match="'levels'"):
         footprint_report([784, 10], levels=1)
+
+
+def test_config_overrides_are_checked_and_recorded(tmp_path, capsys):
+    from crossbar.experiments import apply_overrides
+
+    config = EXPERIMENTS["qnn-multilevel"].config(True, 0)
+    assert apply_overrides("qnn-multilevel", config, {"meta": 3})["meta"] == 3
+    with pytest.raises(InvalidParameterError, match="not a configuration field.*'meta'"):
+        apply_overrides("qnn-multilevel", config, {"mta": 3.0})
+    with pytest.raises(InvalidParameterError, match="expects a value like 1024|expects a value"):
+        apply_overrides("qnn-multilevel", config, {"hidden": 64.5})
+    with pytest.raises(InvalidParameterError, match="not a configuration field"):
+        apply_overrides("qnn-multilevel", config, {"seed": 3})
+    assert main(["run", "qnn-multilevel", "--quick", "--set", "hidden=1.5", "--out",
+                 str(tmp_path / "x")]) == 2  # fmt: skip
+    assert main(["run", "qnn-multilevel", "--quick", "--set", "nokey", "--out",
+                 str(tmp_path / "y")]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert "hidden" in err[0] and "KEY=VALUE" in err[1]
+
+
+def test_a_checkpoint_made_before_a_field_existed_resumes_with_its_default(tmp_path):
+    from crossbar.experiments._run import RunContext
+
+    config = EXPERIMENTS["bnn-metaplastic"].config(True, 0)
+    old = {k: v for k, v in config.items() if k != "arithmetic"}
+    RunContext("bnn-metaplastic", tmp_path, old)  # checkpointed by an older version
+    ctx = RunContext("bnn-metaplastic", tmp_path, config, resume=True)
+    assert ctx.config["arithmetic"] == "auto"
+    with pytest.raises(InvalidParameterError, match="config"):
+        RunContext("bnn-metaplastic", tmp_path, {**config, "arithmetic": "float32"}, resume=True)
+
+
+@needs_data
+def test_bnn_arithmetic_can_be_set_per_run(tmp_path):
+    doc = run_experiment("mram-ber", quick=True, out=tmp_path,
+                         overrides={"arithmetic": "float32"})  # fmt: skip
+    assert doc["config"]["arithmetic"] == "float32"
+    assert doc["metrics"]["acc.ber_0"] > 0.8

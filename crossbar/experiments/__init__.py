@@ -7,6 +7,7 @@ numbers beside the papers' and the runtimes.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,10 +99,38 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def apply_overrides(name: str, config: dict[str, Any],
+                    overrides: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """``config`` with ``overrides`` replacing its fields (clear errors for unknown fields and
+    for values of another type than the default's)."""
+    config = dict(config)
+    for key, value in overrides.items():
+        if key in ("quick", "seed") or key not in config:
+            known = ", ".join(k for k in config if k not in ("quick", "seed"))
+            raise InvalidParameterError(
+                f"--set {key}: not a configuration field of {name}; its fields are {known}."
+                + closest(str(key), tuple(config))
+            )
+        default = config[key]
+        numeric = (int, float)
+        same = (isinstance(value, numeric) and isinstance(default, numeric)
+                and not isinstance(value, bool) and not isinstance(default, bool)
+                and (isinstance(value, int) or isinstance(default, float))) or (
+            type(value) is type(default)
+        )  # fmt: skip
+        if default is not None and not same:
+            raise InvalidParameterError(
+                f"--set {key}: {name} expects a value like {json.dumps(default)}. Got "
+                f"{json.dumps(value)} instead."
+            )
+        config[key] = value
+    return config
+
+
 def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] | None = None,
                    seed: int = 0, resume: bool = False, data: str | None = None,
-                   progress: Callable[[int], Any] | None = None,
-                   device: str = "cpu") -> dict[str, Any]:  # fmt: skip
+                   progress: Callable[[int], Any] | None = None, device: str = "cpu",
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Run one experiment; returns the ``results.json`` document.
 
     Parameters
@@ -122,6 +151,11 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
     device : str
         Torch device (``"cpu"``, ``"cuda"``) of the experiments that train plain torch networks
         (:data:`TORCH_DEVICE_EXPERIMENTS`); the others simulate devices on the CPU.
+    overrides : dict, optional
+        Configuration fields replaced (``crossbar run --set KEY=VALUE``), e.g.
+        ``{"arithmetic": "float32"}`` or ``{"meta": 3.0}``; each must be a field of the
+        experiment's configuration and keep its type. They are part of the run's configuration
+        (``results.json``; a resumed run must be given the same).
     """
     exp = get_experiment(name)
     if device != "cpu" and name not in TORCH_DEVICE_EXPERIMENTS:
@@ -129,7 +163,7 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
             f"--device {device}: {name} runs on the CPU (device simulation); only "
             f"{', '.join(TORCH_DEVICE_EXPERIMENTS)} take another torch device."
         )
-    config = exp.config(quick, seed)
+    config = apply_overrides(name, exp.config(quick, seed), overrides or {})
     out = out if out is not None else os.path.join("results", name + ("-quick" if quick else ""))
     ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device)
     return exp.run(ctx, config, data)

@@ -96,12 +96,14 @@ class BinaryLinear(nn.Module):
         return nn.functional.linear(x, w_b)
 
 
-def make_bnn(dims: Sequence[int], seed: int) -> nn.Sequential:
-    """BNN ``dims[0]-...-dims[-1]`` (PAPERS.md §1.1), initialized from ``seed``."""
+def make_bnn(dims: Sequence[int], seed: int, arithmetic: str = "auto") -> nn.Sequential:
+    """BNN ``dims[0]-...-dims[-1]`` (Laborieux et al.'s ``BNN``), initialized from ``seed``;
+    ``arithmetic`` of its binarized layers (:class:`BinaryLinear`)."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for k, (a, b) in enumerate(itertools.pairwise(dims)):
-        layers += [BinaryLinear(a, b), nn.BatchNorm1d(b, affine=True, track_running_stats=False)]
+        layers += [BinaryLinear(a, b, arithmetic=arithmetic),
+                   nn.BatchNorm1d(b, affine=True, track_running_stats=False)]  # fmt: skip
         if k < len(dims) - 2:
             layers.append(SignActivation())
     return nn.Sequential(*layers)
@@ -141,15 +143,15 @@ def _optimizer(model: nn.Module, meta: float, lr: float, decay: float) -> Metapl
 
 def train_continual(ctx: RunContext, key: str, dims: Sequence[int], meta: float,
                     tasks: Sequence[Task], epochs: int, seed: int, batch: int = 100,
-                    lr: float = 0.005, decay: float = 1e-7,
-                    test_batch: int = 1000) -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
+                    lr: float = 0.005, decay: float = 1e-7, test_batch: int = 1000,
+                    arithmetic: str = "auto") -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
     """Train ``tasks`` one after the other (checkpointed per epoch under ``key``).
 
     Returns the unit's result — ``final[i][j]``: accuracy on task j after training task i;
     ``curve``: accuracy on every task after every epoch — and the trained model. An older task
     is evaluated with the batch-norm parameters saved at the end of its training.
     """
-    model = make_bnn(dims, seed).to(ctx.device)
+    model = make_bnn(dims, seed, arithmetic).to(ctx.device)
     result = train_with_task_batch_norm(ctx, key, model,
                                         lambda net: _optimizer(net, meta, lr, decay), tasks,
                                         epochs, seed, batch, test_batch)  # fmt: skip

@@ -31,6 +31,10 @@ from devices import InvalidParameterError
 
 __all__ = ["RunContext"]
 
+#: Configuration fields added after runs were already checkpointed, with the value those runs
+#: used: a checkpoint without the field resumes as if it had it.
+_ADDED_FIELDS = {"arithmetic": "auto"}
+
 _CHECKPOINT = "checkpoint.json"
 _STATE = "checkpoint_state.pt"
 
@@ -92,7 +96,10 @@ class RunContext:
                     "without --resume to start."
                 )
             doc = json.loads(ckpt.read_text())
-            if doc.get("experiment") != experiment or doc.get("config") != self.config:
+            saved = doc.get("config")
+            if isinstance(saved, dict):  # made before a field existed: it ran with the default
+                saved = {**{k: v for k, v in _ADDED_FIELDS.items() if k in self.config}, **saved}
+            if doc.get("experiment") != experiment or saved != self.config:
                 raise InvalidParameterError(
                     f"--resume: the checkpoint in {self.out} is of {doc.get('experiment')!r} with "
                     f"config {doc.get('config')}; this run is {experiment!r} with {self.config}."

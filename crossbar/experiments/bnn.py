@@ -27,7 +27,8 @@ def _arm(ctx: RunContext, c: dict[str, Any], arm: str, meta: float, tasks: list[
     res = ctx.done(arm)
     if res is None:
         res, _ = train_continual(ctx, arm, c["dims"], meta, tasks, c["epochs"], c["seed"],
-                                 c["batch"], c["lr"], c["decay"])  # fmt: skip
+                                 c["batch"], c["lr"], c["decay"],
+                                 arithmetic=c["arithmetic"])  # fmt: skip
         return ctx.finish(arm, res)
     ctx.progress(len(tasks) * c["epochs"] * _steps(c["n_train"], c["batch"]))
     return res
@@ -42,7 +43,7 @@ def bnn_metaplastic_config(quick: bool, seed: int) -> dict[str, Any]:
     small = {"dims": [784, 512, 512, 10], "epochs": 4, "n_train": 10000, "n_test": 2000,
              "lr": 0.1}  # fmt: skip
     return {"lr": 0.005, **(small if quick else full), "metas": [0.0, 1.5], "decay": 1e-7,
-            "batch": 100, "seed": seed, "quick": quick}  # fmt: skip
+            "batch": 100, "arithmetic": "auto", "seed": seed, "quick": quick}  # fmt: skip
 
 
 def bnn_metaplastic_steps(c: dict[str, Any]) -> int:
@@ -96,7 +97,8 @@ def bnn_pmnist_config(quick: bool, seed: int) -> dict[str, Any]:
         "lr": 0.1,
     }  # fmt: skip  (as bnn-metaplastic's quick mode)
     return {"lr": 0.005, **(small if quick else full), "metas": [0.0, 0.5, 1.0, 1.35],
-            "decay": 1e-7, "batch": 100, "seed": seed, "quick": quick}  # fmt: skip
+            "decay": 1e-7, "batch": 100, "arithmetic": "auto", "seed": seed,
+            "quick": quick}  # fmt: skip
 
 
 def bnn_pmnist_steps(c: dict[str, Any]) -> int:
@@ -144,7 +146,7 @@ def mram_ber_config(quick: bool, seed: int) -> dict[str, Any]:
              "draws": 10}  # fmt: skip
     return {**(small if quick else full), "lr": 0.005, "decay": 1e-7, "batch": 100,
             "write_current_ua": 100.0, "ecc_raw_wer": 1e-6, "ecc_overhead": 0.125,
-            "seed": seed, "quick": quick}  # fmt: skip
+            "arithmetic": "auto", "seed": seed, "quick": quick}  # fmt: skip
 
 
 def mram_ber_steps(c: dict[str, Any]) -> int:
@@ -154,10 +156,11 @@ def mram_ber_steps(c: dict[str, Any]) -> int:
 def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
     task = load_task("mnist", c["n_train"], c["n_test"], c["seed"], root).to(ctx.device)
     weights_path = ctx.out / "bnn_weights.pt"
-    model = make_bnn(c["dims"], c["seed"]).to(ctx.device)
+    model = make_bnn(c["dims"], c["seed"], c["arithmetic"]).to(ctx.device)
     if ctx.done("train") is None or not weights_path.exists():
         _, model = train_continual(ctx, "train", c["dims"], 0.0, [task], c["epochs"], c["seed"],
-                                   c["batch"], c["lr"], c["decay"])  # fmt: skip
+                                   c["batch"], c["lr"], c["decay"],
+                                   arithmetic=c["arithmetic"])  # fmt: skip
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
         ctx.finish("train", {"accuracy": accuracy(model, task)})
     else:
