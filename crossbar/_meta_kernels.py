@@ -197,6 +197,15 @@ def _adam_chunk(p, grad, m, v, beta1, beta2, eps, step_size, weight_decay, meta,
 def _apply_update(p, m, u, step_size, meta, mode, q, edges, shape, any_crossing, single):
     """``p -= step_size * u * f`` with the attenuation ``f`` of ``mode``."""
     n = p.size
+    if mode == PLAIN:
+        for i in range(n):
+            p[i] -= step_size * u[i]
+        return
+    if single and mode != MULTILEVEL:  # float32 weights: exponents and factor in float32
+        a32 = np.empty(n, dtype=np.float32)
+        _exponents32(p, m, meta, mode, shape, any_crossing, a32)
+        _update32(p, u, step_size, a32)
+        return
     arg = np.zeros(n)
     if mode == BINARY:
         for i in range(n):
@@ -205,18 +214,44 @@ def _apply_update(p, m, u, step_size, meta, mode, q, edges, shape, any_crossing,
             arg[i] = -2.0 * meta * abs(x) if toward_zero else 0.0
     elif mode == MULTILEVEL:  # the update is -u
         _exponents(p, u, -1.0, q, edges, shape, meta, any_crossing, arg)
-    elif mode == NORMALIZED:
+    else:
         _normalized_exponents(p, m, shape[0], shape[1], shape[2], meta, any_crossing, arg)
     # separate straight loops per stage and mode: a branch inside keeps a loop scalar
-    if mode == PLAIN:
+    if single:
+        a32 = np.empty(n, dtype=np.float32)
         for i in range(n):
-            p[i] -= step_size * u[i]
-    elif single:  # float32 weights: the factor in float32 (twice the SIMD lanes)
-        for i in range(n):
-            p[i] -= step_size * (u[i] * _sech2_32(np.float32(arg[i])))
+            a32[i] = np.float32(arg[i])
+        _update32(p, u, step_size, a32)
     else:
         for i in range(n):
             p[i] -= step_size * (u[i] * _sech2(arg[i]))
+
+
+@jit
+def _exponents32(p, m, meta, mode, shape, any_crossing, a32):
+    """The BINARY and NORMALIZED exponents of :func:`_apply_update`, computed in float64 and
+    stored rounded to float32 (as the float64 exponents are before :func:`_sech2_32`), without a
+    float64 array between (loops over float32 arrays take twice the SIMD lanes)."""
+    if mode == BINARY:
+        for i in range(p.size):
+            x = np.float64(p[i])
+            toward_zero = x * np.float64(m[i]) > 0.0
+            a32[i] = np.float32(-2.0 * meta * abs(x)) if toward_zero else np.float32(0.0)
+        return
+    arg = np.zeros(p.size)
+    _normalized_exponents(p, m, shape[0], shape[1], shape[2], meta, any_crossing, arg)
+    for i in range(p.size):
+        a32[i] = np.float32(arg[i])
+
+
+@jit
+def _update32(p, u, step_size, a32):
+    """``p -= step_size * u * (1 - tanh^2)`` with the factor from the float32 exponents ``a32``
+    (overwritten): the factor in its own SIMD loop, then the update."""
+    for i in range(p.size):
+        a32[i] = _sech2_32(a32[i])
+    for i in range(p.size):
+        p[i] -= step_size * (u[i] * a32[i])
 
 
 @jit
