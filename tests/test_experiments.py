@@ -181,9 +181,9 @@ def test_config_overrides_are_checked_and_recorded(tmp_path, capsys):
 
     config = EXPERIMENTS["qnn-multilevel"].config(True, 0)
     assert apply_overrides("qnn-multilevel", config, {"meta": 3})["meta"] == 3
-    with pytest.raises(InvalidParameterError, match="not a configuration field.*'meta'"):
+    with pytest.raises(InvalidParameterError, match=r"not a configuration field.*'meta'"):
         apply_overrides("qnn-multilevel", config, {"mta": 3.0})
-    with pytest.raises(InvalidParameterError, match="expects a value like 1024|expects a value"):
+    with pytest.raises(InvalidParameterError, match="expects a value like 64"):
         apply_overrides("qnn-multilevel", config, {"hidden": 64.5})
     with pytest.raises(InvalidParameterError, match="not a configuration field"):
         apply_overrides("qnn-multilevel", config, {"seed": 3})
