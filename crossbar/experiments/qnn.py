@@ -119,7 +119,7 @@ def qnn_multilevel_config(quick: bool, seed: int) -> dict[str, Any]:
     # sets in at |W_h| ~ Q_max / m*, happens at all (docs/validation.md; as bnn-metaplastic)
     small = {"hidden": 64, "epochs": 2, "n_train": 3000, "n_test": 1000,
              "sweep": [0.0, 2.0, 4.0, 6.0], "lr": 0.05}  # fmt: skip
-    return {"lr": 0.005, **(small if quick else full), "levels": 8, "meta": 2.0, "batch": 100,
+    return {"lr": 0.005, **(small if quick else full), "levels": 8, "meta": 2.5, "batch": 100,
             "seed": seed, "quick": quick}  # fmt: skip
 
 
@@ -184,9 +184,10 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         ax.set(xlabel="epoch (MNIST, then Fashion-MNIST)", ylabel="test accuracy", ylim=(0, 1),
                title=f"784-{c['hidden']}-10, m* = {c['meta']:g}")  # fmt: skip
         ax.legend(fontsize=8)
-        ms = sorted(c["sweep"])
+        ms = sorted(sweep)
         ax2.plot(ms, [sweep[m]["final"][1][0] for m in ms], "o-", label="MNIST after both")
         ax2.plot(ms, [sweep[m]["final"][1][1] for m in ms], "s-", label="Fashion-MNIST")
+        ax2.axvline(c["meta"], color="C3", lw=0.8, ls=":", label=f"m* = {c['meta']:g} (crossbar)")
         ax2.axvspan(2, 4, color="gray", alpha=0.15, label="paper's robust range")
         ax2.set(xlabel="m*", ylabel="test accuracy (software)", ylim=(0, 1))
         ax2.legend(fontsize=8)
