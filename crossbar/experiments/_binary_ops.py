@@ -5,16 +5,19 @@ are either sign activations (again in {-1, 0, +1}) or 8-bit pixels ``k / 255``; 
 8-bit integer codes, so the forward product is exact in integer arithmetic (``torch._int_mm``:
 int8 x int8 -> int32), which this project's CPU runs ~6x faster than a float32 product of the
 same shape. The backward products (``dL/dx = g W_b``, ``dL/dW_b = g^T x``) involve the real
-gradient ``g``; in ``"bfloat16"`` they take its bfloat16 rounding (8 significant bits; relative
-error <= 2**-9 per element, products accumulated in float32 by oneDNN) and are ~3x faster on CPUs
-with native bfloat16 (AVX512-BF16 / AMX). The ``"float32"`` arithmetic is the reference:
-ordinary float32 products of the same operands.
+gradient ``g``; arithmetic ``"auto"`` takes them in bfloat16 on CPUs with native bfloat16
+(AVX512-BF16 / AMX), ~2-3x faster: ``g`` and the pixels are rounded to 8 significant bits, the
+products accumulated in float32 by oneDNN and rounded to bfloat16 (each gradient within 2**-7 of
+the sum of its terms' magnitudes, tested). ``"float32"`` is the reference: ordinary float32
+products of the same operands. Where torch has no CPU ``_int_mm``, the forward takes float32
+products too (exact as well for sign inputs).
 
 docs/validation.md (bnn-metaplastic) gives the speed and the measured effect on accuracy.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -72,6 +75,16 @@ def int8_codes(x: torch.Tensor) -> tuple[torch.Tensor, int, int] | None:
     if bool(((k >= 0) & (k <= 255)).all()) and torch.equal(k / 255.0, x):
         return (k.to(torch.int16) - 128).to(torch.int8), 128, 255
     return None
+
+
+@functools.cache
+def _int_mm_works() -> bool:
+    """Whether this torch multiplies int8 matrices on the CPU (``torch._int_mm``, private)."""
+    try:
+        a = torch.ones(17, 8, dtype=torch.int8)
+        return bool(torch._int_mm(a, a.t().contiguous()).eq(8).all())
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
 
 
 class SignCodes:
@@ -154,5 +167,5 @@ def binary_linear(x: torch.Tensor, w: torch.Tensor, signs: SignCodes, arithmetic
     ``arithmetic`` (:data:`ARITHMETICS`; "auto" takes bfloat16 backward products only where
     ``native_bf16``); ``signs`` holds the layer's sign codes between calls."""
     signs.update(w)
-    inputs = int8_codes(x.detach()) if arithmetic != "float32" else None
+    inputs = int8_codes(x.detach()) if arithmetic != "float32" and _int_mm_works() else None
     return _BinaryLinearFunction.apply(x, w, signs, arithmetic == "auto" and native_bf16, inputs)
