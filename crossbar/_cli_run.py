@@ -48,12 +48,12 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
         "endurance",
         help="endurance report of an experiment's device writes",
         description="Writes per device (histogram, max, mean), the fraction of devices past "
-        "their endurance limit, and the projected lifetime (training epochs until 1 %% of the "
+        "their endurance limit, and the projected lifetime (training epochs until 1 % of the "
         "devices fail) from DIR/device_writes.npz.",
     )
     end.add_argument("dir", metavar="DIR", help="results folder of crossbar run")
     end.add_argument("--limit-median", type=float, default=1e6,
-                     help="median endurance limit, writes (default 1e6; SPEC §1.5)")  # fmt: skip
+                     help="median endurance limit, writes (default 1e6; docs/validation.md)")  # fmt: skip
     end.add_argument("--limit-sigma", type=float, default=1.0,
                      help="log-normal sigma of the limit (default 1)")  # fmt: skip
     end.add_argument("--plot", metavar="PNG", default=None, help="write the plot here "

@@ -200,6 +200,7 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         (
             "Paper: D'Agostino et al., IEEE AICAS 2023 (abstract: 97 % and 86 % on consecutive "
             "MNIST -> Fashion-MNIST, equal to software; m* robust in [2, 4]; 15x less memory than "
-            "the BNN). The paper's network size, levels and rule body were not read (PAPERS.md §2)."
+            "the BNN). The paper's network size, number of levels and rule body are not in its "
+            "abstract: ours are reconstructions (docs/training.md, docs/validation.md)."
         ),
     )
