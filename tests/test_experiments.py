@@ -54,8 +54,9 @@ def test_bnn_pmnist_retention_grows_with_m(tmp_path):
 @needs_data
 def test_qnn_on_the_crossbar_matches_software_and_m_star_helps(qnn_dir):
     _, m = qnn_dir
-    assert abs(m["hw.fmnist_after_fmnist"] - m["sw.fmnist_after_fmnist"]) < 0.05
-    assert abs(m["hw.mnist_after_fmnist"] - m["sw.mnist_after_fmnist"]) < 0.08
+    # the crossbar costs at most a few points
+    assert abs(m["hw.fmnist_after_fmnist"] - m["sw.fmnist_after_fmnist"]) < 0.03
+    assert abs(m["hw.mnist_after_fmnist"] - m["sw.mnist_after_fmnist"]) < 0.05
     assert m["hw.mnist_after_mnist"] > 0.85 and m["sw.mnist_after_mnist"] > 0.85
     # without metaplasticity MNIST is forgotten; m* = 2, 4, 6 keep it, and learn Fashion-MNIST
     assert m["sweep.m0.mnist_after_fmnist"] < 0.5
