@@ -30,8 +30,9 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run from DIR/checkpoint.json")  # fmt: skip
     run.add_argument("--data", metavar="DIR", default=None,
-                     help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
-                          "../shared/data, ~/.cache/crossbar-sim/data)")  # fmt: skip
+                     help="the folder holding mnist/ and fashion-mnist/, the only one searched "
+                          "(default: $CROSSBAR_DATA if set, else "
+                          "../shared/data, then ~/.cache/crossbar-sim/data)")  # fmt: skip
     run.add_argument("--device", default="cpu",
                      help="torch device of the binarized-network experiments (cpu, cuda); "
                           "bnn-metaplastic and bnn-pmnist need a GPU in full mode")  # fmt: skip

@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "times the full runs' 0.005, for the demo's few steps per task)")  # fmt: skip
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--data", metavar="DIR", default=None,
-                      help="folder holding mnist/ and fashion-mnist/ (default: $CROSSBAR_DATA, "
-                           "../shared/data, ~/.cache/crossbar-sim/data)")  # fmt: skip
+                      help="the folder holding mnist/ and fashion-mnist/, the only one searched "
+                          "(default: $CROSSBAR_DATA if set, else "
+                           "../shared/data, then ~/.cache/crossbar-sim/data)")  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(handler=_cmd_demo)

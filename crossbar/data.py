@@ -1,11 +1,14 @@
 """MNIST and Fashion-MNIST from the standard IDX ``.gz`` files, checksummed; permuted variants.
 
-Where the files are looked for, in order (the first folder holding the dataset wins):
+Where the files are looked for:
 
-1. the ``root`` argument;
-2. the environment variable ``CROSSBAR_DATA``;
-3. ``shared/data`` beside this checkout (``../shared/data`` from the repository root);
-4. the user cache ``~/.cache/crossbar-sim/data``.
+1. the ``root`` argument, if given: only there;
+2. else the environment variable ``CROSSBAR_DATA``, if set: only there;
+3. else ``shared/data`` beside this checkout (``../shared/data`` from the repository root), then
+   the user cache ``~/.cache/crossbar-sim/data`` (the first holding the dataset wins).
+
+A folder named explicitly (``root``, ``CROSSBAR_DATA``) that does not hold the dataset is an
+error, never a silent fall-back to another copy.
 
 Each is a folder with ``mnist/`` and ``fashion-mnist/`` sub-folders holding the four official
 files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
@@ -52,15 +55,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def search_paths(root: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Folders searched for datasets, in order."""
-    paths = []
+    """Folders searched for datasets, in order: ``root`` alone if given, else ``$CROSSBAR_DATA``
+    alone if set, else the checkout's ``shared/data`` and the user cache."""
     if root is not None:
-        paths.append(Path(root))
+        return [Path(root)]
     if os.environ.get("CROSSBAR_DATA"):
-        paths.append(Path(os.environ["CROSSBAR_DATA"]))
-    paths.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    paths.append(Path.home() / ".cache" / "crossbar-sim" / "data")
-    return paths
+        return [Path(os.environ["CROSSBAR_DATA"])]
+    return [Path(__file__).resolve().parents[2] / "shared" / "data",
+            Path.home() / ".cache" / "crossbar-sim" / "data"]  # fmt: skip
 
 
 def _find(name: str, root: str | os.PathLike[str] | None) -> Path:
@@ -69,8 +71,15 @@ def _find(name: str, root: str | os.PathLike[str] | None) -> Path:
         folder = base / name
         if all((folder / f).is_file() for f in _FILES.values()):
             return folder
+    if root is not None:
+        where = f"root={str(root)!r} (--data)"
+    elif os.environ.get("CROSSBAR_DATA"):
+        where = f"CROSSBAR_DATA={os.environ['CROSSBAR_DATA']!r}"
+    else:
+        where = "the default folders"
     raise DatasetNotFoundError(
-        f"{name} not found. Looked in: {', '.join(str(p / name) for p in searched)}. Put the four "
+        f"{name} not found in {where}. Looked in: {', '.join(str(p / name) for p in searched)}. "
+        f"Put the four "
         f"official IDX files ({', '.join(_FILES.values())}) in <folder>/{name}/ and pass "
         f"root=<folder> (crossbar demo --data <folder>) or set CROSSBAR_DATA=<folder>."
     )

@@ -229,9 +229,7 @@ def test_demo_rejects_negative_meta(capsys):
 
 def test_demo_without_data_is_one_error_line(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("CROSSBAR_DATA", raising=False)
-    from crossbar import data
-
-    monkeypatch.setattr(data, "search_paths", lambda root=None: [tmp_path / "nowhere"])
+    # even where the default folders hold the data: --data names the only folder searched
     code, out, err = run(capsys, "demo", "--no-progress", "--data", str(tmp_path / "nowhere"))
     assert code == 2 and out == ""
     lines = err.strip().splitlines()

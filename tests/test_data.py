@@ -35,19 +35,41 @@ def test_fashion_mnist_is_balanced():
 
 def test_missing_dataset_says_where_to_put_the_files(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSBAR_DATA", str(tmp_path / "env"))
-    monkeypatch.setattr(data, "search_paths", lambda root=None: [tmp_path / "a", tmp_path / "env"])
     with pytest.raises(data.DatasetNotFoundError) as info:
         data.load_dataset("mnist", root=tmp_path / "a")
     message = str(info.value)
     assert str(tmp_path / "a" / "mnist") in message and "CROSSBAR_DATA" in message
-    assert "train-images-idx3-ubyte.gz" in message
+    assert "train-images-idx3-ubyte.gz" in message and "--data" in message
 
 
-def test_root_and_environment_come_first(tmp_path, monkeypatch):
+def test_an_explicit_folder_is_the_only_one_searched(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSBAR_DATA", str(tmp_path / "env"))
-    paths = data.search_paths(tmp_path / "root")
-    assert paths[0] == tmp_path / "root" and paths[1] == tmp_path / "env"
-    assert paths[2].parts[-2:] == ("shared", "data")
+    assert data.search_paths(tmp_path / "root") == [tmp_path / "root"]
+    assert data.search_paths() == [tmp_path / "env"]
+    monkeypatch.delenv("CROSSBAR_DATA")
+    paths = data.search_paths()
+    assert paths[0].parts[-2:] == ("shared", "data") and paths[1].parts[-2:] == (
+        "crossbar-sim",
+        "data",
+    )
+
+
+@pytest.mark.skipif(not _have("mnist"), reason="MNIST files not available")
+@pytest.mark.parametrize("kind", ["missing", "file", "empty", "env"])
+def test_an_explicit_folder_without_the_dataset_is_an_error_not_a_fallback(tmp_path, monkeypatch,
+                                                                           kind):  # fmt: skip
+    """The default folders hold MNIST here; naming another folder must not fall back to them."""
+    monkeypatch.delenv("CROSSBAR_DATA", raising=False)
+    bad = {"missing": tmp_path / "nonexistent", "file": tmp_path / "f.txt",
+           "empty": tmp_path, "env": tmp_path / "nonexistent"}[kind]  # fmt: skip
+    (tmp_path / "f.txt").write_text("x")
+    if kind == "env":
+        monkeypatch.setenv("CROSSBAR_DATA", str(bad))
+        root = None
+    else:
+        root = bad
+    with pytest.raises(data.DatasetNotFoundError, match="mnist not found in"):
+        data.load_dataset("mnist", "test", root=root)
 
 
 def test_damaged_file_is_rejected(tmp_path):
