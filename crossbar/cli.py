@@ -48,15 +48,15 @@ def _pulse_list(text: str) -> list[int]:
     return out
 
 
-def _int_at_least(low: int, what: str):
-    """An argparse type: an integer >= ``low`` (``what`` names it in the message)."""
+def _int_at_least(low: int, what: str, high: int | None = None):
+    """An argparse type: an integer in ``[low, high]`` (``what`` names it in the message)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
-        if value < low:
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"must be {what}; got {value}")
         return value
 
@@ -64,7 +64,8 @@ def _int_at_least(low: int, what: str):
 
 
 _positive_int = _int_at_least(1, "a positive integer")
-_seed = _int_at_least(0, "a non-negative integer")
+#: numpy's and torch's generators take seeds below 2**64; torch's manual_seed below 2**63 here
+_seed = _int_at_least(0, "an integer from 0 to 2**63 - 1", 2**63 - 1)
 
 
 def _positive_float(text: str) -> float:
@@ -159,10 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
             "accuracies, device writes and memory footprint."
         ),
     )
-    demo.add_argument("--train", type=_positive_int, default=6000, help="training images per task")
-    demo.add_argument("--test", type=_positive_int, default=2000, help="test images per task")
-    demo.add_argument("--epochs", type=_positive_int, default=2, help="epochs per task")
-    demo.add_argument("--hidden", type=_positive_int, default=128, help="hidden units")
+    demo.add_argument("--train", type=_int_at_least(2, "an integer from 2 to 60000", 60000),
+                      default=6000, help="training images per task (2-60000)")  # fmt: skip
+    demo.add_argument("--test", type=_int_at_least(2, "an integer from 2 to 10000", 10000),
+                      default=2000, help="test images per task (2-10000)")  # fmt: skip
+    demo.add_argument("--epochs", type=_int_at_least(1, "an integer from 1 to 1000", 1000),
+                      default=2, help="epochs per task (1-1000)")  # fmt: skip
+    demo.add_argument("--hidden", type=_int_at_least(1, "an integer from 1 to 8192", 8192),
+                      default=128, help="hidden units (1-8192)")  # fmt: skip
     demo.add_argument("--meta", type=_non_negative_float, default=2.0,
                       help="metaplasticity m* of the multi-level rule (default 2)")  # fmt: skip
     demo.add_argument("--lr", type=_positive_float, default=0.05,
@@ -171,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--data", metavar="DIR", default=None,
                       help="the folder holding mnist/ and fashion-mnist/, the only one searched "
-                          "(default: $CROSSBAR_DATA if set, else "
+                           "(default: $CROSSBAR_DATA if set, else "
                            "../shared/data, then ~/.cache/crossbar-sim/data)")  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -310,8 +315,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .demo import BNN_BASELINE_WEIGHTS, run_demo
+    from .experiments._data import n_batches
 
-    steps = 2 * 2 * args.epochs * -(-args.train // 100)
+    steps = 2 * 2 * args.epochs * n_batches(args.train, 100)
     with tqdm(total=steps, unit="step", desc="training", leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         results = run_demo(args.train, args.test, args.epochs, args.hidden, args.meta,

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from devices._validation import check_int, check_real
+
 from .data import load_dataset
 from .experiments._bnn import accuracy as bn_accuracy
 from .experiments._bnn import bn_state
-from .experiments._data import Task
+from .experiments._data import Task, batch_bounds
 from .experiments.qnn import qnn_model, qnn_optimizer
 from .nn import CrossbarLinear
 
@@ -85,6 +87,14 @@ def run_demo(
     travel about as far as those of the experiment's 6,000, so that consolidation, which sets
     in at ``|W_h| ~ Q_max / m*``, happens at all (as the experiments' quick modes).
     """
+    n_train = check_int("n_train", n_train, "run_demo", 2, 60000)  # the datasets' sizes
+    n_test = check_int("n_test", n_test, "run_demo", 2, 10000)
+    epochs = check_int("epochs", epochs, "run_demo", 1)
+    hidden = check_int("hidden", hidden, "run_demo", 1)
+    batch = check_int("batch", batch, "run_demo", 2)  # batch norm needs two samples
+    seed = check_int("seed", seed, "run_demo", 0, 2**63 - 1)
+    meta = check_real("meta", meta, "run_demo", 0.0)
+    lr = check_real("lr", lr, "run_demo", 0.0, low_open=True)
     tasks = [Task(name, *_data(name, n_train, n_test, seed, root))
              for name in ("mnist", "fashion-mnist")]  # fmt: skip
     results = []
@@ -102,8 +112,8 @@ def run_demo(
             for _ in range(epochs):
                 model.train()
                 order = torch.randperm(len(y), generator=gen)
-                for k in range(0, len(y), batch):
-                    sel = order[k : k + batch]
+                for lo, hi in batch_bounds(len(y), batch):
+                    sel = order[lo:hi]
                     opt.zero_grad()
                     loss = nn.functional.cross_entropy(model(x[sel]), y[sel])
                     loss.backward()

@@ -265,3 +265,41 @@ def test_pulse_response_simulation_follows_the_fitted_law(capsys, tmp_path):
     np.testing.assert_allclose(med, expect, atol=2e-6)
     assert np.all(g[1:20, 4] > g[1:20, 0])  # the noise spreads the devices (before the clip)
     assert np.all(np.diff(med[:51]) >= 0) and np.all(np.diff(med[51:]) <= 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "allowed"),
+    [
+        (["demo", "--train", "99999999999"], "--train", "from 2 to 60000"),
+        (["demo", "--train", "1"], "--train", "from 2 to 60000"),
+        (["demo", "--test", "1"], "--test", "from 2 to 10000"),
+        (["demo", "--hidden", "100000000"], "--hidden", "from 1 to 8192"),
+        (["demo", "--epochs", "0"], "--epochs", "from 1 to 1000"),
+        (["demo", "--seed", str(2**63)], "--seed", "from 0 to 2**63 - 1"),
+        (["run", "mram-ber", "--quick", "--seed", str(2**63)], "--seed", "from 0 to 2**63 - 1"),
+    ],
+)
+def test_out_of_range_sizes_and_seeds_are_refused_with_the_range(capsys, argv, option, allowed):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and option in err and allowed in err
+
+
+def test_run_demo_checks_its_arguments():
+    from crossbar.demo import run_demo
+    from devices import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"'n_train'.*\[2, 60000\].*99999999999"):
+        run_demo(n_train=99_999_999_999)
+    with pytest.raises(InvalidParameterError, match=r"'batch'"):
+        run_demo(batch=1)
+
+
+@pytest.mark.skipif(not _have_data(), reason="MNIST / Fashion-MNIST files not available")
+def test_demo_with_a_lone_last_sample_trains(capsys):
+    """101 images in batches of 100 once left a batch of one, which batch norm cannot take."""
+    code, out, err = run(capsys, "demo", "--train", "101", "--test", "1001", "--epochs", "1",
+                         "--hidden", "8", "--no-progress", "--json")  # fmt: skip
+    assert code == 0, err
+    assert all(0.0 <= r["fmnist_after_fmnist"] <= 1.0 for r in json.loads(out)["results"])

@@ -1,5 +1,6 @@
 """The papers' experiments in quick mode: each asserts its paper's qualitative claim."""
 
+import itertools
 import json
 import math
 
@@ -215,3 +216,18 @@ def test_bnn_arithmetic_can_be_set_per_run(tmp_path):
                          overrides={"arithmetic": "float32"})  # fmt: skip
     assert doc["config"]["arithmetic"] == "float32"
     assert doc["metrics"]["acc.ber_0"] > 0.8
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7, 100])
+def test_batch_bounds_cover_every_sample_once_and_never_leave_one_alone(batch):
+    from crossbar.experiments._data import batch_bounds, n_batches
+
+    for n in range(1, 320):
+        bounds = batch_bounds(n, batch)
+        assert len(bounds) == n_batches(n, batch)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+        sizes = [hi - lo for lo, hi in bounds]
+        assert max(sizes) <= batch + (1 if batch > 1 else 0)
+        if batch > 1 and n > 1:
+            assert min(sizes) >= 2

@@ -25,7 +25,7 @@ from devices import InvalidParameterError
 from ..array import native_bfloat16
 from ..optim import MetaplasticAdam
 from ._binary_ops import ARITHMETICS, SignCodes, binary_linear
-from ._data import Task
+from ._data import Task, batch_bounds
 from ._run import RunContext
 from ._train import train_tasks
 
@@ -126,9 +126,9 @@ def accuracy(model: nn.Module, task: Task, batch: int = 1000,
         model.load_state_dict(bn, strict=False)
     model.train()  # no running statistics: test batches are normalized by their own statistics
     correct = 0
-    for k in range(0, len(task.y_test), batch):
-        out = model(task.x_test[k : k + batch])
-        correct += int((out.argmax(dim=1) == task.y_test[k : k + batch]).sum())
+    for lo, hi in batch_bounds(len(task.y_test), batch):
+        out = model(task.x_test[lo:hi])
+        correct += int((out.argmax(dim=1) == task.y_test[lo:hi]).sum())
     if saved is not None:
         model.load_state_dict(saved, strict=False)
     return correct / len(task.y_test)

@@ -9,7 +9,23 @@ import torch
 
 from ..data import load_dataset
 
-__all__ = ["Task", "load_task"]
+__all__ = ["Task", "batch_bounds", "load_task", "n_batches"]
+
+
+def batch_bounds(n: int, batch: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the mini-batches of ``n`` samples: batches of ``batch``, a lone last
+    sample joined to the batch before it when ``batch > 1`` (batch norm cannot normalize a batch
+    of one)."""
+    bounds = [(k, min(k + batch, n)) for k in range(0, n, batch)]
+    if batch > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def n_batches(n: int, batch: int) -> int:
+    """``len(batch_bounds(n, batch))``."""
+    steps = -(-n // batch)
+    return steps - 1 if steps > 1 and n % batch == 1 else steps
 
 
 @dataclass

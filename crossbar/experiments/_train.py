@@ -9,14 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._data import Task
+from ._data import Task, batch_bounds, n_batches
 from ._run import RunContext
 
 __all__ = ["train_tasks"]
 
 
 def _steps(task: Task, batch: int) -> int:
-    return -(-len(task.y) // batch)
+    return n_batches(len(task.y), batch)
 
 
 def train_tasks(ctx: RunContext, key: str, model: nn.Module,
@@ -64,8 +64,8 @@ def train_tasks(ctx: RunContext, key: str, model: nn.Module,
             gen = torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
             order = torch.randperm(len(task.y), generator=gen).to(task.y.device)
             model.train()
-            for k in range(0, len(order), batch):
-                sel = order[k : k + batch]
+            for lo, hi in batch_bounds(len(order), batch):
+                sel = order[lo:hi]
                 opt.zero_grad()
                 nn.functional.cross_entropy(model(task.x[sel]), task.y[sel]).backward()
                 opt.step()

@@ -12,14 +12,14 @@ from devices import STTMRAM
 from devices.mram import pulse_for_wer
 
 from ._bnn import BinaryLinear, accuracy, make_bnn, train_continual
-from ._data import load_task
+from ._data import load_task, n_batches
 from ._run import RunContext
 
 __all__ = ["bnn_metaplastic", "bnn_pmnist", "mram_ber"]
 
 
 def _steps(n_train: int | None, batch: int) -> int:
-    return -(-(n_train or 60000) // batch)
+    return n_batches(n_train or 60000, batch)
 
 
 def _arm(ctx: RunContext, c: dict[str, Any], arm: str, meta: float, tasks: list[Any]) -> Any:

@@ -34,7 +34,7 @@ from ..config import CrossbarConfig
 from ..nn import CrossbarLinear
 from ..optim import MetaplasticAdam
 from ._bnn import train_with_task_batch_norm
-from ._data import Task, load_task
+from ._data import Task, load_task, n_batches
 from ._run import RunContext
 
 __all__ = ["QuantizedLinear", "qnn_model", "qnn_multilevel", "qnn_optimizer"]
@@ -124,7 +124,7 @@ def qnn_multilevel_config(quick: bool, seed: int) -> dict[str, Any]:
 
 
 def qnn_multilevel_steps(c: dict[str, Any]) -> int:
-    per_arm = 2 * c["epochs"] * -(-(c["n_train"] or 60000) // c["batch"])
+    per_arm = 2 * c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
     return per_arm * (1 + len(c["sweep"]) + (c["meta"] not in c["sweep"]))
 
 
@@ -133,7 +133,7 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         raise ValueError("qnn-multilevel expects the default 8-level crossbar")
     tasks = [load_task(name, c["n_train"], c["n_test"], c["seed"], root)
              for name in ("mnist", "fashion-mnist")]  # fmt: skip
-    per_arm = 2 * c["epochs"] * -(-(c["n_train"] or 60000) // c["batch"])
+    per_arm = 2 * c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
     metrics: dict[str, float] = {}
     res = ctx.done("hw")
     if res is None:

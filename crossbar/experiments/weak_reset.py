@@ -28,7 +28,7 @@ from torch import nn
 from ..nn import WeakResetLinear
 from ..optim import WeakResetAdam
 from ._bnn import SignActivation
-from ._data import load_task
+from ._data import batch_bounds, load_task, n_batches
 from ._run import RunContext
 
 __all__ = ["VARIANTS", "ablation"]
@@ -47,7 +47,7 @@ def ablation_config(quick: bool, seed: int) -> dict[str, Any]:
 
 
 def ablation_steps(c: dict[str, Any]) -> int:
-    return len(VARIANTS) * c["epochs"] * -(-(c["n_train"] or 60000) // c["batch"])
+    return len(VARIANTS) * c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
 
 
 def _train_variant(ctx: RunContext, c: dict[str, Any], noise: str, d2d: bool,
@@ -74,8 +74,8 @@ def _train_variant(ctx: RunContext, c: dict[str, Any], noise: str, d2d: bool,
         gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
         order = torch.randperm(len(task.y), generator=gen)
         model.train()
-        for k in range(0, len(order), c["batch"]):
-            sel = order[k : k + c["batch"]]
+        for lo, hi in batch_bounds(len(order), c["batch"]):
+            sel = order[lo:hi]
             dev_opt.zero_grad()
             bn_opt.zero_grad()
             nn.functional.cross_entropy(model(task.x[sel]), task.y[sel]).backward()
@@ -93,7 +93,7 @@ def _train_variant(ctx: RunContext, c: dict[str, Any], noise: str, d2d: bool,
 
 def ablation(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
     task = load_task("mnist", c["n_train"], c["n_test"], c["seed"], root)
-    per_variant = c["epochs"] * -(-(c["n_train"] or 60000) // c["batch"])
+    per_variant = c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
     metrics: dict[str, float] = {}
     curves = {}
     for name, (noise, d2d) in VARIANTS.items():
