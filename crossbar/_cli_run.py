@@ -41,6 +41,9 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
                      help="replace a field of the experiment's configuration (VALUE as JSON, "
                           "else a string), e.g. --set arithmetic=float32 or --set meta=3; "
                           "repeatable")  # fmt: skip
+    run.add_argument("--force", action="store_true",
+                     help="replace a run already in --out (finished or not; its results, "
+                          "checkpoint and listed files are removed first)")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print results.json on stdout")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=run_command)
@@ -127,7 +130,7 @@ def run_command(args: argparse.Namespace) -> int:
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         doc = run_experiment(args.experiment, args.quick, args.out, args.seed, args.resume,
                              args.data, progress=bar.update, device=args.device,
-                             overrides=overrides)  # fmt: skip
+                             overrides=overrides, force=args.force)  # fmt: skip
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

@@ -3,6 +3,7 @@
 import itertools
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from crossbar.cli import main
 from crossbar.data import search_paths
 from crossbar.experiments import EXPERIMENTS, run_experiment
+from crossbar.experiments._run import RunContext
 from crossbar.reports import endurance_report, footprint_report
 from devices import InvalidParameterError, TruncatedDistribution, WearOutParams
 
@@ -113,6 +115,8 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, stop_after):
     resumed = run_experiment("qnn-multilevel", quick=True, out=tmp_path / "b", resume=True,
                              progress=lambda n: counted.__setitem__("n", counted["n"] + n))  # fmt: skip
     assert resumed["metrics"] == full["metrics"]
+    assert resumed["files"] == full["files"]  # files of earlier sessions are listed too
+    assert sorted(f.name for f in (tmp_path / "b").iterdir()) == full["files"]
     exp = EXPERIMENTS["qnn-multilevel"]
     assert counted["n"] == exp.steps(exp.config(True, 0))  # the bar ends full
 
@@ -199,7 +203,6 @@ def test_config_overrides_are_checked_and_recorded(tmp_path, capsys):
 
 
 def test_a_checkpoint_made_before_a_field_existed_resumes_with_its_default(tmp_path):
-    from crossbar.experiments._run import RunContext
 
     config = EXPERIMENTS["bnn-metaplastic"].config(True, 0)
     old = {k: v for k, v in config.items() if k != "arithmetic"}
@@ -231,3 +234,47 @@ def test_batch_bounds_cover_every_sample_once_and_never_leave_one_alone(batch):
         assert max(sizes) <= batch + (1 if batch > 1 else 0)
         if batch > 1 and n > 1:
             assert min(sizes) >= 2
+
+
+@needs_data
+def test_a_finished_run_is_replaced_only_with_force(qnn_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(qnn_dir[0], out)
+    before = (out / "results.json").read_bytes()
+    assert main(["run", "mram-ber", "--quick", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "finished run of 'qnn-multilevel'" in err[0] and "--force" in err[0]
+    assert (out / "results.json").read_bytes() == before  # nothing touched
+    assert main(["run", "mram-ber", "--quick", "--resume", "--out", str(out)]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["run", "mram-ber", "--quick", "--resume", "--force", "--out", str(out)]) == 2
+    (out / "notes.txt").write_text("the user's own file")
+    assert main(["run", "mram-ber", "--quick", "--force", "--out", str(out), "--no-progress"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["experiment"] == "mram-ber"
+    # the old run's files are gone, the user's file stays
+    assert sorted(f.name for f in out.iterdir()) == sorted([*doc["files"], "notes.txt"])
+    assert not (out / "qnn.png").exists() and not (out / "device_writes.npz").exists()
+
+
+def test_an_unfinished_run_is_refused_and_named(tmp_path):
+    RunContext("bnn-metaplastic", tmp_path, {"a": 1})
+    with pytest.raises(
+        InvalidParameterError, match=r"unfinished run .*'bnn-metaplastic'.*--resume.*--force"
+    ):
+        RunContext("mram-ber", tmp_path, {"b": 2})
+    RunContext("mram-ber", tmp_path, {"b": 2}, force=True)  # starts over
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["experiment"] == "mram-ber"
+
+
+def test_a_run_lists_and_removes_only_plain_file_names(tmp_path):
+    ctx = RunContext("mram-ber", tmp_path, {"b": 2})
+    for bad in ("../x.png", "a/b.png", "", ".."):
+        with pytest.raises(ValueError, match="plain file names"):
+            ctx.output(bad)
+    (tmp_path / "results.json").write_text(
+        json.dumps({"experiment": "x", "files": ["../keep.txt"]})
+    )
+    (tmp_path.parent / "keep.txt").write_text("outside the run folder")
+    RunContext("mram-ber", tmp_path, {"b": 2}, force=True)
+    assert (tmp_path.parent / "keep.txt").exists()

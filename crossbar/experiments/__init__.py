@@ -130,7 +130,8 @@ def apply_overrides(name: str, config: dict[str, Any],
 def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] | None = None,
                    seed: int = 0, resume: bool = False, data: str | None = None,
                    progress: Callable[[int], Any] | None = None, device: str = "cpu",
-                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                   overrides: dict[str, Any] | None = None,
+                   force: bool = False) -> dict[str, Any]:  # fmt: skip
     """Run one experiment; returns the ``results.json`` document.
 
     Parameters
@@ -156,6 +157,10 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
         ``{"arithmetic": "float32"}`` or ``{"meta": 3.0}``; each must be a field of the
         experiment's configuration and keep its type. They are part of the run's configuration
         (``results.json``; a resumed run must be given the same).
+    force : bool
+        Replace a run already in ``out`` (finished or not, of any experiment): its results,
+        checkpoint and the files its ``results.json`` lists are removed first. Without it such a
+        folder is an error (``resume`` continues an unfinished one instead).
     """
     exp = get_experiment(name)
     if device != "cpu" and name not in TORCH_DEVICE_EXPERIMENTS:
@@ -165,5 +170,9 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
         )
     config = apply_overrides(name, exp.config(quick, seed), overrides or {})
     out = out if out is not None else os.path.join("results", name + ("-quick" if quick else ""))
-    ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device)
+    if resume and force:
+        raise InvalidParameterError("--resume and --force exclude each other: --resume continues "
+                                    "the run in --out, --force replaces it.")  # fmt: skip
+    ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device,
+                     force=force)  # fmt: skip
     return exp.run(ctx, config, data)

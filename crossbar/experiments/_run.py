@@ -39,6 +39,11 @@ _CHECKPOINT = "checkpoint.json"
 _STATE = "checkpoint_state.pt"
 
 
+def _plain_name(name: str) -> bool:
+    """A file name without folders (what a run may list, and later remove, in its folder)."""
+    return bool(name) and name not in (".", "..") and Path(name).name == name and "\\" not in name
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
@@ -64,11 +69,14 @@ class RunContext:
     device : str
         Torch device of the experiments that train plain torch networks (``"cpu"``, ``"cuda"``);
         checkpoints are stored and loaded on the CPU, so a run may resume on another device.
+    force : bool
+        Replace a finished or unfinished run in ``out`` (its ``results.*``, checkpoint and the
+        files listed in its ``results.json``); without it such a folder is an error.
     """
 
     def __init__(self, experiment: str, out: str | os.PathLike[str], config: dict[str, Any],
                  resume: bool = False, progress: Callable[[int], Any] | None = None,
-                 device: str = "cpu") -> None:  # fmt: skip
+                 device: str = "cpu", force: bool = False) -> None:  # fmt: skip
         self.experiment = experiment
         try:
             self.device = torch.device(device)
@@ -88,13 +96,19 @@ class RunContext:
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt = self.out / _CHECKPOINT
         self.units: dict[str, Any] = {}
+        self.files: set[str] = set()  # written into out by this run (results.json lists them)
         self.elapsed = 0.0
+        if not resume:
+            self._clear_old_run(force)
         if resume:
             if not ckpt.exists():
+                done = (self.out / "results.json").exists()
                 raise InvalidParameterError(
+                    f"--resume: {self.out} holds a finished run, nothing to resume (--force "
+                    "without --resume replaces it)." if done else
                     f"--resume: {self.out} holds no checkpoint ({_CHECKPOINT}) to resume; run "
                     "without --resume to start."
-                )
+                )  # fmt: skip
             doc = json.loads(ckpt.read_text())
             saved = doc.get("config")
             if isinstance(saved, dict):  # made before a field existed: it ran with the default
@@ -105,14 +119,35 @@ class RunContext:
                     f"config {doc.get('config')}; this run is {experiment!r} with {self.config}."
                 )
             self.units = doc["units"]
+            self.files = {f for f in doc.get("files", []) if _plain_name(f)}
             self.elapsed = float(doc.get("seconds", 0.0))
-        elif ckpt.exists():
-            raise InvalidParameterError(
-                f"{self.out} holds an unfinished run ({_CHECKPOINT}); pass --resume to continue "
-                "it, or choose another --out."
-            )
         else:
             self._write_checkpoint()
+
+    def _clear_old_run(self, force: bool) -> None:
+        """Refuse (or with ``force`` remove) a run already in ``out``: nothing is replaced
+        silently, and no file of an older run is left beside the new one's."""
+        ckpt, results = self.out / _CHECKPOINT, self.out / "results.json"
+        if not (ckpt.exists() or results.exists()):
+            return
+        what = "an unfinished run (checkpoint.json)" if ckpt.exists() else "a finished run"
+        try:
+            old = json.loads((ckpt if ckpt.exists() else results).read_text())
+            if not isinstance(old, dict):
+                raise ValueError
+        except (ValueError, OSError):
+            old = {}
+        name = old.get("experiment")
+        if not force:
+            hint = "--resume to continue it, " if ckpt.exists() else ""
+            raise InvalidParameterError(
+                f"{self.out} holds {what} of {name!r}; pass {hint}--force to replace it, or "
+                "choose another --out."
+            )
+        files = old.get("files", []) if isinstance(old.get("files"), list) else []
+        for f in {*files, "results.json", "results.md", _CHECKPOINT, _STATE}:
+            if isinstance(f, str) and _plain_name(f):
+                (self.out / f).unlink(missing_ok=True)
 
     # -- units -------------------------------------------------------------------------------------
     def done(self, key: str) -> Any:
@@ -143,7 +178,7 @@ class RunContext:
 
     def _write_checkpoint(self) -> None:
         doc = {"experiment": self.experiment, "config": self.config, "units": self.units,
-               "seconds": self.seconds}  # fmt: skip
+               "seconds": self.seconds, "files": sorted(self.files)}  # fmt: skip
         _atomic_write(self.out / _CHECKPOINT, json.dumps(doc, indent=1))
 
     @property
@@ -164,6 +199,7 @@ class RunContext:
             "metrics": metrics,
             "paper": paper,
             "seconds": round(self.seconds, 1),
+            "files": sorted(self.files | {"results.json", "results.md"}),
         }
         _atomic_write(self.out / "results.json", json.dumps(doc, indent=2))
         lines = [f"# {self.experiment}", "", f"Config: `{json.dumps(self.config)}`", "",
@@ -178,6 +214,16 @@ class RunContext:
         (self.out / _STATE).unlink(missing_ok=True)
         return doc
 
+    def output(self, name: str) -> Path:
+        """``out / name``, recorded as a file of this run (``results.json``'s ``"files"``, removed
+        when a later run replaces this one with ``force``)."""
+        if not _plain_name(name):
+            raise ValueError(f"output names are plain file names; got {name!r}")
+        self.files.add(name)
+        if (self.out / _CHECKPOINT).exists():  # an unfinished run: its checkpoint lists it
+            self._write_checkpoint()
+        return self.out / name
+
     @contextmanager
     def figure(self, name: str, *subplots: int, **kwargs: Any) -> Iterator[Any]:
         """The axes of a matplotlib figure saved as ``DIR/name`` (PNG) on exit."""
@@ -190,7 +236,9 @@ class RunContext:
         try:
             yield axes
             fig.tight_layout()
-            fig.savefig(self.out / name, dpi=110)
+            tmp = self.output(name).with_suffix(".png.tmp")
+            fig.savefig(tmp, dpi=110, format="png")
+            os.replace(tmp, self.out / name)
         finally:
             plt.close(fig)
 

@@ -155,7 +155,7 @@ def mram_ber_steps(c: dict[str, Any]) -> int:
 
 def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
     task = load_task("mnist", c["n_train"], c["n_test"], c["seed"], root).to(ctx.device)
-    weights_path = ctx.out / "bnn_weights.pt"
+    weights_path = ctx.output("bnn_weights.pt")
     model = make_bnn(c["dims"], c["seed"], c["arithmetic"]).to(ctx.device)
     if ctx.done("train") is None or not weights_path.exists():
         _, model = train_continual(ctx, "train", c["dims"], 0.0, [task], c["epochs"], c["seed"],

@@ -103,7 +103,7 @@ def ablation(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
             res = {"accuracy": acc, "curve": curve, "max_pulses": int(writes.max()),
                    "mean_pulses": float(writes.mean())}  # fmt: skip
             if name == "all":
-                np.savez(ctx.out / "device_writes.npz", writes=writes, periods=c["epochs"],
+                np.savez(ctx.output("device_writes.npz"), writes=writes, periods=c["epochs"],
                          period=np.array("epoch"))  # fmt: skip
             res = ctx.finish(name, res)
         else:
