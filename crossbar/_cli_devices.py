@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ._files import save_png
+
 #: Times after programming at which multi-level cells are read (s).
 READ_TIMES_S = {"verify": 0.0, "1 s": 1.0, "60 s": 60.0, "1 day": 86400.0}
 
@@ -125,7 +127,7 @@ def _plot_multilevel(cells: Any, reads: dict, targets: np.ndarray, ok: np.ndarra
         f"{doc['params']}: {doc['cells']} cells, {doc['levels']} levels ({doc['allocation']}), "
         f"{doc['mean_iterations']:.2f} iterations/cell"
     )
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -210,7 +212,7 @@ def _plot_mram(params: Any, widths: np.ndarray, doc: dict, path: str) -> None:
     b.grid(alpha=0.3, which="both")
     fig.suptitle(f"{params.name}: Δ = {params.thermal_stability:g}, I_c0 = "
                  f"{params.critical_current_ua:g} µA, V = {params.write_voltage_v:g} V")  # fmt: skip
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -269,7 +271,7 @@ def simulate_pulse_response(args: argparse.Namespace, params: Any) -> int:
         ax.set_ylabel("conductance (µS)")
         ax.set_title(f"{params.name}: {args.devices} simulated devices")
         ax.legend(fontsize=8)
-        fig.savefig(args.plot, dpi=110)
+        save_png(fig, args.plot, dpi=110)
         plt.close(fig)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ._files import save_png
+
 
 def fit_command(args: argparse.Namespace) -> int:
     from calibration.fit import fit_weak_reset
@@ -61,7 +63,7 @@ def _plot(result: Any, data: Any, path: str) -> None:
         ax.plot(x[1:], np.diff(cdf) / np.diff(x), "k", lw=1.2)
         ax.set_title(f"{name}: {result.details['populations'][name]['family']}", fontsize=9)
     fig.suptitle(f"weak-RESET fit of {len(result.devices)} devices ({data.source})")
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -112,7 +114,7 @@ def _plot_pulse_response(result: Any, data: list[Any], path: str) -> None:
     b.set_xlabel("G (µS)")
     b.set_ylabel("sd of a pulse's dG (µS)")
     b.legend(fontsize=8)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -148,7 +150,7 @@ def multilevel_command(args: argparse.Namespace) -> int:
         ax.set_xlabel("time since programming (s)")
         ax.set_ylabel("spread of the level (uS)")
         ax.legend(fontsize=7, ncol=2)
-        fig.savefig(args.plot, dpi=110)
+        save_png(fig, args.plot, dpi=110)
         plt.close(fig)
         print(f"wrote {args.plot}")
     return 0

@@ -60,6 +60,12 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
                      help="median endurance limit, writes (default 1e6; docs/validation.md)")  # fmt: skip
     end.add_argument("--limit-sigma", type=float, default=1.0,
                      help="log-normal sigma of the limit (default 1)")  # fmt: skip
+    end.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --plot file "
+        "(the default DIR/endurance.png is this command's own and is replaced)",
+    )
     end.add_argument("--plot", metavar="PNG", default=None, help="write the plot here "
                      "(default DIR/endurance.png)")  # fmt: skip
     end.add_argument("--json", action="store_true", help="print the report as JSON")

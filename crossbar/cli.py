@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from ._files import OutputError, check_outputs, save_png
 
 __all__ = ["build_parser", "main"]
 
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("data", metavar="DATA.csv", help="measured pulse trains (CSV)")
     wr.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
     wr.add_argument("--plot", metavar="PNG", help="data vs fit and distributions vs densities")
+    wr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     _add_pulse_data_options(wr)
     wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
     wr.set_defaults(handler=_cmd_fit)
@@ -215,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("data", nargs="+", metavar="DATA.csv", help="measured ramps (CSV)")
     pr.add_argument("--out", required=True, metavar="params.json", help="fit to write (JSON)")
     pr.add_argument("--plot", metavar="PNG", help="ramps vs fits and the noise law")
+    pr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     _add_pulse_data_options(pr)
     pr.set_defaults(handler=_cmd_fit_pulse_response)
     ml = fit_models.add_parser(
@@ -229,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("data", metavar="DATA.csv", help="multi-level reads (CSV)")
     ml.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
     ml.add_argument("--plot", metavar="PNG", help="spread per level vs read time, data and fit")
+    ml.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     ml.add_argument("--columns", default=None, help="rename columns: old=new,...")
     ml.set_defaults(handler=_cmd_fit_multilevel)
 
@@ -254,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sim.add_argument("--params", default=None, help="preset name or JSON parameter file")
     sim.add_argument("--plot", metavar="PNG", help="write a PNG of the results")
+    sim.add_argument("--force", action="store_true", help="replace an existing --plot file")
     sim.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     wr = sim.add_argument_group("weak-reset")
@@ -471,7 +476,7 @@ def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str, noise: str)
         f"{name}: {args.devices} devices, noise={noise}, "
         f"d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
     )
-    fig.savefig(args.plot, dpi=120)
+    save_png(fig, args.plot, dpi=120)
     plt.close(fig)
 
 
@@ -485,8 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        check_outputs(args)
         return int(args.handler(args))
-    except CliError as exc:
+    except (CliError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (InvalidParameterError, OSError) as exc:

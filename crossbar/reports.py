@@ -25,6 +25,8 @@ import numpy as np
 
 from devices import InvalidParameterError, WearOutParams
 
+from ._files import save_png
+
 __all__ = ["EnduranceReport", "FootprintReport", "endurance_report", "footprint_report"]
 
 
@@ -115,7 +117,7 @@ def _plot_endurance(writes: np.ndarray, rate: np.ndarray, wear: WearOutParams,
                 ylabel="expected fraction of failed devices")  # fmt: skip
         ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 from types import MappingProxyType
 from typing import Any
 
@@ -138,9 +140,17 @@ def to_json(
     else:
         doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
     text = json.dumps(doc, indent=2, allow_nan=False)
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    if path is not None:  # written beside the target and renamed: never half a file
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".params.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return text
 
 

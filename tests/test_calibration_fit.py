@@ -97,3 +97,34 @@ def test_fit_rejects_unusable_data(tmp_path):
     path.write_text("device_id,pulse_index,resistance_ohm\n" + "\n".join(rows) + "\n")
     with pytest.raises(InvalidParameterError, match="at least 3 pulse trains"):
         fit_weak_reset(load_pulse_trains(path))
+
+
+def test_cli_fit_never_destroys_a_file(round_trip, tmp_path, capsys):
+    """The measured CSV as --out, an existing --out or --plot, a bad plot suffix: refused
+    before anything is written; --force replaces an output but never an input."""
+    _, _, data = round_trip
+    csv = tmp_path / "m.csv"
+    csv.write_bytes(data.read_bytes())
+    original = csv.read_bytes()
+    out, png = tmp_path / "p.json", tmp_path / "fit.png"
+    cases = [
+        (["--out", str(csv)], "is an input"),
+        (["--out", str(csv), "--force"], "is an input"),
+        (["--out", str(out), "--plot", str(tmp_path / "p.xyz")], ".png"),
+        (["--out", str(png), "--plot", str(png)], "same file"),
+        (["--out", str(tmp_path / "no" / "p.json")], "does not exist"),
+        (["--out", str(tmp_path)], "is a folder"),
+    ]
+    for extra, message in cases:
+        assert main(["fit", "weak-reset", str(csv), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and message in err[0], (extra, err)
+        assert csv.read_bytes() == original and not out.exists()
+    out.write_text("mine")
+    assert main(["fit", "weak-reset", str(csv), "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "mine"
+    assert main(["fit", "weak-reset", str(csv), "--out", str(out), "--plot", str(png),
+                 "--force"]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["model"] == "weak-reset"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.png", "m.csv", "p.json"]  # no tmp

@@ -80,7 +80,7 @@ def test_simulate_writes_plot_and_accepts_param_file(capsys, tmp_path):
             "Did you mean 'paper'",
         ),
         (["device", "simulate", "--model", "weak-reset", "--devices", "0"], "positive integer"),
-        (["device", "simulate", "--model", "weak-reset", "--seed", "-1"], "non-negative"),
+        (["device", "simulate", "--model", "weak-reset", "--seed", "-1"], "from 0 to 2**63 - 1"),
         (["device", "simulate", "--model", "weak-reset", "--params", "nope.json"], "no such file"),
         (["device", "simulate", "--model", "weak-reset", "--params", "MAJ2021"], "'name'"),
         (["device", "simulate"], "required: --model"),
@@ -303,3 +303,24 @@ def test_demo_with_a_lone_last_sample_trains(capsys):
                          "--hidden", "8", "--no-progress", "--json")  # fmt: skip
     assert code == 0, err
     assert all(0.0 <= r["fmnist_after_fmnist"] <= 1.0 for r in json.loads(out)["results"])
+
+
+@pytest.mark.parametrize("command", [["device", "simulate", "--model", "mram", "--devices", "100"],
+                                     ["endurance"]])  # fmt: skip
+def test_plot_outputs_follow_the_one_rule(capsys, tmp_path, command):
+    """Every command: a non-PNG --plot is refused, an existing one is replaced only with --force,
+    and nothing but the plot is left in the folder."""
+    if command == ["endurance"]:
+        np.savez(tmp_path / "device_writes.npz", writes=np.arange(1, 101), periods=10,
+                 period=np.array("epoch"))  # fmt: skip
+        command = ["endurance", str(tmp_path)]
+    png = tmp_path / "p.png"
+    code, _, err = run(capsys, *command, "--plot", str(tmp_path / "p.xyz"))
+    assert code == 2 and ".png" in err and not (tmp_path / "p.xyz").exists()
+    png.write_text("mine")
+    code, _, err = run(capsys, *command, "--plot", str(png))
+    assert code == 2 and "--force" in err and png.read_text() == "mine"
+    code, _, err = run(capsys, *command, "--plot", str(png), "--force")
+    assert code == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

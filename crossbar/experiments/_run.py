@@ -29,6 +29,8 @@ import torch
 
 from devices import InvalidParameterError
 
+from .._files import save_png
+
 __all__ = ["RunContext"]
 
 #: Configuration fields added after runs were already checkpointed, with the value those runs
@@ -236,9 +238,7 @@ class RunContext:
         try:
             yield axes
             fig.tight_layout()
-            tmp = self.output(name).with_suffix(".png.tmp")
-            fig.savefig(tmp, dpi=110, format="png")
-            os.replace(tmp, self.out / name)
+            save_png(fig, self.output(name), dpi=110)
         finally:
             plt.close(fig)
 
