@@ -486,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # first allocation: a fresh 64 MB gradient then costs ~500 page faults instead of ~16,000
     # (the full-size BNN's step: docs/validation.md). Results are unchanged.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    # MKL's products independent of the thread count (crossbar._threads), before MKL starts
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     from devices import InvalidParameterError
 
     try:

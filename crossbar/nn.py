@@ -20,13 +20,18 @@ from torch import nn
 
 from devices import InvalidParameterError
 
+from ._bn_kernels import batch_norm_backward, batch_norm_forward
+from ._threads import keep_torch_threads
 from .array import TiledMatrix
 from .config import CrossbarConfig
+
+keep_torch_threads()
 
 __all__ = [
     "BayesianLinear",
     "CrossbarConv2d",
     "CrossbarLinear",
+    "DeterministicBatchNorm1d",
     "WeakResetLinear",
     "convert_to_crossbar",
 ]
@@ -510,3 +515,77 @@ class WeakResetLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.weight)
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                eps: float, stats: list[np.ndarray]) -> torch.Tensor:  # fmt: skip
+        xs = x.detach().contiguous().numpy()
+        gamma = weight.detach().numpy()
+        y, xhat = np.empty_like(xs), np.empty_like(xs)
+        invstd, mean, var = (np.empty(xs.shape[1]) for _ in range(3))
+        batch_norm_forward(xs, gamma, bias.detach().numpy(), float(eps), y, xhat, invstd, mean,
+                           var)  # fmt: skip
+        stats += [mean, var]
+        ctx.save_for_backward(weight)
+        ctx.xhat, ctx.invstd = xhat, invstd
+        return torch.from_numpy(y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (weight,) = ctx.saved_tensors
+        g = grad.detach().contiguous().to(torch.float32).numpy()
+        dx = np.empty_like(g)
+        dgamma, dbeta = np.empty(g.shape[1]), np.empty(g.shape[1])
+        batch_norm_backward(g, ctx.xhat, ctx.invstd, weight.detach().numpy(), dx, dgamma, dbeta)
+        return (torch.from_numpy(dx), torch.from_numpy(dgamma).to(weight.dtype),
+                torch.from_numpy(dbeta).to(weight.dtype), None, None)  # fmt: skip
+
+
+class DeterministicBatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` whose batch statistics do not depend on the number of threads.
+
+    torch's CPU kernel splits the sums over the batch between threads, so its outputs and
+    gradients change in the last bits with ``torch.set_num_threads``; a training run amplifies
+    that into different accuracies. Here, for float32 CPU inputs of shape (N, C) normalized by
+    their batch statistics (training mode, or ``track_running_stats=False``), each channel's
+    mean, biased variance and gradient sums are taken over the batch in order, in float64
+    (:mod:`crossbar._bn_kernels`); every other case (running statistics, other devices, dtypes
+    or shapes) is ``nn.BatchNorm1d`` itself. Running statistics, when kept, are updated from the
+    same batch statistics as torch does (momentum or cumulative average, unbiased variance).
+    Same parameters, buffers and ``state_dict``.
+
+    .. math::
+
+        y = \\gamma \\frac{x - \\mu_B}{\\sqrt{\\sigma_B^2 + \\epsilon}} + \\beta
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch_stats = self.training or self.running_mean is None
+        if (not batch_stats or x.dim() != 2 or x.device.type != "cpu"
+                or x.dtype != torch.float32 or x.shape[0] < 2):  # fmt: skip
+            return super().forward(x)
+        if x.shape[1] != self.num_features:
+            raise InvalidParameterError(
+                f"DeterministicBatchNorm1d expects {self.num_features} features; got input of "
+                f"shape {tuple(x.shape)}."
+            )
+        weight = self.weight if self.weight is not None else torch.ones(self.num_features)
+        bias = self.bias if self.bias is not None else torch.zeros(self.num_features)
+        stats: list[np.ndarray] = []
+        y = _BatchNormFunction.apply(x, weight, bias, self.eps, stats)
+        if self.training and self.running_mean is not None:
+            self._update_running_stats(*stats, x.shape[0])
+        return y
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
+        self.num_batches_tracked += 1
+        if self.momentum is None:  # cumulative moving average, as nn.BatchNorm1d
+            factor = 1.0 / float(self.num_batches_tracked)
+        else:
+            factor = self.momentum
+        rm, rv = self.running_mean, self.running_var
+        rm.mul_(1 - factor).add_(torch.from_numpy(mean).to(rm.dtype), alpha=factor)
+        rv.mul_(1 - factor).add_(torch.from_numpy(var * n / (n - 1)).to(rv.dtype), alpha=factor)

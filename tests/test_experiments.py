@@ -278,3 +278,28 @@ def test_a_run_lists_and_removes_only_plain_file_names(tmp_path):
     (tmp_path.parent / "keep.txt").write_text("outside the run folder")
     RunContext("mram-ber", tmp_path, {"b": 2}, force=True)
     assert (tmp_path.parent / "keep.txt").exists()
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["mram-ber", "qnn-multilevel"])
+def test_results_do_not_depend_on_the_thread_count(tmp_path, name):
+    """torch (batch norm, MKL products, bfloat16 products) and numba at 1 and at 2 threads give
+    the same numbers, bit for bit; results.json records the counts."""
+    import numba
+    import torch
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here")
+    saved = torch.get_num_threads(), numba.get_num_threads()
+    docs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            numba.set_num_threads(threads)
+            docs.append(run_experiment(name, quick=True, out=tmp_path / str(threads)))
+    finally:
+        torch.set_num_threads(saved[0])
+        numba.set_num_threads(saved[1])
+    assert docs[0]["metrics"] == docs[1]["metrics"]
+    assert [d["threads"]["torch"] for d in docs] == [1, 2]
+    assert [d["threads"]["numba"] for d in docs] == [1, 2]

@@ -2,9 +2,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from crossbar import CrossbarConfig
-from crossbar.nn import CrossbarConv2d, CrossbarLinear, convert_to_crossbar
+from crossbar.nn import (
+    CrossbarConv2d,
+    CrossbarLinear,
+    DeterministicBatchNorm1d,
+    convert_to_crossbar,
+)
 from devices import InvalidParameterError
 
 
@@ -263,3 +269,62 @@ def test_exact_product_shortcut_matches_the_simulated_read_and_counts_reads():
     torch.testing.assert_close(layer(x), simulated, atol=1e-5, rtol=1e-5)
     assert all(a.read_count == 10 for a in layer.matrix.arrays)
     assert not CrossbarLinear(4, 2, rng=0).matrix.is_exact_product
+
+
+@pytest.mark.parametrize("channels", [1, 63, 64, 65, 130])
+@pytest.mark.parametrize("affine", [True, False])
+def test_deterministic_batch_norm_matches_torch_in_float64(channels, affine):
+    gen = torch.Generator().manual_seed(channels)
+    x = torch.randn(37, channels, generator=gen, dtype=torch.float64) * 3 + 2
+    g = torch.randn(37, channels, generator=gen, dtype=torch.float64)
+    ref = nn.BatchNorm1d(channels, affine=affine, track_running_stats=False).double()
+    ours = DeterministicBatchNorm1d(channels, affine=affine, track_running_stats=False)
+    if affine:
+        ref.weight.data = torch.rand(channels, generator=gen, dtype=torch.float64) + 0.5
+        ref.bias.data = torch.randn(channels, generator=gen, dtype=torch.float64)
+        ours.load_state_dict({k: v.float() for k, v in ref.state_dict().items()})
+    xr, xo = x.clone().requires_grad_(), x.float().requires_grad_()
+    ref(xr).backward(g)
+    y = ours(xo)
+    y.backward(g.float())
+    np.testing.assert_allclose(y.detach().double(), ref(x).detach(), atol=2e-6)
+    np.testing.assert_allclose(xo.grad.double(), xr.grad, atol=2e-6)
+    if affine:
+        np.testing.assert_allclose(ours.weight.grad.double(), ref.weight.grad, atol=2e-5)
+        np.testing.assert_allclose(ours.bias.grad.double(), ref.bias.grad, atol=2e-5)
+
+
+def test_deterministic_batch_norm_keeps_running_statistics_as_torch():
+    gen = torch.Generator().manual_seed(1)
+    for momentum in (0.1, None):
+        ref = nn.BatchNorm1d(70, momentum=momentum).double()
+        ours = DeterministicBatchNorm1d(70, momentum=momentum)
+        for _ in range(3):
+            x = torch.randn(20, 70, generator=gen, dtype=torch.float64) * 2 + 1
+            ref(x), ours(x.float())
+        for name in ("running_mean", "running_var"):
+            np.testing.assert_allclose(getattr(ours, name).double(), getattr(ref, name),
+                                       rtol=1e-6, atol=1e-6)  # fmt: skip
+        assert int(ours.num_batches_tracked) == 3
+        ours.eval(), ref.eval()  # running statistics: torch's own elementwise kernel
+        np.testing.assert_allclose(ours(x.float()).detach().double(), ref(x).detach(), atol=1e-5)
+
+
+def test_deterministic_batch_norm_does_not_depend_on_threads(assert_thread_independent):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(100, 1024, generator=gen) * 5
+    g = torch.randn(100, 1024, generator=gen)
+
+    def simulate():
+        bn = DeterministicBatchNorm1d(1024, track_running_stats=False)
+        xi = x.clone().requires_grad_()
+        y = bn(xi)
+        y.backward(g)
+        return y.detach().numpy(), xi.grad.numpy(), bn.weight.grad.numpy()
+
+    assert_thread_independent(simulate)
+
+
+def test_deterministic_batch_norm_rejects_a_wrong_width():
+    with pytest.raises(InvalidParameterError, match="expects 8 features"):
+        DeterministicBatchNorm1d(8)(torch.ones(4, 9))

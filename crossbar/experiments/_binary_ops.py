@@ -8,7 +8,8 @@ same shape. The backward products (``dL/dx = g W_b``, ``dL/dW_b = g^T x``) invol
 gradient ``g``; arithmetic ``"auto"`` takes them in bfloat16 on CPUs with native bfloat16
 (AVX512-BF16 / AMX), ~2-3x faster: ``g`` and the pixels are rounded to 8 significant bits, the
 products accumulated in float32 by oneDNN and rounded to bfloat16 (each gradient within 2**-7 of
-the sum of its terms' magnitudes, tested). ``"float32"`` is the reference: ordinary float32
+the sum of its terms' magnitudes, tested), at one thread (oneDNN's split of the sums between
+threads would make the result depend on the thread count). ``"float32"`` is the reference: ordinary float32
 products of the same operands. Where torch has no CPU ``_int_mm``, the forward takes float32
 products too (exact as well for sign inputs).
 
@@ -17,7 +18,9 @@ docs/validation.md (bnn-metaplastic) gives the speed and the measured effect on 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -149,16 +152,35 @@ class _BinaryLinearFunction(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.bf16:
             g16 = grad.to(torch.bfloat16)
-            if ctx.needs_input_grad[0]:
-                grad_x = (g16 @ signs.bf16).to(torch.float32)
-            if ctx.needs_input_grad[1]:
-                grad_w = (g16.t() @ x.to(torch.bfloat16)).to(torch.float32)
+            with _one_thread():
+                if ctx.needs_input_grad[0]:
+                    grad_x = (g16 @ signs.bf16).to(torch.float32)
+                if ctx.needs_input_grad[1]:
+                    grad_w = (g16.t() @ x.to(torch.bfloat16)).to(torch.float32)
         else:
             if ctx.needs_input_grad[0]:
                 grad_x = grad @ signs.codes.to(grad.dtype)
             if ctx.needs_input_grad[1]:
                 grad_w = grad.t() @ x
         return grad_x, grad_w, None, None, None
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch at one thread inside: its bfloat16 products split their sums between threads for
+    some shapes (e.g. (100, 512) @ (512, 512)), rounding differently with the thread count, and
+    a result must not depend on it. float32 products need not: MKL's strict reproducibility
+    mode makes them thread-independent (crossbar._threads). On many cores the float32 backward
+    (``arithmetic="int8"``) is therefore the faster one."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def binary_linear(x: torch.Tensor, w: torch.Tensor, signs: SignCodes, arithmetic: str,

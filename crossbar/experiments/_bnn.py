@@ -23,6 +23,7 @@ from torch import nn
 from devices import InvalidParameterError
 
 from ..array import native_bfloat16
+from ..nn import DeterministicBatchNorm1d
 from ..optim import MetaplasticAdam
 from ._binary_ops import ARITHMETICS, SignCodes, binary_linear
 from ._data import Task, batch_bounds
@@ -103,7 +104,7 @@ def make_bnn(dims: Sequence[int], seed: int, arithmetic: str = "auto") -> nn.Seq
     layers: list[nn.Module] = []
     for k, (a, b) in enumerate(itertools.pairwise(dims)):
         layers += [BinaryLinear(a, b, arithmetic=arithmetic),
-                   nn.BatchNorm1d(b, affine=True, track_running_stats=False)]  # fmt: skip
+                   DeterministicBatchNorm1d(b, affine=True, track_running_stats=False)]  # fmt: skip
         if k < len(dims) - 2:
             layers.append(SignActivation())
     return nn.Sequential(*layers)

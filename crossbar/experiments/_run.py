@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numba
 import torch
 
 from devices import InvalidParameterError
@@ -202,6 +203,12 @@ class RunContext:
             "paper": paper,
             "seconds": round(self.seconds, 1),
             "files": sorted(self.files | {"results.json", "results.md"}),
+            # for the record: the results do not depend on them (tests/test_experiments.py)
+            "threads": {
+                "torch": torch.get_num_threads(),
+                "numba": numba.get_num_threads(),
+                "MKL_CBWR": os.environ.get("MKL_CBWR", ""),
+            },
         }
         _atomic_write(self.out / "results.json", json.dumps(doc, indent=2))
         lines = [f"# {self.experiment}", "", f"Config: `{json.dumps(self.config)}`", "",

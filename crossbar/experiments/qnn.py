@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..config import CrossbarConfig
-from ..nn import CrossbarLinear
+from ..nn import CrossbarLinear, DeterministicBatchNorm1d
 from ..optim import MetaplasticAdam
 from ._bnn import train_with_task_batch_norm
 from ._data import Task, load_task, n_batches
@@ -88,7 +88,7 @@ def qnn_model(kind: str, hidden: int, seed: int, levels: int = 8) -> nn.Sequenti
 
 
 def _batch_norm(n: int) -> nn.BatchNorm1d:
-    return nn.BatchNorm1d(n, affine=True, track_running_stats=False)
+    return DeterministicBatchNorm1d(n, affine=True, track_running_stats=False)
 
 
 def qnn_optimizer(model: nn.Module, meta: float, lr: float) -> MetaplasticAdam:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn import WeakResetLinear
+from ..nn import DeterministicBatchNorm1d, WeakResetLinear
 from ..optim import WeakResetAdam
 from ._bnn import SignActivation
 from ._data import batch_bounds, load_task, n_batches
@@ -56,7 +56,9 @@ def _train_variant(ctx: RunContext, c: dict[str, Any], noise: str, d2d: bool,
     h = c["hidden"]
     first = WeakResetLinear(784, h, noise=noise, d2d=d2d, rng=np.random.default_rng([c["seed"], 1]))
     second = WeakResetLinear(h, 10, noise=noise, d2d=d2d, rng=np.random.default_rng([c["seed"], 2]))
-    model = nn.Sequential(first, nn.BatchNorm1d(h), SignActivation(), second, nn.BatchNorm1d(10))
+    model = nn.Sequential(
+        first, DeterministicBatchNorm1d(h), SignActivation(), second, DeterministicBatchNorm1d(10)
+    )
     init = np.random.default_rng([c["seed"], 3])
     for layer in (first, second):  # random +-1 start: one pulse on BL or on BLb of every pair
         n = layer.in_features * layer.out_features
