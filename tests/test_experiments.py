@@ -3,10 +3,12 @@
 import itertools
 import json
 import math
+import re
 import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from crossbar.cli import main
 from crossbar.data import search_paths
@@ -303,3 +305,59 @@ def test_results_do_not_depend_on_the_thread_count(tmp_path, name):
     assert docs[0]["metrics"] == docs[1]["metrics"]
     assert [d["threads"]["torch"] for d in docs] == [1, 2]
     assert [d["threads"]["numba"] for d in docs] == [1, 2]
+
+
+def _interrupted_run(tmp_path):
+    """A bnn-style unit with a saved in-progress state, as an interrupted run leaves it."""
+    ctx = RunContext("mram-ber", tmp_path, {"b": 2})
+    ctx.save_state("train", {"w": torch.arange(6.0), "epoch": 3})
+    return ctx.state["file"]
+
+
+def test_a_damaged_state_file_is_detected_on_resume(tmp_path):
+    name = _interrupted_run(tmp_path)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["checkpoint.json", name]
+    ctx = RunContext("mram-ber", tmp_path, {"b": 2}, resume=True)
+    assert ctx.load_state("train")["epoch"] == 3 and ctx.load_state("other") is None
+    data = bytearray((tmp_path / name).read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    (tmp_path / name).write_bytes(bytes(data))
+    ctx = RunContext("mram-ber", tmp_path, {"b": 2}, resume=True)
+    with pytest.raises(InvalidParameterError, match=r"SHA-256 .* does not match .* damaged"):
+        ctx.load_state("train")
+    (tmp_path / name).unlink()
+    with pytest.raises(InvalidParameterError, match="cannot be read"):
+        RunContext("mram-ber", tmp_path, {"b": 2}, resume=True).load_state("train")
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("{not json", "the file is not JSON"),
+        ("[1, 2]", "the file is not a JSON object"),
+        ('{"config": {"b": 2}, "units": {}}', "'experiment'"),
+        ('{"experiment": "mram-ber", "config": 3, "units": {}}', "'config'"),
+        ('{"experiment": "mram-ber", "config": {"b": 2}, "units": []}', "'units'"),
+        ('{"experiment": "mram-ber", "config": {"b": 2}, "units": {}, "seconds": NaN}',
+         "'seconds'"),
+        ('{"experiment": "mram-ber", "config": {"b": 2}, "units": {}, "files": ["../x"]}',
+         "'files'"),
+        ('{"experiment": "mram-ber", "config": {"b": 2}, "units": {}, "state": '
+         '{"file": "../../etc/passwd", "key": "train", "sha256": "00"}}', "'state'"),
+    ],
+)  # fmt: skip
+def test_a_damaged_checkpoint_json_is_one_clear_error(tmp_path, capsys, text, field):
+    _interrupted_run(tmp_path)
+    (tmp_path / "checkpoint.json").write_text(text)
+    with pytest.raises(InvalidParameterError, match=f"checkpoint.json: {re.escape(field)}"):
+        RunContext("mram-ber", tmp_path, {"b": 2}, resume=True)
+    assert main(["run", "mram-ber", "--quick", "--resume", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "checkpoint.json" in err[0]
+
+
+def test_a_non_utf8_checkpoint_json_is_one_clear_error(tmp_path):
+    _interrupted_run(tmp_path)
+    (tmp_path / "checkpoint.json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(InvalidParameterError, match="not UTF-8"):
+        RunContext("mram-ber", tmp_path, {"b": 2}, resume=True)

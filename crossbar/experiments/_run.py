@@ -17,7 +17,10 @@ interrupted run ends with the same numbers as an uninterrupted one (tested).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +42,57 @@ __all__ = ["RunContext"]
 _ADDED_FIELDS = {"arithmetic": "auto"}
 
 _CHECKPOINT = "checkpoint.json"
-_STATE = "checkpoint_state.pt"
+_STATE_GLOB = "checkpoint_state*.pt*"
+_LEGACY_STATE = "checkpoint_state.pt"  # the name before states were named by their hash
+_HEX = frozenset("0123456789abcdef")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """``checkpoint.json``, every field checked; InvalidParameterError naming the file and the
+    field otherwise."""
+
+    def bad(field: str, what: str) -> InvalidParameterError:
+        return InvalidParameterError(f"{path}: {field} {what}; the file is damaged (delete the "
+                                     "run folder, or start over with --force).")  # fmt: skip
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise bad("the file", "is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise bad("the file", f"is not JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise bad("the file", "is not a JSON object")
+    if not isinstance(doc.get("experiment"), str):
+        raise bad("'experiment'", "is missing or not a string")
+    if not isinstance(doc.get("config"), dict):
+        raise bad("'config'", "is missing or not an object")
+    if not isinstance(doc.get("units"), dict):
+        raise bad("'units'", "is missing or not an object")
+    seconds = doc.get("seconds", 0.0)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not (math.isfinite(seconds) and seconds >= 0)
+    ):
+        raise bad("'seconds'", f"must be a finite number >= 0, not {seconds!r}")
+    files = doc.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) and _plain_name(f)
+                                              for f in files):  # fmt: skip
+        raise bad("'files'", "must be a list of plain file names")
+    state = doc.get("state")
+    if state is not None and not (
+        isinstance(state, dict)
+        and isinstance(state.get("key"), str)
+        and isinstance(state.get("file"), str)
+        and _plain_name(state["file"])
+        and state["file"].startswith("checkpoint_state-")
+        and isinstance(state.get("sha256"), str)
+        and len(state["sha256"]) == 64
+        and set(state["sha256"]) <= _HEX
+    ):
+        raise bad("'state'", "must be null or {file, key, sha256} of a state file")
+    return doc
 
 
 def _plain_name(name: str) -> bool:
@@ -100,6 +153,7 @@ class RunContext:
         ckpt = self.out / _CHECKPOINT
         self.units: dict[str, Any] = {}
         self.files: set[str] = set()  # written into out by this run (results.json lists them)
+        self.state: dict[str, str] | None = None  # the in-progress state file: name, key, hash
         self.elapsed = 0.0
         if not resume:
             self._clear_old_run(force)
@@ -112,7 +166,7 @@ class RunContext:
                     f"--resume: {self.out} holds no checkpoint ({_CHECKPOINT}) to resume; run "
                     "without --resume to start."
                 )  # fmt: skip
-            doc = json.loads(ckpt.read_text())
+            doc = _read_checkpoint(ckpt)
             saved = doc.get("config")
             if isinstance(saved, dict):  # made before a field existed: it ran with the default
                 saved = {**{k: v for k, v in _ADDED_FIELDS.items() if k in self.config}, **saved}
@@ -122,7 +176,8 @@ class RunContext:
                     f"config {doc.get('config')}; this run is {experiment!r} with {self.config}."
                 )
             self.units = doc["units"]
-            self.files = {f for f in doc.get("files", []) if _plain_name(f)}
+            self.files = set(doc.get("files", []))
+            self.state = doc.get("state")
             self.elapsed = float(doc.get("seconds", 0.0))
         else:
             self._write_checkpoint()
@@ -148,9 +203,15 @@ class RunContext:
                 "choose another --out."
             )
         files = old.get("files", []) if isinstance(old.get("files"), list) else []
-        for f in {*files, "results.json", "results.md", _CHECKPOINT, _STATE}:
+        for f in {*files, "results.json", "results.md", _CHECKPOINT}:
             if isinstance(f, str) and _plain_name(f):
                 (self.out / f).unlink(missing_ok=True)
+        self._remove_states()
+
+    def _remove_states(self, keep: str | None = None) -> None:
+        for path in self.out.glob(_STATE_GLOB):
+            if path.name != keep:
+                path.unlink(missing_ok=True)
 
     # -- units -------------------------------------------------------------------------------------
     def done(self, key: str) -> Any:
@@ -160,28 +221,70 @@ class RunContext:
     def finish(self, key: str, result: Any) -> Any:
         """Record a finished unit (JSON-ready result) and drop the in-progress state."""
         self.units[key] = json.loads(json.dumps(result))
+        self.state = None
         self._write_checkpoint()
-        (self.out / _STATE).unlink(missing_ok=True)
+        self._remove_states()
         return self.units[key]
 
     def save_state(self, key: str, state: dict[str, Any]) -> None:
-        """Save the in-progress state of unit ``key`` (tensors, numbers, strings, lists, dicts)."""
-        tmp = self.out / (_STATE + ".tmp")
-        torch.save({"key": key, "state": state}, tmp)
-        os.replace(tmp, self.out / _STATE)
+        """Save the in-progress state of unit ``key`` (tensors, numbers, strings, lists, dicts).
+
+        The file is named after its SHA-256 and written in full before ``checkpoint.json``
+        points to it (name, key, hash); the previous state file is removed after. An interrupted
+        save leaves the previous pair intact, and a damaged file is detected on load.
+        """
+        buf = io.BytesIO()
+        torch.save({"key": key, "state": state}, buf)
+        data = buf.getbuffer()
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"checkpoint_state-{digest[:16]}.pt"
+        tmp = self.out / (name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, self.out / name)
+        self.state = {"file": name, "key": key, "sha256": digest}
         self._write_checkpoint()
+        self._remove_states(keep=name)
 
     def load_state(self, key: str) -> dict[str, Any] | None:
-        """The saved in-progress state of unit ``key``, or None."""
-        path = self.out / _STATE
-        if not path.exists():
-            return None
-        doc = torch.load(path, weights_only=True, map_location="cpu")
+        """The saved in-progress state of unit ``key``, or None; its hash is checked."""
+        info = self.state
+        if info is None:
+            legacy = self.out / _LEGACY_STATE  # saved before states carried a hash
+            if not legacy.exists():
+                return None
+            path, data = legacy, legacy.read_bytes()
+        else:
+            if info["key"] != key:
+                return None
+            path = self.out / info["file"]
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InvalidParameterError(
+                    f"{path}: the in-progress state that {self.out / _CHECKPOINT} names cannot "
+                    f"be read ({exc.strerror or exc}); the run cannot resume from it."
+                ) from None
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != info["sha256"]:
+                raise InvalidParameterError(
+                    f"{path}: SHA-256 {digest} does not match {info['sha256']} recorded in "
+                    f"{_CHECKPOINT}: the file is damaged; the run cannot resume from it."
+                )
+        try:
+            doc = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+            if not isinstance(doc, dict) or not isinstance(doc.get("state"), dict):
+                raise ValueError("not a checkpoint state")
+        except Exception as exc:  # torch raises many kinds for a damaged file
+            raise InvalidParameterError(
+                f"{path}: not a readable checkpoint state ({type(exc).__name__}: {exc})"[:500]
+            ) from None
         return doc["state"] if doc.get("key") == key else None
 
     def _write_checkpoint(self) -> None:
         doc = {"experiment": self.experiment, "config": self.config, "units": self.units,
-               "seconds": self.seconds, "files": sorted(self.files)}  # fmt: skip
+               "seconds": self.seconds, "files": sorted(self.files),
+               "state": self.state}  # fmt: skip
         _atomic_write(self.out / _CHECKPOINT, json.dumps(doc, indent=1))
 
     @property
@@ -220,7 +323,7 @@ class RunContext:
             lines += ["", notes]
         _atomic_write(self.out / "results.md", "\n".join(lines) + "\n")
         (self.out / _CHECKPOINT).unlink(missing_ok=True)
-        (self.out / _STATE).unlink(missing_ok=True)
+        self._remove_states()
         return doc
 
     def output(self, name: str) -> Path:
