@@ -107,6 +107,10 @@ class EnduranceCounters:
                     f"Counter {key!r} in the state file has shape {arr.shape}; "
                     f"expected ({self.n_devices},)."
                 )
+            if arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+                raise InvalidParameterError(
+                    f"Counter {key!r} in the state file must hold non-negative integers."
+                )
             self._counts[kind][:] = arr
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from . import presets as _presets
 from ._jit import jit_parallel, prange
 from ._rng import derive_key, uniform
-from ._state import copy_checked, read_state, write_state
+from ._state import copy_checked, read_state, reading, write_state
 from ._validation import InvalidParameterError, as_generator, check_int, check_real, readonly
 from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import STTMRAMParams, WearOutParams
@@ -241,6 +241,12 @@ class STTMRAM:
     def load(cls, path: str | os.PathLike[str]) -> STTMRAM:
         """Load an array saved by :meth:`save`; later writes continue bit-identically."""
         arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
+        with reading(path):
+            return cls._from_saved(path, arrays, meta)
+
+    @classmethod
+    def _from_saved(cls, path: Any, arrays: dict[str, np.ndarray],
+                    meta: dict[str, Any]) -> STTMRAM:  # fmt: skip
         wear = meta["wear_out"]
         self = cls(
             int(meta["n_bits"]),

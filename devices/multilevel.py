@@ -14,7 +14,7 @@ import numpy as np
 from . import presets as _presets
 from ._kernels import _growth, multilevel_program, multilevel_read, multilevel_reset, multilevel_set
 from ._rng import derive_key, derive_keys
-from ._state import copy_checked, read_state, write_state
+from ._state import copy_checked, read_state, reading, write_state
 from ._validation import (
     InvalidParameterError,
     as_generator,
@@ -570,7 +570,8 @@ class MultiLevelRRAM:
         for key, target in (("d2d", self._d2d), ("stuck", self._stuck), ("faulty", self.faulty),
                             ("g", self._g), ("relaxes", self._relaxes),
                             ("target", self._target)):  # fmt: skip
-            copy_checked(where, arrays, key, target)
+            copy_checked(where, arrays, key, target, finite=key in ("d2d", "g"),
+                         low=0.0 if key == "g" else None)  # fmt: skip
         self.wear.load_arrays(arrays)
         self.counters.load_arrays(arrays)
         return self
@@ -584,7 +585,8 @@ class MultiLevelRRAM:
     def load(cls, path: str | os.PathLike[str]) -> MultiLevelRRAM:
         """Load cells saved by :meth:`save`."""
         arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
-        return cls.from_state(meta, arrays, where=str(path))
+        with reading(path):
+            return cls.from_state(meta, arrays, where=str(path))
 
 
 class CellPool:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._jit import jit, jit_parallel, prange
 from ._rng import derive_key, normal
-from ._state import copy_checked, read_state, write_state
+from ._state import copy_checked, read_state, reading, write_state
 from ._validation import InvalidParameterError, as_generator, check_int, check_real, readonly
 from .endurance import EnduranceCounters, WearOut, wear_from_dict, wear_to_dict
 from .params import PulseResponseParams, WearOutParams
@@ -420,7 +420,8 @@ class PulseResponseDevice:
     def load(cls, path: str | os.PathLike[str]) -> PulseResponseDevice:
         """Load devices saved by :meth:`save`."""
         arrays, meta = read_state(path, _STATE_FORMAT, _STATE_VERSION)
-        return cls.from_state(meta, arrays, where=str(path))
+        with reading(path):
+            return cls.from_state(meta, arrays, where=str(path))
 
 
 def _is_real_array(x: Any) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 from . import presets as _presets
 from ._kernels import PINK_BLOCK, weak_reset_code_layout_step, weak_reset_step
 from ._rng import derive_key
-from ._state import copy_checked, read_state, write_state
+from ._state import copy_checked, read_state, reading, write_state
 from ._validation import InvalidParameterError, as_generator, check_choice, check_int, readonly
 from .endurance import EnduranceCounters, WearOut
 from .endurance import wear_from_dict as _wear_from_dict
@@ -503,6 +503,12 @@ class WeakResetRRAM:
     def load(cls, path: str | os.PathLike[str]) -> WeakResetRRAM:
         """Load a population saved by :meth:`save`."""
         arrays, meta = read_state(path, _STATE_FORMAT, (1, _STATE_VERSION))
+        with reading(path):
+            return cls._from_saved(path, arrays, meta)
+
+    @classmethod
+    def _from_saved(cls, path: Any, arrays: dict[str, np.ndarray],
+                    meta: dict[str, Any]) -> WeakResetRRAM:  # fmt: skip
         self = cls.__new__(cls)
         self.n_devices = int(meta["n_devices"])
         self.params = _presets.from_dict(
@@ -514,7 +520,7 @@ class WeakResetRRAM:
         self._allocate_state()
         self._d2d = {k: np.zeros(self.n_devices, dtype=np.float32) for k in D2D_FIELDS}
         for k in D2D_FIELDS:
-            copy_checked(path, arrays, f"d2d_{k}", self._d2d[k])
+            copy_checked(path, arrays, f"d2d_{k}", self._d2d[k], finite=True)
         for key, target in (("t", self._t), ("s", self._s), ("line", self._line)):
             copy_checked(path, arrays, key, target)
         if self.noise != "code_layout":

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -5,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from devices import InvalidParameterError, WeakResetRRAM, mean_log_resistance, presets
+from devices._state import write_state
 from devices.weak_reset import kasdin_coefficients
 from tests.reference import ReferenceCodeLayout, ReferenceWeakReset
 
@@ -367,8 +370,59 @@ def test_load_rejects_bad_files(tmp_path):
     arrays["t"] = arrays["t"][:3]
     broken = tmp_path / "broken.npz"
     np.savez(broken, **arrays)
+    with pytest.raises(InvalidParameterError, match="SHA-256 in the header: the file is damaged"):
+        WeakResetRRAM.load(broken)
+    # the same change written with a valid hash: the shape check catches it
+    header = json.loads(arrays.pop("meta_json").tobytes())
+    fmt, version = header.pop("format"), header.pop("version")
+    header.pop("sha256")
+    write_state(broken, fmt, version, header, arrays)
     with pytest.raises(InvalidParameterError, match="array 't' must be int32"):
         WeakResetRRAM.load(broken)
+
+
+def _rewritten(tmp_path, change_arrays=None, change_header=None):
+    """A saved population with arrays or header changed, written with a valid hash."""
+    good = tmp_path / "good.npz"
+    WeakResetRRAM(5, rng=0).save(good)
+    with np.load(good) as z:
+        arrays = dict(z)
+    header = json.loads(arrays.pop("meta_json").tobytes())
+    fmt, version = header.pop("format"), header.pop("version")
+    header.pop("sha256")
+    if change_arrays:
+        change_arrays(arrays)
+    if change_header:
+        change_header(header)
+    path = tmp_path / "changed.npz"
+    write_state(path, fmt, version, header, arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "header", "match"),
+    [
+        (lambda a: a["d2d_r0_ohm"].__setitem__(0, np.nan), None, "'d2d_r0_ohm' holds non-finite"),
+        (lambda a: a["count_set"].__setitem__(1, -5), None, "non-negative integers"),
+        (None, lambda h: h.pop("n_devices"), "damaged state file .KeyError"),
+        (None, lambda h: h.__setitem__("seed", "abc"), "damaged state file .ValueError"),
+        (None, lambda h: h.__setitem__("params", 3), "damaged state file"),
+    ],
+)
+def test_load_rejects_tampered_values_with_one_error(tmp_path, arrays, header, match):
+    path = _rewritten(tmp_path, arrays, header)
+    with pytest.raises(InvalidParameterError, match=match):
+        WeakResetRRAM.load(path)
+
+
+@pytest.mark.parametrize("cut", [10, 100, 1000, -50])
+def test_load_of_a_truncated_file_is_one_error(tmp_path, cut):
+    path = tmp_path / "s.npz"
+    WeakResetRRAM(50, rng=0).save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    with pytest.raises(InvalidParameterError, match=r"s\.npz"):
+        WeakResetRRAM.load(path)
 
 
 # -- bad input -------------------------------------------------------------------------------------
