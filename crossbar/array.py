@@ -1084,7 +1084,14 @@ class TiledMatrix:
                                                          where=f"array {k}")  # fmt: skip
                 a._pulse_target[...] = cell_arrays["pulse_target"]
             else:
-                a.cells = MultiLevelRRAM.from_state(entry["cells"], cell_arrays, where=f"array {k}")
+                cells = MultiLevelRRAM.from_state(entry["cells"], cell_arrays, where=f"array {k}")
+                if not np.array_equal(cells.level_conductances, a.cells.level_conductances):
+                    raise InvalidParameterError(
+                        f"Array {k} of the state has {cells.level_conductances.size} conductance "
+                        f"levels {cells.level_conductances.tolist()}; this matrix's configuration "
+                        f"has {a.cells.level_conductances.size}."
+                    )
+                a.cells = cells
             a._noise_seed = int(entry["noise_seed"])
             a._reads = int(entry["reads"])
             a.read_count = int(entry["read_count"])
@@ -1092,6 +1099,10 @@ class TiledMatrix:
             a._transfer.clear()
         self._noise_seed = int(meta["noise_seed"])
         self._calls = int(meta["calls"])
+        for key in ("weight_range", "g_per_weight"):
+            value = float(meta[key])
+            if not (np.isfinite(value) and value > 0):
+                raise InvalidParameterError(f"The state's {key!r} must be > 0; got {value!r}.")
         self.weight_range = float(meta["weight_range"])
         self.g_per_weight = float(meta["g_per_weight"])
         self._energy_cache = {}

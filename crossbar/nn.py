@@ -10,6 +10,7 @@ the layer were ``F.linear`` with the weight the conductances represent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -67,6 +68,17 @@ class _CrossbarLinearFunction(torch.autograd.Function):
         grad_x = grad @ w_read if ctx.needs_input_grad[0] else None
         grad_w = grad.t() @ x if ctx.needs_input_grad[1] else None
         return grad_x, grad_w, None
+
+
+def _state_digest(meta_text: str, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of a layer's device state: the JSON header and every array (name, dtype, shape,
+    bytes), in name order."""
+    h = hashlib.sha256(meta_text.encode())
+    for key in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
 
 
 class CrossbarLinear(nn.Module):
@@ -202,11 +214,13 @@ class CrossbarLinear(nn.Module):
     def get_extra_state(self) -> dict[str, Any]:
         """Device states, counters and random streams, as tensors and a JSON string."""
         meta, arrays = self.matrix.state()
+        text = json.dumps(meta)
         return {
             "format": self._STATE_FORMAT,
             "version": 1,
-            "meta": json.dumps(meta),
+            "meta": text,
             "arrays": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
+            "sha256": _state_digest(text, arrays),
         }
 
     def set_extra_state(self, state: Any) -> None:
@@ -216,8 +230,26 @@ class CrossbarLinear(nn.Module):
                 f"CrossbarLinear state must have format {self._STATE_FORMAT!r}. "
                 f"Got {state.get('format') if isinstance(state, dict) else type(state).__name__!r}."
             )
-        arrays = {k: v.numpy() for k, v in state["arrays"].items()}
-        self.matrix.load_state(json.loads(state["meta"]), arrays)
+        if state.get("version") != 1:
+            raise InvalidParameterError(
+                f"CrossbarLinear state version {state.get('version')!r} is not supported "
+                "(this version reads 1)."
+            )
+        try:
+            arrays = {k: v.numpy() for k, v in state["arrays"].items()}
+            text = state["meta"]
+            if "sha256" in state and state["sha256"] != _state_digest(text, arrays):
+                raise InvalidParameterError(
+                    "CrossbarLinear state: the device arrays and header do not match their "
+                    "SHA-256: the saved state is damaged."
+                )  # states saved before the hash carry none
+            self.matrix.load_state(json.loads(text), arrays)
+        except InvalidParameterError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise InvalidParameterError(
+                f"CrossbarLinear state is damaged ({type(exc).__name__}: {exc})."[:400]
+            ) from None
         self.config = self.matrix.config
         self._synced = self.weight._version
         self._read_weight = None

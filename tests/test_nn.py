@@ -124,6 +124,62 @@ def test_state_of_another_shape_is_rejected():
         b.set_extra_state({"format": "other"})
 
 
+def _state_with(change):
+    a = CrossbarLinear(20, 6, config=CrossbarConfig(tile_rows=16, tile_cols=16), rng=3)
+    a(torch.randn(4, 20))
+    state = a.get_extra_state()
+    change(state)
+    return state
+
+
+def _rehash(state):
+    from crossbar.nn import _state_digest
+
+    state["sha256"] = _state_digest(
+        state["meta"], {k: v.numpy() for k, v in state["arrays"].items()}
+    )
+
+
+def _flip_a_byte(state):
+    g = next(k for k in state["arrays"] if k.endswith(".g"))
+    state["arrays"][g] = state["arrays"][g].clone()
+    state["arrays"][g].view(torch.uint8)[3] ^= 1
+
+
+def _cut_levels(state):
+    key = next(k for k in state["arrays"] if k.endswith(".levels"))
+    state["arrays"][key] = state["arrays"][key][:3].clone()
+    _rehash(state)
+
+
+def _bad_conductance(value):
+    def change(state):
+        g = next(k for k in state["arrays"] if k.endswith(".g"))
+        state["arrays"][g] = state["arrays"][g].clone()
+        state["arrays"][g][0] = value
+        _rehash(state)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_flip_a_byte, "SHA-256"),
+        (lambda s: s.__setitem__("version", 99), "version 99"),
+        (_cut_levels, "conductance levels|levels"),
+        (_bad_conductance(float("nan")), "non-finite"),
+        (_bad_conductance(-1e-5), ">= 0"),
+        (lambda s: (s.__setitem__("meta", "{"), _rehash(s)), "damaged"),
+        (lambda s: s.__setitem__("meta", 5), "damaged|SHA-256"),
+    ],
+)
+def test_a_tampered_device_state_is_refused_with_one_error(change, match):
+    b = CrossbarLinear(20, 6, config=CrossbarConfig(tile_rows=16, tile_cols=16), rng=9)
+    with pytest.raises(InvalidParameterError, match=match):
+        b.set_extra_state(_state_with(change))
+
+
 def test_from_linear_to_linear_round_trip_and_single_programming():
     lin = torch.nn.Linear(30, 9)
     layer = CrossbarLinear.from_linear(lin, rng=1)
