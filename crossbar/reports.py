@@ -61,16 +61,23 @@ def endurance_report(folder: str | os.PathLike[str], wear: WearOutParams | None 
             f"{folder}: no device_writes.npz; run an experiment that writes devices first "
             "(crossbar run qnn-multilevel or weak-reset-ablation --out DIR)."
         )
-    with np.load(path, allow_pickle=False) as z:
-        try:
+    try:
+        with np.load(path, allow_pickle=False) as z:
             writes = np.asarray(z["writes"], dtype=np.float64)
             periods = float(z["periods"])
             period = str(z["period"]) if "period" in z.files else "period"
-        except KeyError as exc:
-            raise InvalidParameterError(f"{path}: missing array {exc}.") from None
-    if writes.ndim != 1 or writes.size == 0 or not np.all(np.isfinite(writes)) or periods <= 0:
-        raise InvalidParameterError(f"{path}: 'writes' must be a non-empty 1-D array of counts "
-                                    "and 'periods' > 0.")  # fmt: skip
+    except KeyError as exc:
+        raise InvalidParameterError(f"{path}: missing array {exc}.") from None
+    except Exception as exc:  # not a zip, truncated, pickled objects, wrong shapes or types
+        raise InvalidParameterError(
+            f"{path}: not a device-writes file ({type(exc).__name__}: {exc})."[:400]
+        ) from None
+    if (writes.ndim != 1 or writes.size == 0 or not np.all(np.isfinite(writes))
+            or writes.min() < 0 or not math.isfinite(periods) or periods <= 0):  # fmt: skip
+        raise InvalidParameterError(f"{path}: 'writes' must be a non-empty 1-D array of "
+                                    "non-negative counts and 'periods' a finite number > 0; got "
+                                    f"{writes.size} writes (min {np.min(writes, initial=0)}), "
+                                    f"periods {periods!r}.")  # fmt: skip
     wear = wear or WearOutParams()
     rate = writes / periods
 

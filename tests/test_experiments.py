@@ -361,3 +361,30 @@ def test_a_non_utf8_checkpoint_json_is_one_clear_error(tmp_path):
     (tmp_path / "checkpoint.json").write_bytes(b"\xff\xfe{}")
     with pytest.raises(InvalidParameterError, match="not UTF-8"):
         RunContext("mram-ber", tmp_path, {"b": 2}, resume=True)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"garbage, not a zip",
+        {"writes": np.array([1.0, np.nan]), "periods": 10},
+        {"writes": np.array([1, -5]), "periods": 10},
+        {"writes": np.array([1, 2]), "periods": np.nan},
+        {"writes": np.array([1, 2]), "periods": -1},
+        {"writes": np.array([]), "periods": 1},
+        {"writes": np.array([[1, 2]]), "periods": 1},
+        {"periods": 1},
+        {"writes": np.array(["a", "b"]), "periods": 1},
+        {"writes": np.array([1, 2]), "periods": np.array([1, 2])},
+    ],
+)
+def test_endurance_of_a_bad_writes_file_is_one_error_line(tmp_path, capsys, content):
+    path = tmp_path / "device_writes.npz"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.savez(path, **content)
+    assert main(["endurance", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "device_writes.npz" in err[0]
+    assert not (tmp_path / "endurance.png").exists()
