@@ -20,15 +20,17 @@ from __future__ import annotations
 import csv
 import math
 import os
+import pathlib
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from devices import InvalidParameterError
-from devices._validation import closest
+from devices._validation import check_real, closest
 
 __all__ = ["PULSE_TYPES", "QUANTITIES", "CSVFormatError", "Measurements", "load_pulse_trains"]
 
@@ -36,6 +38,8 @@ __all__ = ["PULSE_TYPES", "QUANTITIES", "CSVFormatError", "Measurements", "load_
 QUANTITIES = ("resistance_ohm", "conductance_s", "current_a")
 PULSE_TYPES = ("set", "reset", "weak_reset")
 _REQUIRED = ("device_id", "pulse_index")
+#: Read voltages accepted for current data (V): 0.1 mV to 100 V, far beyond any RRAM read.
+_READ_VOLTAGE = (1e-4, 100.0)
 _OPTIONAL_NUMERIC = ("cycle", "pulse_amplitude_v", "pulse_width_s", "time_s", "read_voltage_v")
 _KNOWN = (*_REQUIRED, *QUANTITIES, *_OPTIONAL_NUMERIC, "pulse_type")
 
@@ -47,6 +51,33 @@ class CSVFormatError(InvalidParameterError):
         where = f"{path}:{line}" + (f": column {column!r}" if column else "")
         super().__init__(f"{where}: {message}")
         self.path, self.line, self.column = path, line, column
+
+
+def _bad_utf8_line(path: str) -> tuple[int, int]:
+    """Line (1-based) and byte offset of the first byte sequence that is not UTF-8."""
+    data = pathlib.Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1, exc.start
+    return 0, -1
+
+
+def rows(path: str, reader: Any) -> Iterator[list[str]]:
+    """The rows of ``reader``; an undecodable byte or a CSV error (e.g. a field over the csv
+    module's limit) is a CSVFormatError at the line where it is, not a traceback."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            line, offset = _bad_utf8_line(path)
+            raise CSVFormatError(path, line, None, f"not UTF-8 text (byte {offset} of the file; "
+                                 "save the file as UTF-8)") from None  # fmt: skip
+        except csv.Error as exc:
+            raise CSVFormatError(path, reader.line_num, None, f"unreadable CSV ({exc})") from None
+        yield row
 
 
 @dataclass
@@ -144,10 +175,15 @@ def _to_resistance(path: str, line: int, column: str, value: float, quantity: st
         return value
     if quantity == "conductance_s":
         return 1.0 / value
-    if read_voltage is None or not read_voltage > 0:
+    if read_voltage is None or not _READ_VOLTAGE[0] <= read_voltage <= _READ_VOLTAGE[1]:
         raise CSVFormatError(path, line, "read_voltage_v",
-                             "current_a needs a read voltage > 0 (column or argument)")  # fmt: skip
-    return read_voltage / value
+                             f"current_a needs a read voltage in [{_READ_VOLTAGE[0]:g}, "
+                             f"{_READ_VOLTAGE[1]:g}] V (column or argument); got "
+                             f"{read_voltage!r}")  # fmt: skip
+    r = read_voltage / value
+    if not math.isfinite(r):
+        raise CSVFormatError(path, line, column, f"{value!r} A gives no finite resistance")
+    return r
 
 
 def load_pulse_trains(
@@ -170,7 +206,8 @@ def load_pulse_trains(
     quantity : {"resistance_ohm", "conductance_s", "current_a"}, optional
         Wide layout: what the cells hold (required there).
     read_voltage_v : float, optional
-        Read voltage for ``current_a`` data (long layout: unless a ``read_voltage_v`` column).
+        Read voltage for ``current_a`` data (long layout: unless a ``read_voltage_v`` column),
+        between 1e-4 and 100 V.
     skip_bad_rows : bool
         Drop bad rows (counted in ``skipped``) instead of rejecting the file.
     """
@@ -179,6 +216,8 @@ def load_pulse_trains(
             f"The 'layout' parameter must be 'long' or 'wide'. Got {layout!r} instead."
             + closest(str(layout), ("long", "wide"))
         )
+    if read_voltage_v is not None:
+        check_real("read_voltage_v", read_voltage_v, "load_pulse_trains", *_READ_VOLTAGE)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CSVFormatError(path, 0, None, "no such file")
@@ -189,7 +228,11 @@ def load_pulse_trains(
             header_raw = next(reader)
         except StopIteration:
             raise CSVFormatError(path, 1, None, "empty file (a header is required)") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            line, offset = _bad_utf8_line(path)
+            raise CSVFormatError(path, line, None, f"not UTF-8 text (byte {offset} of the file; "
+                                 "save the file as UTF-8)") from None  # fmt: skip
+        except csv.Error as exc:
             raise CSVFormatError(path, 1, None, f"unreadable CSV ({exc})") from None
         header = [rename.get(h.strip().lower(), h.strip().lower()) for h in header_raw]
         if layout == "wide":
@@ -227,7 +270,7 @@ def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float 
     extras = {n: array("d") for n in parse.optional}
     kinds = array("b") if parse.has_pulse_type else None
     skipped: Counter[str] = Counter()
-    for row in reader:
+    for row in rows(path, reader):
         try:
             parsed = parse(reader.line_num, row)
         except CSVFormatError as exc:
@@ -361,7 +404,7 @@ def _lines_of(path: str, parse: _RowParser, key: tuple[str, int, int]) -> list[i
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         next(reader)
-        for row in reader:
+        for row in rows(path, reader):
             try:
                 parsed = parse(reader.line_num, row)
             except CSVFormatError:
@@ -411,7 +454,7 @@ def _load_wide(path: str, reader: Any, header: list[str], quantity: str | None,
     device, pulse, values = array("i"), array("i"), array("d")
     skipped: Counter[str] = Counter()
     index = 0
-    for row in reader:
+    for row in rows(path, reader):
         line = reader.line_num
         if len(row) > n_col:
             exc = CSVFormatError(path, line, None, f"{len(row)} fields, the header has {n_col}")

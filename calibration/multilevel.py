@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 from devices import InvalidParameterError, presets
 from devices.params import MultiLevelParams
 
-from .io import CSVFormatError, _integer, _number, _parse_columns
+from .io import CSVFormatError, _integer, _number, _parse_columns, rows
 
 __all__ = ["MultiLevelData", "MultiLevelFit", "fit_multilevel", "load_multilevel"]
 
@@ -58,7 +58,8 @@ def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiL
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
-            header = [rename.get(h.strip().lower(), h.strip().lower()) for h in next(reader)]
+            header = [rename.get(h.strip().lower(), h.strip().lower())
+                      for h in next(rows(path, reader))]  # fmt: skip
         except StopIteration:
             raise CSVFormatError(path, 1, None, "empty file (a header is required)") from None
         for k, name in enumerate(header):
@@ -72,7 +73,7 @@ def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiL
             if name not in header:
                 raise CSVFormatError(path, 1, name, "missing required column")
         col = {n: k for k, n in enumerate(header)}
-        for row in reader:
+        for row in rows(path, reader):
             line = reader.line_num
             if not row or all(not f.strip() for f in row):
                 continue

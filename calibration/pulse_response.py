@@ -124,7 +124,8 @@ def _fit_direction(direction: str, ramps: list[tuple[np.ndarray, np.ndarray]]) -
     # pooled R^2 of the median model over every ramp
     res = sum(float(np.sum((g - _model(n, g0, g_inf, n0)) ** 2)) for n, g in ramps)
     allg = np.concatenate([g for _, g in ramps])
-    r2 = 1.0 - res / float(np.sum((allg - allg.mean()) ** 2))
+    spread = float(np.sum((allg - allg.mean()) ** 2))
+    r2 = 1.0 - res / spread if spread > 0 else (1.0 if res == 0 else -math.inf)
     # cycle-to-cycle noise: residual pulse steps, binned by G
     step = 1.0 - math.exp(-1.0 / n0)
     gs, ds = [], []

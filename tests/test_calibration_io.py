@@ -226,3 +226,30 @@ def test_duplicate_error_names_both_lines_even_after_skipped_rows(tmp_path):
     )
     with pytest.raises(CSVFormatError, match=r":6: column 'pulse_index'.*also on line 4"):
         load_pulse_trains(_write(tmp_path, text), skip_bad_rows=True)
+
+
+def test_a_bad_byte_far_in_the_file_is_reported_at_its_line(tmp_path):
+    """The decoder reads in blocks: the error surfaced at line 1 for a byte at line 310."""
+    lines = ["device_id,pulse_index,resistance_ohm"] + [f"d0,{k},{1000 + k}" for k in range(400)]
+    data = "\n".join(lines).encode()
+    cut = data.index(b"\nd0,308,") + 1  # the start of line 310
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data[:cut] + b"d0,308,10\xff0\n" + data[cut:].split(b"\n", 1)[1])
+    with pytest.raises(CSVFormatError, match=r"bad.csv:310: not UTF-8") as info:
+        load_pulse_trains(path)
+    assert info.value.line == 310
+
+
+def test_an_overlong_field_is_a_positioned_error(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("device_id,pulse_index,resistance_ohm\nd0,0,1000\nd0,1," + "9" * 200_000 + "\n")
+    with pytest.raises(CSVFormatError, match=r"long.csv:\d+: unreadable CSV .*field larger"):
+        load_pulse_trains(path)
+
+
+@pytest.mark.parametrize("volts", [1e300, 0.0, -1.0, float("nan"), 1e-9])
+def test_read_voltage_outside_the_physical_range_is_refused(tmp_path, volts):
+    path = tmp_path / "i.csv"
+    path.write_text("device_id,pulse_index,current_a\nd0,0,1e-5\nd0,1,2e-5\n")
+    with pytest.raises(InvalidParameterError, match=r"'read_voltage_v'.*\[0.0001, 100.0\]"):
+        load_pulse_trains(path, read_voltage_v=volts)
