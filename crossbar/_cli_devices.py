@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -19,7 +20,12 @@ READ_TIMES_S = {"verify": 0.0, "1 s": 1.0, "60 s": 60.0, "1 day": 86400.0}
 def _preset(name: str, kind: type) -> Any:
     from devices import InvalidParameterError, presets
 
-    params = presets.get_preset(name)
+    if name.lower().endswith(".json") or os.path.sep in name:  # a parameter file, as --help says
+        if not os.path.isfile(name):
+            raise InvalidParameterError(f"--params: no such file: {name}")
+        params = presets.from_json(name)
+    else:
+        params = presets.get_preset(name)
     if not isinstance(params, kind):
         raise InvalidParameterError(
             f"--params {name!r} is a {type(params).__name__}, not a {kind.__name__}."

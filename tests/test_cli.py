@@ -324,3 +324,17 @@ def test_plot_outputs_follow_the_one_rule(capsys, tmp_path, command):
     assert code == 0, err
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_device_simulate_multilevel_takes_a_parameter_file(capsys, tmp_path):
+    """--help promises a preset name or a JSON parameter file; the file was refused."""
+    from devices.params import MultiLevelParams
+
+    path = tmp_path / "ml.json"
+    presets.to_json(MultiLevelParams(g_max_s=100e-6, name="mine"), path)
+    code, out, err = run(capsys, "device", "simulate", "--model", "multilevel", "--params",
+                         str(path), "--devices", "200", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["params"] == "mine"
+    code, _, err = run(capsys, "device", "simulate", "--model", "mram", "--params", str(path))
+    assert code == 2 and "is a MultiLevelParams, not a STTMRAMParams" in err
