@@ -338,3 +338,21 @@ def test_device_simulate_multilevel_takes_a_parameter_file(capsys, tmp_path):
     assert json.loads(out)["params"] == "mine"
     code, _, err = run(capsys, "device", "simulate", "--model", "mram", "--params", str(path))
     assert code == 2 and "is a MultiLevelParams, not a STTMRAMParams" in err
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.5])
+def test_ctrl_c_at_any_moment_is_one_line_and_status_130(tmp_path, delay):
+    """SIGINT while the libraries import, while data load or while training: never a traceback."""
+    import signal
+    import time
+
+    argv = [sys.executable, "-m", "crossbar", "demo", "--train", "2000", "--test", "200",
+            "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # finished before the signal: nothing to check
+        return
+    assert proc.returncode == 130, err.decode()
+    assert err.decode().strip().splitlines() == ["error: interrupted"]
