@@ -72,6 +72,9 @@ def read_state(
         ) from None
     if "meta_json" not in arrays:
         raise InvalidParameterError(f"{path}: not a {fmt!r} state file (no header).")
+    odd = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]
+    if odd:  # numpy hands members that are not .npy arrays back as bytes
+        raise InvalidParameterError(f"{path}: member {odd[0]!r} is not an array.")
     try:
         meta = json.loads(arrays.pop("meta_json").tobytes().decode("utf-8"))
         if not isinstance(meta, dict):

@@ -165,6 +165,10 @@ def from_json(path: str | os.PathLike[str]) -> Any:
         raise InvalidParameterError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})."
         ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidParameterError(f"{path}: not UTF-8 text (byte {exc.start}).") from None
+    except (IsADirectoryError, PermissionError, RecursionError) as exc:
+        raise InvalidParameterError(f"{path}: cannot read the parameter file ({exc}).") from None
     return from_dict(doc, where=str(path))
 
 
