@@ -283,7 +283,7 @@ def test_a_run_lists_and_removes_only_plain_file_names(tmp_path):
 
 
 @needs_data
-@pytest.mark.parametrize("name", ["mram-ber", "qnn-multilevel"])
+@pytest.mark.parametrize("name", ["bnn-metaplastic", "qnn-multilevel"])
 def test_results_do_not_depend_on_the_thread_count(tmp_path, name):
     """torch (batch norm, MKL products, bfloat16 products) and numba at 1 and at 2 threads give
     the same numbers, bit for bit; results.json records the counts."""
