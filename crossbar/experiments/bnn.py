@@ -128,7 +128,8 @@ def bnn_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str
     return ctx.write_results(
         metrics,
         {},
-        "Paper: Laborieux et al. 2021, Fig. 2 (per-task numbers not read; PAPERS.md §1.5).",
+        "Paper: Laborieux et al., Nat. Commun. 12:2549 (2021), Fig. 2 (the per-task numbers are "
+        "in a figure we did not digitize: the trend with m is compared).",
     )
 
 

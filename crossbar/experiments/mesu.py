@@ -135,6 +135,6 @@ def mesu_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[st
         paper,
         (
             "Paper: MESU (Bonnet et al. 2025 code, kellian-cottart/mesu-pmnist): 200 tasks, "
-            "N = 3e5, last-5 mean accuracy 91.34 % (PAPERS.md §5.5)."
+            "N = 3e5, last-5 mean accuracy 91.34 % (docs/validation.md)."
         ),
     )

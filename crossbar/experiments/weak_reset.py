@@ -129,6 +129,7 @@ def ablation(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
         {},
         (
             "Paper: Majumdar et al., IEEE TED 2021 (abstract: D2D variability is the most "
-            "detrimental imperfection; accuracy numbers not read, PAPERS.md §3.4)."
+            "detrimental imperfection; its accuracy numbers are not in the abstract: the "
+            "ranking is compared)."
         ),
     )
