@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numba
+import numpy as np
 import torch
 
 from devices import InvalidParameterError
 
-from .._files import save_png
+from .._files import replace_atomically, save_png
 
 __all__ = ["RunContext"]
 
@@ -335,6 +336,19 @@ class RunContext:
         if (self.out / _CHECKPOINT).exists():  # an unfinished run: its checkpoint lists it
             self._write_checkpoint()
         return self.out / name
+
+    def save_npz(self, name: str, **arrays: Any) -> None:
+        """``np.savez`` to ``out / name`` (a file of this run), under a temporary name first."""
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        replace_atomically(self.output(name), write)
+
+    def save_tensors(self, name: str, obj: Any) -> None:
+        """``torch.save`` to ``out / name`` (a file of this run), under a temporary name first."""
+        replace_atomically(self.output(name), lambda tmp: torch.save(obj, tmp))
 
     @contextmanager
     def figure(self, name: str, *subplots: int, **kwargs: Any) -> Iterator[Any]:

@@ -162,7 +162,7 @@ def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
         _, model = train_continual(ctx, "train", c["dims"], 0.0, [task], c["epochs"], c["seed"],
                                    c["batch"], c["lr"], c["decay"],
                                    arithmetic=c["arithmetic"])  # fmt: skip
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
+        ctx.save_tensors("bnn_weights.pt", {k: v.cpu() for k, v in model.state_dict().items()})
         ctx.finish("train", {"accuracy": accuracy(model, task)})
     else:
         model.load_state_dict(torch.load(weights_path, weights_only=True, map_location="cpu"))

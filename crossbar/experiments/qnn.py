@@ -140,8 +140,8 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         res, model = _train(ctx, "hw", "hw", c["meta"], tasks, c)
         layers = [m for m in model if isinstance(m, CrossbarLinear)]
         writes = np.concatenate([lay.device_writes() for lay in layers])
-        np.savez(ctx.output("device_writes.npz"), writes=writes, periods=2 * c["epochs"],
-                 period=np.array("epoch"))  # fmt: skip
+        ctx.save_npz("device_writes.npz", writes=writes, periods=2 * c["epochs"],
+                     period=np.array("epoch"))  # fmt: skip
         res["max_writes"], res["mean_writes"] = int(writes.max()), float(writes.mean())
         res["devices"] = int(writes.size)
         res["weights"] = sum(lay.weight.numel() for lay in layers)

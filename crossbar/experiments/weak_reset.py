@@ -105,8 +105,8 @@ def ablation(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
             res = {"accuracy": acc, "curve": curve, "max_pulses": int(writes.max()),
                    "mean_pulses": float(writes.mean())}  # fmt: skip
             if name == "all":
-                np.savez(ctx.output("device_writes.npz"), writes=writes, periods=c["epochs"],
-                         period=np.array("epoch"))  # fmt: skip
+                ctx.save_npz("device_writes.npz", writes=writes, periods=c["epochs"],
+                             period=np.array("epoch"))  # fmt: skip
             res = ctx.finish(name, res)
         else:
             ctx.progress(per_variant)
