@@ -44,6 +44,8 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
     run.add_argument("--force", action="store_true",
                      help="replace a run already in --out (finished or not; its results, "
                           "checkpoint and listed files are removed first)")  # fmt: skip
+    run.add_argument("--no-download", action="store_true",
+                     help="do not download a missing dataset (also: CROSSBAR_OFFLINE=1)")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print results.json on stdout")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=run_command)
@@ -123,12 +125,19 @@ def _setting(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+#: The datasets each experiment reads (the others read both).
+DATASETS_OF = {"bnn-pmnist": ("mnist",), "mram-ber": ("mnist",), "mesu-pmnist": ("mnist",),
+               "weak-reset-ablation": ("mnist",)}  # fmt: skip
+
+
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .cli import ensure_datasets
     from .experiments import apply_overrides, get_experiment, run_experiment
 
     exp = get_experiment(args.experiment)
+    ensure_datasets(DATASETS_OF.get(args.experiment, ("mnist", "fashion-mnist")), args)
     overrides = dict(args.overrides)
     total = exp.steps(apply_overrides(args.experiment, exp.config(args.quick, args.seed),
                                       overrides))  # fmt: skip

@@ -12,7 +12,8 @@ error, never a silent fall-back to another copy.
 
 Each is a folder with ``mnist/`` and ``fashion-mnist/`` sub-folders holding the four official
 files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
-``t10k-labels-idx1-ubyte.gz``). Nothing is downloaded.
+``t10k-labels-idx1-ubyte.gz``). The loaders never download; :mod:`crossbar.download` (``crossbar
+data download``, and ``crossbar demo`` / ``crossbar run`` for a missing dataset) does.
 """
 
 from __future__ import annotations
