@@ -1,6 +1,6 @@
 """Load measured pulse trains and multi-level programming data from CSV, with precise errors.
 
-Long layout (INTERFACE.md): one row per measurement, a header naming the columns with their
+Long layout (docs/calibration.md): one row per measurement, a header naming the columns with their
 units (case-insensitive): ``device_id, pulse_index`` and exactly one of ``resistance_ohm``,
 ``conductance_s`` or ``current_a`` (the latter with ``read_voltage_v``, as a column or an
 argument); optional ``cycle``, ``pulse_type`` (``set``, ``reset``, ``weak_reset``),

@@ -1,6 +1,6 @@
 """Multi-level programming statistics: per-level spread, the sigma(G) law, relaxation vs time.
 
-Input: the long multi-level layout of INTERFACE.md — ``device_id, level, conductance_s`` plus
+Input: the long multi-level layout of docs/calibration.md — ``device_id, level, conductance_s`` plus
 optional ``time_s`` (after programming) and ``iteration``. For every level and read time the
 conductances give a mean and a standard deviation. Relaxation is what the spread gains after the
 earliest read: ``sigma_rel^2(G, t) = sigma^2(t) - sigma^2(t0)`` (read noise and the

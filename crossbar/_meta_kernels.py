@@ -121,7 +121,7 @@ def _exponent_exact(x, up, q, edges, meta, any_crossing):
 
 @jit_parallel
 def multilevel_factor(w, delta, q, edges, shape, meta, any_crossing, out):
-    """``out[i]`` = the SPEC §4 attenuation of update ``delta[i]`` of hidden weight ``w[i]``.
+    """``out[i]`` = the multi-level attenuation (docs/training.md) of update ``delta[i]`` of hidden weight ``w[i]``.
 
     ``edges`` (K + 1 values) are the K - 1 thresholds ``(q[a] + q[a+1]) / 2`` with one level
     spacing added below the first and above the last: level j owns ``[edges[j], edges[j + 1])``.

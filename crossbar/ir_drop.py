@@ -1,4 +1,4 @@
-"""IR drop in a crossbar: the exact resistive-network solve of INTERFACE.md.
+"""IR drop in a crossbar: the exact resistive-network solve (docs/crossbar.md).
 
 Circuit: word line ``i`` is driven at its left end by ``v[i]`` through a segment ``r_wl``; a
 segment ``r_wl`` joins neighbouring cells along the word line. Bit line ``j`` is held at 0 V by a

@@ -414,7 +414,7 @@ def convert_to_crossbar(model: nn.Module, config: CrossbarConfig | None = None,
 class BayesianLinear(nn.Module):
     """A linear layer with a Gaussian posterior per synapse, trained by :class:`~crossbar.optim.MESU`.
 
-    ``weight_mu`` and ``weight_sigma`` are held digitally (SPEC §6); every forward pass draws
+    ``weight_mu`` and ``weight_sigma`` are held digitally (docs/training.md); every forward pass draws
     ``samples`` weight samples ``w = mu + sigma * eps`` (``eps`` from the layer's generator) and
     returns their outputs stacked, shape ``(samples, *batch, out_features)``. Choice documented in
     ``docs/training.md``: the samples are drawn digitally; drawing them from the devices'
@@ -462,7 +462,7 @@ class BayesianLinear(nn.Module):
             )
         self.sampling = sampling
         self.generator = torch.Generator().manual_seed(seed)
-        bound = 4.0 / math.sqrt(in_features)  # SPEC §6 initialization
+        bound = 4.0 / math.sqrt(in_features)  # docs/training.md initialization
         self.weight_mu = nn.Parameter(
             torch.empty(out_features, in_features).uniform_(-bound, bound, generator=self.generator)
         )
@@ -499,7 +499,7 @@ class BayesianLinear(nn.Module):
 
 
 class WeakResetLinear(nn.Module):
-    """A binarized linear layer trained in situ on HfOx weak-RESET device pairs (SPEC §1.4).
+    """A binarized linear layer trained in situ on HfOx weak-RESET device pairs (docs/devices.md).
 
     Each synapse is two :class:`devices.WeakResetRRAM` devices (BL and BLb, a differential pair);
     the binary weight is ``W_b = sign(R_BL - R_BLb)`` and there is no digital hidden weight: the

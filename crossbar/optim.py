@@ -391,7 +391,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
 
 
 class MESU(torch.optim.Optimizer):
-    """Metaplasticity from Synaptic Uncertainty (Bonnet et al. 2023/2025; SPEC §6).
+    """Metaplasticity from Synaptic Uncertainty (Bonnet et al. 2023/2025; docs/training.md).
 
     Every synapse has a mean ``mu`` and a standard deviation ``sigma``, kept digitally. With
     ``C`` the expected negative log-likelihood of the mini-batch (Monte-Carlo average over weight
@@ -471,7 +471,7 @@ class MESU(torch.optim.Optimizer):
 
 
 class WeakResetAdam(torch.optim.Optimizer):
-    """In-situ training of weak-RESET device pairs (Majumdar et al., IEEE TED 2021; SPEC §1.4).
+    """In-situ training of weak-RESET device pairs (Majumdar et al., IEEE TED 2021; docs/devices.md).
 
     For every :class:`~crossbar.nn.WeakResetLinear` weight, the Adam step
     ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` (bias-corrected moments of the gradient with respect

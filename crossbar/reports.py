@@ -3,7 +3,7 @@
 **Endurance.** An experiment that writes devices saves ``device_writes.npz``: ``writes`` (the
 programming pulses every device received) and ``periods`` (how many training epochs that took).
 Each device has an endurance limit ``N_end`` drawn from ``WearOutParams.limit_writes`` (default:
-log-normal, median 1e6 writes, ``sigma_ln = 1``; SPEC §1.5). A device written at the rate
+log-normal, median 1e6 writes, ``sigma_ln = 1``; docs/devices.md). A device written at the rate
 ``r_i = writes_i / periods`` fails after ``N_end / r_i`` periods, so the expected fraction of failed
 devices after ``T`` periods is ``F(T) = mean_i P(N_end < r_i T)``; the projected lifetime is the
 ``T`` where ``F(T) = 1 %`` (solved by bisection on ``log T``).

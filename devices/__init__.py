@@ -6,9 +6,9 @@
     and 1/f noise, with endurance counters.
 ``MultiLevelRRAM``
     130 nm HfO2 1T1R cells programmed to K conductance levels by program-and-verify, with
-    relaxation, read noise, stuck-at faults and wear-out (CEA-Leti; SPEC §2).
+    relaxation, read noise, stuck-at faults and wear-out (CEA-Leti; docs/devices.md).
 ``STTMRAM``
-    Binary spin-transfer-torque MRAM with write errors and write energy (SPEC §5).
+    Binary spin-transfer-torque MRAM with write errors and write energy (docs/devices.md).
 """
 
 from . import presets

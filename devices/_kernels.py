@@ -39,7 +39,7 @@ __all__ = [
 
 @jit
 def _mean_log_r(t, m1, t_star, c1, m2):
-    """Mean model ``ln(R/R0)`` after ``t >= 1`` pulses (SPEC §1.1), in float64."""
+    """Mean model ``ln(R/R0)`` after ``t >= 1`` pulses (docs/devices.md), in float64."""
     a1 = np.float64(m1)
     if t < t_star:
         return a1 * t + np.float64(c1)
@@ -138,7 +138,7 @@ def _weak_reset_block(
     else:
         acc[:] = 0.0
     ufirst = np.uint64(first)
-    for i in range(n):  # the mean model (SPEC §1.1) by selects, the noise terms, R
+    for i in range(n):  # the mean model (docs/devices.md) by selects, the noise terms, R
         rtn = 0.0
         if use_rtn:  # drawn for every device, used where the trap is occupied (no branch)
             ui = ufirst + np.uint64(i)
@@ -262,7 +262,7 @@ def weak_reset_code_layout_step(
     key_flip, key_pink, key_mag,
     p_up, p_down, pink_coef,
 ):  # fmt: skip
-    """The released code's state layout (SPEC §1.3): one delay line ``[r, P_0..P_14]`` per device.
+    """The released code's state layout (docs/devices.md): one delay line ``[r, P_0..P_14]`` per device.
 
     Every call steps every device, also those with 0 pulses: the RTN state is read as
     ``ceil(line[15])`` (the oldest pink sample), a new RTN value ``s' U_1 U_2 a`` is drawn, and the

@@ -115,7 +115,7 @@ class EnduranceCounters:
 
 
 class WearOut:
-    """Per-device endurance limits and the worn-out state (SPEC §1.5).
+    """Per-device endurance limits and the worn-out state (docs/devices.md).
 
     Parameters
     ----------

@@ -40,7 +40,7 @@ def _non_negative(name: str, value: Any, owner: str) -> np.ndarray:
 def write_error_rate(
     current_ua: Any, duration_ns: Any, params: STTMRAMParams | str | None = None
 ) -> np.ndarray:
-    """Probability that a write pulse leaves the bit unswitched (SPEC §5).
+    """Probability that a write pulse leaves the bit unswitched (docs/devices.md).
 
     Precessional regime (``I > I_c0``):
     ``1 - exp(-(pi^2 Delta / 4) exp(-2 (I/I_c0 - 1) t_p / tau_D))``; thermal regime
@@ -134,7 +134,7 @@ def _write_kernel(bits, stored, wer, key, write_count, limit, failed, stuck_one)
 class STTMRAM:
     """An array of binary ST-MRAM bits written with a given pulse; each write errs with its WER.
 
-    Following SPEC §5 (Hirtzlin et al. 2019's error-injection protocol), every written bit is
+    Following Hirtzlin et al. 2019's error-injection protocol (docs/devices.md), every written bit is
     stored wrong independently with probability ``WER(I, t_p)``, whatever it held before.
 
     Parameters

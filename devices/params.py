@@ -182,7 +182,7 @@ def _check_increasing(owner: str, name: str, points: tuple[float, ...]) -> None:
 
 @dataclass(frozen=True)
 class WearOutParams:
-    """Endurance wear-out shared by the device models (SPEC §1.5, an inferred model).
+    """Endurance wear-out shared by the device models (docs/devices.md, an inferred model).
 
     Every device draws an endurance limit ``N_end`` (writes) once; the write that takes its write
     counter past ``N_end`` leaves it stuck: at its LRS with probability ``stuck_lrs_probability``,
@@ -211,7 +211,7 @@ class WearOutParams:
 
 @dataclass(frozen=True)
 class MultiLevelParams:
-    """Multi-level programming of 130 nm HfO2 1T1R cells (CEA-Leti; SPEC §2).
+    """Multi-level programming of 130 nm HfO2 1T1R cells (CEA-Leti; docs/devices.md).
 
     One SET draws ``G ~ N(mu, sigma_prog(mu))`` truncated to
     ``[prog_low_fraction * g_min, prog_high_fraction * g_max]``, where ``mu`` is the mean
@@ -226,7 +226,7 @@ class MultiLevelParams:
     levels relax most; Esmanhotto et al., IEDM 2020). Every read multiplies by
     ``1 + N(0, read_noise_rel)``.
 
-    Values marked [INFERRED] in SPEC §2.2 are calibrated so that 8 linear levels in 20-120 uS
+    Values marked [INFERRED] in docs/devices.md are calibrated so that 8 linear levels in 20-120 uS
     reach BER < 1e-3 after 60 s, as the CEA-Leti multi-level chips do.
 
     Parameters
@@ -238,7 +238,7 @@ class MultiLevelParams:
     g_stuck_low_s, g_stuck_high_s : float
         Conductance of a cell stuck at its HRS / LRS (siemens) [INFERRED].
     sigma_prog_s : float
-        Programming spread at ``g_max`` (siemens), ``sigma_0`` of SPEC §2.2.
+        Programming spread at ``g_max`` (siemens), ``sigma_0`` of docs/devices.md.
     prog_low_fraction, prog_high_fraction : float
         Truncation of one SET's conductance, as fractions of ``g_min`` and ``g_max``.
     d2d_window_rel : float
@@ -335,7 +335,7 @@ class MultiLevelParams:
 
 @dataclass(frozen=True)
 class STTMRAMParams:
-    """Binary spin-transfer-torque MRAM write errors (SPEC §5; standard macrospin model).
+    """Binary spin-transfer-torque MRAM write errors (docs/devices.md; standard macrospin model).
 
     Write error rate of a pulse of current ``I`` and duration ``t_p``:
 
@@ -349,7 +349,7 @@ class STTMRAMParams:
             \\quad (I \\le I_{c0}, \\text{ thermal})
 
     and energy per write ``E = V I t_p``. The model is the textbook one [unverified: not read from
-    Hirtzlin et al. 2019], with the defaults of SPEC §5.
+    Hirtzlin et al. 2019], with the defaults of docs/devices.md.
 
     Parameters
     ----------

@@ -62,14 +62,14 @@ CEA_LETI_130NM = MultiLevelParams(
         "and sigma falling with G from T. Bonnet et al., Nat. Commun. 14:7530 (2023), Methods; "
         "relaxation at 60 s, low levels relaxing most, BER < 1e-3 acceptance from Esmanhotto et "
         "al., IEDM 2020 (secondary). Numerical sigmas, D2D, HRS and the I_cc map are inferred "
-        "(SPEC §2.2), calibrated to BER < 1e-3 with 8 levels in 20-120 uS."
+        "(docs/devices.md), calibrated to BER < 1e-3 with 8 levels in 20-120 uS."
     ),
 )
 
 HIRTZLIN2019_STTMRAM = STTMRAMParams(
     name="HIRTZLIN2019_STTMRAM",
     citation=(
-        "Standard macrospin write-error model with the defaults of SPEC §5 (Delta 60, I_c0 50 uA, "
+        "Standard macrospin write-error model with the defaults of docs/devices.md (Delta 60, I_c0 50 uA, "
         "tau_D 1 ns, tau_0 1 ns, 0.5 V); used for the BNN-in-ST-MRAM study of T. Hirtzlin et al., "
         "NANOARCH 2019. The model is not taken from that paper's text [unverified]."
     ),

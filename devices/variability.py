@@ -24,7 +24,7 @@ def sample_weak_reset_population(
         Source of the uniforms; one uniform per device and parameter, drawn parameter by
         parameter in the order of :data:`devices.params.D2D_FIELDS`.
     d2d : bool
-        If False every device gets the median of each distribution ("shared" mode; SPEC §1.2)
+        If False every device gets the median of each distribution ("shared" mode; docs/devices.md)
         and ``rng`` is not used.
 
     Returns

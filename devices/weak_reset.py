@@ -22,8 +22,8 @@ from .variability import sample_weak_reset_population
 __all__ = ["NOISE_MODES", "WeakResetRRAM", "kasdin_coefficients", "mean_log_resistance"]
 
 #: Noise modes: ``"none"`` = mean model (+ D2D); ``"paper"`` = RTN and 1/f noise as in the
-#: equations of SPEC §1.1; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations);
-#: ``"code_layout"`` (alias ``"code"``) = the released code's state layout (SPEC §1.3).
+#: equations of docs/devices.md; ``"rtn"`` and ``"pink"`` = only one of the two (for ablations);
+#: ``"code_layout"`` (alias ``"code"``) = the released code's state layout (docs/devices.md).
 NOISE_MODES = ("none", "paper", "rtn", "pink", "code_layout")
 _NOISE_ALIASES = {"code": "code_layout"}
 
@@ -70,7 +70,7 @@ class WeakResetRRAM:
 
     with the RTN state ``s`` a two-state Markov chain over pulses (``p_up``, ``p_down``), ``U_1,
     U_2 ~ U(0, 1)`` re-drawn at every read, and ``h_k`` the uniform sample drawn at the k-th most
-    recent pulse (Majumdar et al., IEEE TED 2021, SPEC §1.1).
+    recent pulse (Majumdar et al., IEEE TED 2021, docs/devices.md).
 
     Parameters
     ----------
@@ -81,7 +81,7 @@ class WeakResetRRAM:
     noise : {"none", "paper", "rtn", "pink", "code_layout"}, default "paper"
         ``"none"``: mean model (with D2D); ``"paper"``: RTN and 1/f noise; ``"rtn"`` / ``"pink"``:
         one of the two only; ``"code_layout"`` (alias ``"code"``): the state layout of the
-        authors' released full-noise code (SPEC §1.3): every call steps every device, also those
+        authors' released full-noise code (docs/devices.md): every call steps every device, also those
         given 0 pulses, the RTN state is read from the oldest pink sample, and previous RTN values
         enter the 1/f buffer. Provided to reproduce results made with that code.
     d2d : bool, default True
@@ -94,7 +94,7 @@ class WeakResetRRAM:
     wear_out : WearOutParams or None, default None
         Endurance limits on writes (weak-RESET pulses + SETs); a device past its limit is stuck
         at its LRS (``R0``) or HRS (``params.hrs_ohm``). None (default): the weak-RESET model's
-        only wear mechanism is the saturation of its window (SPEC §1.5).
+        only wear mechanism is the saturation of its window (docs/devices.md).
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """Slow, obvious numpy twins of the numba kernels, for exact comparison in tests.
 
-They follow the equations of SPEC §1.1 literally (a 1/f buffer that is shifted in memory, newest
+They follow the equations of docs/devices.md literally (a 1/f buffer that is shifted in memory, newest
 first, starting at zeros) and draw the same counter-based random numbers as the kernels.
 """
 
@@ -45,7 +45,7 @@ def _d2d_float64(population):
 
 
 def _log_r(t, m1, t_star, c1, m2):
-    """The mean model, literally as SPEC §1.1 writes it."""
+    """The mean model, literally as docs/devices.md writes it."""
     if t < t_star:
         return m1 * t + c1
     return m2 * t + t_star * (m1 - m2) + c1
@@ -268,7 +268,7 @@ def normal_pair(key, counter):
 
 def program_and_verify(cells, targets, means, g, stuck, failed, limit, stuck_lrs, counts, key_set,
                        p):  # fmt: skip
-    """SPEC §2.2 "Algorithm 1", one cell at a time; ``counts`` holds set/reset/verify arrays.
+    """Program-and-verify as docs/devices.md describes it, one cell at a time; ``counts`` holds set/reset/verify arrays.
 
     Iteration ``it`` of cell ``i`` draws the pair ``(key_set, (i << 16) | it)``: SET deviation and
     verify-read noise (the kernel evaluates it in float32); a SET outside the window is drawn

@@ -95,7 +95,7 @@ def test_ziggurat_normal_twin_and_distribution():
 
 
 def test_program_and_verify_converges_like_spec():
-    # SPEC §2.2: ~3.8 iterations per cell, more at low G, ~3e-5 non-converged
+    # docs/devices.md: ~3.8 iterations per cell, more at low G, ~3e-5 non-converged
     cells = MultiLevelRRAM(200_000, rng=1)
     lv = np.arange(200_000) % 8
     res = cells.program(lv)

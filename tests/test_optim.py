@@ -11,7 +11,7 @@ from devices import InvalidParameterError
 
 
 def _manual(w, grads, lr, meta, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
-    """SPEC §3 written out element by element."""
+    """The binary metaplastic rule (docs/training.md) written out element by element."""
     w = list(w)
     m = [0.0] * len(w)
     v = [0.0] * len(w)

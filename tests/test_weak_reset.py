@@ -216,7 +216,7 @@ def test_pink_buffer_fills_gradually_then_holds_15_samples():
 
 
 def test_paper_mode_after_10_pulses_matches_spec_median():
-    # SPEC §1.3: with the equations, median ln(R/R0) after 10 pulses is 0.057
+    # docs/devices.md: with the equations, median ln(R/R0) after 10 pulses is 0.057
     pop = WeakResetRRAM(100_000, noise="paper", rng=13)
     for _ in range(10):
         pop.apply_pulses(1)
@@ -521,7 +521,7 @@ def test_full_set_rejects_bad_selection(devices, match):
         WeakResetRRAM(5, rng=0).full_set(devices)
 
 
-# -- the released code's state layout (SPEC §1.3) ---------------------------------------------
+# -- the released code's state layout (docs/devices.md) ---------------------------------------------
 
 
 def test_code_layout_matches_literal_twin():
@@ -540,7 +540,7 @@ def test_code_layout_matches_literal_twin():
 
 
 def test_code_layout_reproduces_spec_deviation():
-    # SPEC §1.3: after 10 pulses the code's median ln(R/R0) is 0.093 (equations: 0.057); RTN is
+    # docs/devices.md: after 10 pulses the code's median ln(R/R0) is 0.093 (equations: 0.057); RTN is
     # almost always on after ~8 pulses; 0-pulse steps still change R.
     pop = WeakResetRRAM(100_000, noise="code_layout", rng=17)
     for _ in range(10):

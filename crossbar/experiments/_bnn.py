@@ -1,6 +1,6 @@
 """Binarized networks of Laborieux et al. (Nat. Commun. 2021) and their continual training.
 
-The model follows the authors' ``models_utils.py`` (PAPERS.md §1.1): fully connected layers
+The model follows the authors' ``models_utils.py`` (docs/validation.md): fully connected layers
 whose forward pass uses ``W_b = sign(W_h)`` of the hidden weights ``W_h`` (no bias), each followed
 by ``BatchNorm1d(affine=True, track_running_stats=False)`` (batch statistics at test time too) and
 a sign activation with the straight-through estimator clipped at |x| <= 1 (not after the last

@@ -134,7 +134,7 @@ def bnn_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str
 
 
 # -- mram-ber ----------------------------------------------------------------------------------------
-#: Bit error rates of the sweep (SPEC §5) and their metric labels.
+#: Bit error rates of the sweep (docs/devices.md) and their metric labels.
 BERS = {"0": 0.0, "1e-6": 1e-6, "1e-5": 1e-5, "1e-4": 1e-4, "1e-3": 1e-3, "1e-2": 1e-2,
         "5e-2": 5e-2, "1e-1": 1e-1}  # fmt: skip
 
@@ -195,7 +195,7 @@ def mram_ber(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, 
         sweep[ber] = res
         metrics[f"acc.ber_{label}"] = res["mean"]
         metrics[f"acc_std.ber_{label}"] = res["std"]
-    # energy: a write pulse of fixed current whose duration reaches the target WER (SPEC §5)
+    # energy: a write pulse of fixed current whose duration reaches the target WER (docs/devices.md)
     i = c["write_current_ua"]
     e_ecc = float(pulse_for_wer(c["ecc_raw_wer"], current_ua=i)[2]) * (1 + c["ecc_overhead"])
     e_weak = float(pulse_for_wer(1e-3, current_ua=i)[2])

@@ -1,6 +1,6 @@
-"""MESU on permuted MNIST without task boundaries (Bonnet et al. 2023/2025; SPEC §6).
+"""MESU on permuted MNIST without task boundaries (Bonnet et al. 2023/2025; docs/training.md).
 
-The reference configuration (``kellian-cottart/mesu-pmnist``, PAPERS.md §5.4): a Bayesian MLP
+The reference configuration (``kellian-cottart/mesu-pmnist``, docs/validation.md): a Bayesian MLP
 784-50-10 (ReLU, no bias), inputs standardized with the training set's mean and deviation,
 batch 1, one pass per task, 10 Monte-Carlo samples for training and testing (prediction: argmax
 of the mean log-softmax), MESU with sigma_prior 1, mu_prior 0 and a memory window N of 5 tasks

@@ -1,7 +1,7 @@
 """Majumdar et al. (IEEE TED 2021): a BNN trained in situ on HfOx weak-RESET device pairs, with
 the device imperfections switched on one at a time.
 
-Network and rule of the authors' ``MLP/main.py`` (SPEC §1.4, PAPERS.md §3.3): 784 -> 3000 ->
+Network and rule of the authors' ``MLP/main.py`` (docs/devices.md, docs/validation.md): 784 -> 3000 ->
 10, each layer a :class:`~crossbar.nn.WeakResetLinear` (a pair of weak-RESET devices per
 synapse, ``W_b = sign(R_BL - R_BLb)``, no digital hidden weight) followed by batch norm, with a
 sign activation (hardtanh straight-through gradient) between them; the first layer sees real
@@ -14,7 +14,7 @@ choice: without D2D variability both devices of a pair are identical, ``W_b = 0`
 nothing would train). Variants: ``ideal`` (every device at the median parameters, no noise), ``d2d`` (device-to-device
 variability only), ``rtn`` (random telegraph noise only), ``pink`` (1/f noise only), ``all``.
 Switching D2D off puts every device at the distributions' medians (``d2d=False``; the paper's
-exact ablation is not in the released code — PAPERS.md §3.3).
+exact ablation is not in the released code — docs/validation.md).
 """
 
 from __future__ import annotations
