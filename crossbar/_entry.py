@@ -3,6 +3,7 @@ still being imported, is one line and exit status 130, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -10,7 +11,14 @@ def main() -> int:
     try:
         from .cli import main as run
 
-        return run()
+        code = run()
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if code == 130:
+        # a Ctrl-C during an import can leave a half-initialized extension (torch) whose
+        # shutdown dies of the signal again; every file is written atomically, so leave now
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
+    return code
