@@ -40,3 +40,10 @@ def test_endurance_projection(tmp_path):
     assert report.devices == 2 * (784 * 128 + 128 * 10) and report.max_writes > 0
     assert 1 < report.lifetime_periods < float("inf")
     assert (tmp_path / "endurance.png").exists() and (tmp_path / "device_writes.npz").exists()
+
+
+@pytest.mark.skipif(not _have_mnist(), reason="MNIST files not available")
+def test_weak_reset_in_situ_training_learns():
+    out = _load("weak_reset_in_situ").main(["--quick"])
+    assert out["curve"][-1] > 0.75  # a binarized 784-256-10 on 3,000 images, 2 epochs
+    assert out["pulses"].max() > 0 and out["pulses"].size == 2 * (784 * 256 + 256 * 10)
