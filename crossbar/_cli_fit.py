@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import save_png
+from ._files import replace_atomically, save_png
 
 
 def fit_command(args: argparse.Namespace) -> int:
@@ -77,8 +77,13 @@ def pulse_response_command(args: argparse.Namespace) -> int:
                               read_voltage_v=args.read_voltage, skip_bad_rows=args.skip_bad_rows)
             for p in args.data]  # fmt: skip
     result = fit_pulse_response(*data)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(result.to_dict(), fh, indent=2)
+    text = json.dumps(result.to_dict(), indent=2)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    replace_atomically(args.out, write)
     print(result.report())
     print(f"wrote {args.out}")
     if args.plot:
