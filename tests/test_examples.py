@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from crossbar.data import DatasetNotFoundError, _find
+from devices import presets
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -47,3 +48,11 @@ def test_weak_reset_in_situ_training_learns():
     out = _load("weak_reset_in_situ").main(["--quick"])
     assert out["curve"][-1] > 0.75  # a binarized 784-256-10 on 3,000 images, 2 epochs
     assert out["pulses"].max() > 0 and out["pulses"].size == 2 * (784 * 256 + 256 * 10)
+
+
+def test_fit_a_csv_then_train_a_layer_on_the_fit(tmp_path):
+    out = _load("fit_csv_then_layer").main(["--quick", "--out", str(tmp_path)])
+    truth = presets.MAJUMDAR2021.r0_ohm.median()
+    # the layer's devices carry the fitted population: its R0 median is the published one
+    assert out["layer_r0_median"] == pytest.approx(truth, rel=0.05)
+    assert (tmp_path / "my_devices.json").exists() and tuple(out["output"].shape) == (4, 8)
