@@ -18,7 +18,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from devices import InvalidParameterError
@@ -168,12 +168,3 @@ def download(name: str, directory: str | os.PathLike[str] | None = None,
                                 + "; ".join(failures)
                                 + ". Nothing was written for it.")  # fmt: skip
     return folder
-
-
-def ensure(
-    names: Sequence[str], directory: str | os.PathLike[str] | None = None, **kwargs: object
-) -> None:
-    """Download whichever of ``names`` is missing or invalid in ``directory``."""
-    for name in names:
-        if missing_files(name, directory):
-            download(name, directory, **kwargs)  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ the layer were ``F.linear`` with the weight the conductances represent.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from devices import InvalidParameterError
+from devices._state import digest
 
 from ._bn_kernels import batch_norm_backward, batch_norm_forward
 from ._threads import keep_torch_threads
@@ -71,14 +71,8 @@ class _CrossbarLinearFunction(torch.autograd.Function):
 
 
 def _state_digest(meta_text: str, arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 of a layer's device state: the JSON header and every array (name, dtype, shape,
-    bytes), in name order."""
-    h = hashlib.sha256(meta_text.encode())
-    for key in sorted(arrays):
-        arr = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}|{arr.dtype.str}|{arr.shape}|".encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()
+    """SHA-256 of a layer's device state: its JSON header, then every array."""
+    return digest(arrays, header=meta_text)
 
 
 class CrossbarLinear(nn.Module):

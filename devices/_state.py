@@ -20,12 +20,12 @@ import numpy as np
 
 from ._validation import InvalidParameterError
 
-__all__ = ["copy_checked", "read_state", "reading", "write_state"]
+__all__ = ["copy_checked", "digest", "read_state", "reading", "write_state"]
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 of the arrays: names, dtypes, shapes and bytes, in name order."""
-    h = hashlib.sha256()
+def digest(arrays: dict[str, np.ndarray], header: str = "") -> str:
+    """SHA-256 of ``header`` then the arrays: names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256(header.encode())
     for key in sorted(arrays):
         arr = np.ascontiguousarray(arrays[key])
         h.update(f"{key}|{arr.dtype.str}|{arr.shape}|".encode())
@@ -38,7 +38,7 @@ def write_state(
     arrays: dict[str, np.ndarray],
 ) -> None:  # fmt: skip
     """Write ``arrays`` and the JSON header ``meta`` (plus format and version) to exactly ``path``."""
-    header = {"format": fmt, "version": version, **meta, "sha256": _digest(arrays)}
+    header = {"format": fmt, "version": version, **meta, "sha256": digest(arrays)}
     payload = dict(arrays)
     payload["meta_json"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
@@ -81,7 +81,7 @@ def read_state(
             raise ValueError("the header is not a JSON object")
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidParameterError(f"{path}: damaged header ({exc}).") from None
-    if "sha256" in meta and meta["sha256"] != _digest(arrays):  # files of before: no hash
+    if "sha256" in meta and meta["sha256"] != digest(arrays):  # files of before: no hash
         raise InvalidParameterError(
             f"{path}: the arrays do not match the SHA-256 in the header: the file is damaged."
         )
