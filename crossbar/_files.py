@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from devices._state import replace_atomically
 
 __all__ = ["OutputError", "check_outputs", "replace_atomically", "save_png"]
 
@@ -64,19 +65,6 @@ def check_outputs(args: argparse.Namespace) -> None:
         if path.exists() and not getattr(args, "force", False):
             raise OutputError(f"{option} {path} exists; pass --force to replace it (nothing "
                               "was written)")  # fmt: skip
-
-
-def replace_atomically(path: str | os.PathLike[str], write: Any) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_png(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> None:

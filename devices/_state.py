@@ -14,13 +14,14 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._validation import InvalidParameterError
 
-__all__ = ["copy_checked", "digest", "read_state", "reading", "write_state"]
+__all__ = ["copy_checked", "digest", "read_state", "reading", "replace_atomically", "write_state"]
 
 
 def digest(arrays: dict[str, np.ndarray], header: str = "") -> str:
@@ -43,15 +44,20 @@ def write_state(
     payload["meta_json"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **payload)  # type: ignore[arg-type]
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=folder)
+    replace_atomically(path, lambda tmp: Path(tmp).write_bytes(buf.getbuffer()))
+
+
+def replace_atomically(path: str | os.PathLike[str], write: Any) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``: an
+    interrupted write leaves the old file or the new one, never part of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getbuffer())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 

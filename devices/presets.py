@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import tempfile
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ._state import replace_atomically
 from ._validation import InvalidParameterError, closest
 from .distributions import TruncatedDistribution
 from .params import (
@@ -141,16 +141,7 @@ def to_json(
         doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
     text = json.dumps(doc, indent=2, allow_nan=False)
     if path is not None:  # written beside the target and renamed: never half a file
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".params.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        replace_atomically(path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     return text
 
 

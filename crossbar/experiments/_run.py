@@ -102,9 +102,7 @@ def _plain_name(name: str) -> bool:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: Path(tmp).write_text(text))
 
 
 class RunContext:
