@@ -1,6 +1,16 @@
 """Fit device-model parameters to measured data (CSV); depends on :mod:`devices` only.
 
-Planned contents (issue 7): ``io`` (load and validate measured CSV), ``fit`` (weak-RESET,
-multi-level and pulse-response fits), ``result`` (versioned JSON parameter files that
-:func:`devices.presets.from_json` loads).
+``calibration.io``
+    Load and validate measured pulse trains (long and wide layouts; errors name file, line and
+    column).
+``calibration.fit``
+    The weak-RESET model of Majumdar et al. (IEEE TED 2021), per device and per population.
+``calibration.multilevel``
+    Multi-level 1T1R cells: per-level spread and the relaxation law.
+``calibration.pulse_response``
+    A generic pulse-response (potentiation / depression) fit that drives
+    :class:`devices.PulseResponseDevice`.
+
+Every fit writes a versioned JSON parameter file that :func:`devices.presets.from_json` loads
+(docs/calibration.md).
 """

@@ -37,7 +37,7 @@ class DACConfig:
     v_read_v : float
         Read voltage at full scale (V); small enough not to disturb the cells.
     input_range : float or None
-        Input magnitude mapped to ``v_read_v``; None: each input vector's own max |x|
+        Input magnitude mapped to ``v_read_v``; None: each input vector's own max ``|x|``
         (dynamic range scaling, undone after the ADC).
     signed : bool
         Bipolar inputs (negative voltages for negative inputs); if False, negative inputs are an
@@ -160,7 +160,7 @@ class CrossbarConfig:
     wear_out : WearOutParams or None
         Endurance limits of the devices.
     weight_range : float or None
-        |w| mapped to the full conductance window; None: the largest |w| at programming.
+        ``|w|`` mapped to the full conductance window; None: the largest ``|w|`` at programming.
     read_noise : bool
         Draw the devices' read noise at every read.
     read_precision : {"auto", "fast", "float32"}

@@ -89,7 +89,7 @@ class CrossbarLinear(nn.Module):
     weight_range : float, optional
         Hidden-weight magnitude mapped to the full conductance window; fixed for the life of the
         layer so that a device is rewritten only when its own level must change. Default: the
-        largest initial |weight| (uniform init in ±1/sqrt(in_features)).
+        largest initial ``|weight|`` (uniform init in ±1/sqrt(in_features)).
     rng : int, numpy.random.Generator or None
         Seed of the devices and read noise.
 

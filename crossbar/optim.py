@@ -476,7 +476,7 @@ class WeakResetAdam(torch.optim.Optimizer):
     For every :class:`~crossbar.nn.WeakResetLinear` weight, the Adam step
     ``u = -lr * m_hat / (sqrt(v_hat) + eps)`` (bias-corrected moments of the gradient with respect
     to the binary weight) becomes a pulse count ``n = round(clip(u, -max_pulses, max_pulses))``:
-    ``n > 0`` gives n weak-RESET pulses to the BL device, ``n < 0`` gives |n| to BLb. The
+    ``n > 0`` gives n weak-RESET pulses to the BL device, ``n < 0`` gives ``|n|`` to BLb. The
     devices are then read and the binary weight set to ``sign(R_BL - R_BLb)``. Devices are never
     re-SET. ``lr`` is the pulse gain (100 in the authors' runs).
 

@@ -28,8 +28,9 @@ def test_the_wheel_installs_and_runs_without_the_repository(tmp_path):
     for package in ("crossbar", "devices", "calibration"):
         shutil.copytree(ROOT / package, src / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))  # fmt: skip
-    _run([sys.executable, "-c", "from setuptools import build_meta as b; "
-          "b.build_wheel('dist'); b.build_sdist('dist')"], src)  # fmt: skip
+    # python -m build makes the sdist, then the wheel from the unpacked sdist: a file missing from
+    # the sdist breaks the wheel. No isolation: setuptools comes from this environment, offline.
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", "dist", "."], src)
     wheel = next((src / "dist").glob("crossbar_sim-*.whl"))
     sdist = next((src / "dist").glob("crossbar_sim-*.tar.gz"))
     with tarfile.open(sdist) as tar:
@@ -53,6 +54,8 @@ def test_the_wheel_installs_and_runs_without_the_repository(tmp_path):
     assert doc["cells"] == 64
     meta = _run([str(python), "-c", "import importlib.metadata as m; d = m.metadata('crossbar-sim');"
                  "print(d['Requires-Python']); print(d.get_all('Classifier')); "
-                 "print(d.get_all('License-File'))"], elsewhere)  # fmt: skip
+                 "print(d.get_all('License-File')); print(d.get_all('Project-URL'))"],
+                elsewhere)  # fmt: skip
     assert ">=3.10" in meta and "License :: OSI Approved :: BSD License" in meta
     assert "LICENSE" in meta
+    assert all(f"{label}, https://" in meta for label in ("Documentation", "Source", "Issues"))
