@@ -105,3 +105,81 @@ def test_invalid_distribution_is_rejected(kwargs, match):
 def test_invalid_distribution_dict_is_rejected(data, match):
     with pytest.raises(InvalidParameterError, match=match):
         TruncatedDistribution.from_dict(data)
+
+
+# -- deep tails: fitted populations put the truncation window far from the base median --------
+mp = pytest.importorskip("mpmath")
+ULP = 2.220446049250313e-16
+NORM_WINDOWS = [(7, 8), (7, 7.5), (15, 20), (29.5, 30), (30, math.inf), (-8, -7), (-30, -29.5),
+                (-math.inf, -30), (-1, 30), (5, 5.001)]  # fmt: skip
+
+
+def _mp_window(za, zb):
+    """The probability of [za, zb] under N(0, 1), in high precision, as a function."""
+    if za > 0:
+        return lambda a, b: mp.ncdf(-a) - mp.ncdf(-b)
+    return lambda a, b: mp.ncdf(b) - mp.ncdf(a)
+
+
+def _mp_norm_quantile(za, zb, q, start):
+    w = _mp_window(za, zb)
+    total = w(za, zb)
+    return mp.findroot(lambda t: mp.log(w(za, t)) - mp.log(q * total), start)
+
+
+@pytest.mark.parametrize("za,zb", NORM_WINDOWS)
+def test_normal_deep_in_a_tail_mean_and_median_to_a_few_ulps(za, zb):
+    mp.mp.dps = 50
+    d = TruncatedDistribution("norm", 2.0, 3.0, None, 2.0 + 3.0 * za, 2.0 + 3.0 * zb)
+    a, b = mp.mpf(za), mp.mpf(zb)
+    w = _mp_window(za, zb)
+    mean = 2 + 3 * (mp.npdf(a) - mp.npdf(b)) / w(a, b)
+    median = 2 + 3 * _mp_norm_quantile(a, b, mp.mpf(0.5), mp.mpf(d.median() - 2) / 3)
+    assert abs(d.mean() / float(mean) - 1) < 16 * ULP
+    assert abs(d.median() / float(median) - 1) < 16 * ULP
+
+
+@pytest.mark.parametrize("za,zb", [w for w in NORM_WINDOWS if math.isfinite(w[0] + w[1])])
+def test_normal_quantiles_deep_in_a_tail_match_scipy(za, zb):
+    q = np.linspace(0.0, 1.0, 41)
+    d = TruncatedDistribution("norm", 0.0, 1.0, None, za, zb)
+    np.testing.assert_allclose(d.ppf(q), st.truncnorm(za, zb).ppf(q), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("s,za,zb", [(0.8, 7, 8), (0.8, 20, 21), (2.0, 29.5, 30), (0.3, -30, -29),
+                                     (0.8, -2, 2), (5.0, 7, math.inf), (40.0, -1, 1), (0.8, 5, 5.001),
+                                     (0.1, -0.5, 0.5), (3.0, -12, -11.9)])  # fmt: skip
+def test_lognormal_mean_deep_in_a_tail(s, za, zb):
+    mp.mp.dps = 50
+    scale = 500.0
+    upper = scale * math.exp(s * zb) if math.isfinite(zb) else math.inf
+    d = TruncatedDistribution("lognorm", 0.0, scale, s, scale * math.exp(s * za), upper)
+    a, b = (mp.mpf(v) for v in d._window())  # the window the bounds really give
+    w, sm = _mp_window(za, zb), mp.mpf(s)
+    mean = scale * mp.exp(sm * sm / 2) * w(a - sm, b - sm) / w(a, b)
+    tolerance = 16 * ULP if za > 0 or zb < 0 else 1e-13  # straddling: log form, s^2/2 = 800
+    assert abs(d.mean() / float(mean) - 1) < tolerance
+
+
+@pytest.mark.parametrize("za,zb", [(0, 1), (700, 701), (1000, 1e9), (5, 5.0001), (0, math.inf)])
+def test_exponential_window_anywhere(za, zb):
+    mp.mp.dps = 50
+    d = TruncatedDistribution("expon", 1.0, 2.0, None, 1 + 2 * za, 1 + 2 * zb)
+    width = mp.mpf(zb) - za
+    z_mean = za + 1 - (width / mp.expm1(width) if math.isfinite(zb) else 0)
+    assert abs(d.mean() / float(1 + 2 * z_mean) - 1) < 16 * ULP
+    z_median = za - mp.log1p(-0.5 * (-mp.expm1(-width)) if math.isfinite(zb) else -0.5)
+    assert abs(d.median() / float(1 + 2 * z_median) - 1) < 16 * ULP
+
+
+@pytest.mark.parametrize("dist", [
+    TruncatedDistribution("norm", 0.0, 1.0, None, 7.0, 8.0),
+    TruncatedDistribution("norm", 0.0, 1.0, None, -30.0, -29.0),
+    TruncatedDistribution("lognorm", 0.0, 1.0, 0.1, math.exp(0.7), math.exp(0.8)),
+    TruncatedDistribution("expon", 0.0, 1e-4, None, 0.5, 0.6),
+])  # fmt: skip
+def test_draws_deep_in_a_tail_are_all_distinct(dist):
+    x = dist.sample(10_000, np.random.default_rng(0))
+    assert np.unique(x).size == 10_000
+    assert x.min() >= dist.lower and x.max() <= dist.upper
+    assert st.kstest(dist.cdf(x), "uniform").pvalue > 1e-3  # and they follow the distribution
