@@ -9,8 +9,10 @@ ramp, one row per pulse (row 1 = pulse 0); a column's trailing empty or ``0`` ce
 
 Every problem is reported as a :class:`CSVFormatError` naming the file, the line and the column;
 a partially bad file is rejected whole unless ``skip_bad_rows=True``, which drops the bad rows and
-reports how many were dropped and why (``Measurements.skipped``). A byte-order mark, whitespace
-around fields and unsorted rows are accepted. The file is read in one streaming pass into compact
+reports how many were dropped and why (``Measurements.skipped``). Accepted as they come: a
+byte-order mark, CRLF line ends, quoted fields, comma, semicolon or tab delimiters (sniffed from
+the header), scientific notation, header names in any case, whitespace around fields, unsorted
+rows, and — unless ``strict=True`` — columns the loader does not know (ignored, and listed). The file is read in one streaming pass into compact
 typed buffers (20 bytes of numbers per row: resistance, pulse, cycle, device), then sorted by
 (device, cycle, pulse) — without any copy when the file is already in that order.
 """
@@ -63,6 +65,35 @@ def _bad_utf8_line(path: str) -> tuple[int, int]:
     return 0, -1
 
 
+#: Field delimiters recognised in a header line (comma, semicolon — the CSV of locales whose
+#: decimal mark is a comma — and tab).
+DELIMITERS = (",", ";", "\t")
+
+
+def sniff_delimiter(path: str) -> str:
+    """The delimiter of ``path``: the one of :data:`DELIMITERS` found most often outside quotes
+    in the header line (a comma when none is, e.g. a one-column file)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError:
+        return ","  # reported where the reader meets the byte
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in first:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the comma
+    return best if counts[best] > 0 else ","
+
+
+def reader_of(path: str, fh: Any) -> Any:
+    """A ``csv.reader`` over ``fh`` with the file's sniffed delimiter."""
+    return csv.reader(fh, delimiter=sniff_delimiter(path))
+
+
 def rows(path: str, reader: Any) -> Iterator[list[str]]:
     """The rows of ``reader``; an undecodable byte or a CSV error (e.g. a field over the csv
     module's limit) is a CSVFormatError at the line where it is, not a traceback."""
@@ -99,6 +130,8 @@ class Measurements:
         ``pulse_type`` as strings).
     skipped : dict of str to int
         With ``skip_bad_rows=True``: number of dropped rows per reason.
+    ignored_columns : tuple of str
+        Columns of the file the loader does not know, ignored (``strict=False``).
     """
 
     device: np.ndarray
@@ -109,6 +142,7 @@ class Measurements:
     source: str
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def conductance_s(self) -> np.ndarray:
@@ -147,6 +181,34 @@ def _parse_columns(spec: Any) -> dict[str, str]:
         old, new = item.split("=", 1)
         mapping[old.strip().lower()] = new.strip().lower()
     return mapping
+
+
+def unknown_columns(path: str, header: list[str], known: tuple[str, ...],
+                    strict: bool) -> tuple[str, ...]:  # fmt: skip
+    """The header's columns outside ``known`` (ignored), or, with ``strict``, an error naming the
+    first with the closest known name. An empty column name is always an error."""
+    ignored = []
+    for k, name in enumerate(header):
+        if name in known:
+            continue
+        if strict or not name:
+            raise CSVFormatError(
+                path, 1, name or f"#{k + 1}",
+                ("unknown column" if name else "empty column name")
+                + f"; expected some of {', '.join(known)}." + closest(name, known),
+            )  # fmt: skip
+        ignored.append(name)
+    return tuple(dict.fromkeys(ignored))
+
+
+def misspelt(path: str, header: list[str], ignored: tuple[str, ...], missing: list[str]) -> None:
+    """An ignored column that is a near miss of a missing one is a typo, not an extra column:
+    name it (``resistence_ohm`` -> "Did you mean 'resistance_ohm'?")."""
+    for name in ignored:
+        hint = closest(name, missing)
+        if hint:
+            raise CSVFormatError(path, 1, name, f"unknown column (ignored), and a required "
+                                 f"column is missing.{hint}")  # fmt: skip
 
 
 def _number(path: str, line: int, column: str, text: str) -> float:
@@ -193,6 +255,7 @@ def load_pulse_trains(
     quantity: str | None = None,
     read_voltage_v: float | None = None,
     skip_bad_rows: bool = False,
+    strict: bool = False,
 ) -> Measurements:
     """Load measured pulse trains (see the module docstring for the layouts).
 
@@ -210,6 +273,9 @@ def load_pulse_trains(
         between 1e-4 and 100 V.
     skip_bad_rows : bool
         Drop bad rows (counted in ``skipped``) instead of rejecting the file.
+    strict : bool
+        Long layout: reject columns the loader does not know (by default they are ignored and
+        listed in ``Measurements.ignored_columns``: an operator name, a temperature...).
     """
     if layout not in ("long", "wide"):
         raise InvalidParameterError(
@@ -223,7 +289,7 @@ def load_pulse_trains(
         raise CSVFormatError(path, 0, None, "no such file")
     rename = _parse_columns(columns)
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = reader_of(path, fh)
         try:
             header_raw = next(reader)
         except StopIteration:
@@ -237,20 +303,19 @@ def load_pulse_trains(
         header = [rename.get(h.strip().lower(), h.strip().lower()) for h in header_raw]
         if layout == "wide":
             return _load_wide(path, reader, header, quantity, read_voltage_v, skip_bad_rows)
-        return _load_long(path, reader, header, read_voltage_v, skip_bad_rows)
+        return _load_long(path, reader, header, read_voltage_v, skip_bad_rows, strict)
 
 
 def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float | None,
-               skip: bool) -> Measurements:  # fmt: skip
-    for k, name in enumerate(header):
-        if name not in _KNOWN:
-            raise CSVFormatError(
-                path, 1, name or f"#{k + 1}",
-                f"unknown column; expected some of {', '.join(_KNOWN)}." + closest(name, _KNOWN),
-            )  # fmt: skip
-    dupes = [n for n, c in Counter(header).items() if c > 1]
+               skip: bool, strict: bool = False) -> Measurements:  # fmt: skip
+    ignored = unknown_columns(path, header, _KNOWN, strict)
+    dupes = [n for n, c in Counter(header).items() if c > 1 and n not in ignored]
     if dupes:
         raise CSVFormatError(path, 1, dupes[0], "column appears twice")
+    missing = [n for n in _REQUIRED if n not in header]
+    if not any(q in header for q in QUANTITIES):
+        missing += QUANTITIES
+    misspelt(path, header, ignored, missing)
     for name in _REQUIRED:
         if name not in header:
             raise CSVFormatError(path, 1, name, "missing required column")
@@ -346,7 +411,7 @@ def _load_long(path: str, reader: Any, header: list[str], read_voltage_v: float 
     if parse.has_pulse_type:
         extra["pulse_type"] = np.asarray(PULSE_TYPES)[arrays["pulse_type"]]
     return Measurements(dev, tuple(names), pul, arrays["resistance_ohm"], cyc, path, extra,
-                        dict(skipped))  # fmt: skip
+                        dict(skipped), ignored)  # fmt: skip
 
 
 _CHUNK = 1 << 16
@@ -402,7 +467,7 @@ def _lines_of(path: str, parse: _RowParser, key: tuple[str, int, int]) -> list[i
     """
     found: list[int] = []
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = reader_of(path, fh)
         next(reader)
         for row in rows(path, reader):
             try:

@@ -12,11 +12,11 @@ The spread after verify gives ``sigma0(G)`` per level and its power law ``sigma0
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,16 @@ from scipy.optimize import least_squares
 from devices import InvalidParameterError, presets
 from devices.params import MultiLevelParams
 
-from .io import CSVFormatError, _integer, _number, _parse_columns, rows
+from .io import (
+    CSVFormatError,
+    _integer,
+    _number,
+    _parse_columns,
+    misspelt,
+    reader_of,
+    rows,
+    unknown_columns,
+)
 
 __all__ = ["MultiLevelData", "MultiLevelFit", "fit_multilevel", "load_multilevel"]
 
@@ -43,10 +52,17 @@ class MultiLevelData:
     time_s: np.ndarray
     iteration: np.ndarray
     source: str
+    ignored_columns: tuple[str, ...] = ()
 
 
-def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiLevelData:
-    """Load the multi-level layout; errors name file, line and column (``CSVFormatError``)."""
+def load_multilevel(
+    path: str | os.PathLike[str], columns: Any = None, strict: bool = False
+) -> MultiLevelData:
+    """Load the multi-level layout; errors name file, line and column (``CSVFormatError``).
+
+    The same leniency as :func:`calibration.io.load_pulse_trains`: delimiters sniffed, columns it
+    does not know ignored (``ignored_columns``) unless ``strict``.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CSVFormatError(path, 0, None, "no such file")
@@ -56,19 +72,18 @@ def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiL
     g, t = array("d"), array("d")
     seen: dict[tuple[int, float, int], int] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = reader_of(path, fh)
         try:
             header = [rename.get(h.strip().lower(), h.strip().lower())
                       for h in next(rows(path, reader))]  # fmt: skip
         except StopIteration:
             raise CSVFormatError(path, 1, None, "empty file (a header is required)") from None
-        for k, name in enumerate(header):
-            if name not in _COLUMNS:
-                from devices._validation import closest
-
-                raise CSVFormatError(path, 1, name or f"#{k + 1}",
-                                     f"unknown column; expected some of {', '.join(_COLUMNS)}."
-                                     + closest(name, _COLUMNS))  # fmt: skip
+        ignored = unknown_columns(path, header, _COLUMNS, strict)
+        dupes = [n for n, c in Counter(header).items() if c > 1 and n not in ignored]
+        if dupes:
+            raise CSVFormatError(path, 1, dupes[0], "column appears twice")
+        misspelt(path, header, ignored,
+                 [n for n in ("device_id", "level", "conductance_s") if n not in header])  # fmt: skip
         for name in ("device_id", "level", "conductance_s"):
             if name not in header:
                 raise CSVFormatError(path, 1, name, "missing required column")
@@ -107,7 +122,7 @@ def load_multilevel(path: str | os.PathLike[str], columns: Any = None) -> MultiL
         raise CSVFormatError(path, 2, None, "no data rows")
     return MultiLevelData(np.frombuffer(device, dtype=np.int32), np.frombuffer(level, dtype=np.int32),
                           np.frombuffer(g, dtype=np.float64), np.frombuffer(t, dtype=np.float64),
-                          np.frombuffer(iteration, dtype=np.int32), path)  # fmt: skip
+                          np.frombuffer(iteration, dtype=np.int32), path, ignored)  # fmt: skip
 
 
 @dataclass

@@ -18,10 +18,8 @@ def fit_command(args: argparse.Namespace) -> int:
 
     data = load_pulse_trains(args.data, layout=args.layout, columns=args.columns,
                              quantity=args.quantity, read_voltage_v=args.read_voltage,
-                             skip_bad_rows=args.skip_bad_rows)  # fmt: skip
-    if data.skipped:
-        print(f"skipped {sum(data.skipped.values())} bad rows: "
-              + "; ".join(f"{n} x {why}" for why, n in data.skipped.items()), file=sys.stderr)  # fmt: skip
+                             skip_bad_rows=args.skip_bad_rows, strict=args.strict)  # fmt: skip
+    _notes(data)
     result = fit_weak_reset(data, name=args.name)
     presets.to_json(result.params, args.out)
     print(result.report())
@@ -30,6 +28,16 @@ def fit_command(args: argparse.Namespace) -> int:
         _plot(result, data, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _notes(data: Any) -> None:
+    """What the loader let through, on stderr: skipped rows, ignored columns."""
+    if getattr(data, "skipped", None):
+        print(f"{data.source}: skipped {sum(data.skipped.values())} bad rows: "
+              + "; ".join(f"{n} x {why}" for why, n in data.skipped.items()), file=sys.stderr)  # fmt: skip
+    if data.ignored_columns:
+        print(f"{data.source}: ignored column(s) {', '.join(data.ignored_columns)} (not used by "
+              "the fit; --strict rejects them)", file=sys.stderr)  # fmt: skip
 
 
 def _plot(result: Any, data: Any, path: str) -> None:
@@ -74,8 +82,11 @@ def pulse_response_command(args: argparse.Namespace) -> int:
     from calibration.pulse_response import fit_pulse_response
 
     data = [load_pulse_trains(p, layout=args.layout, columns=args.columns, quantity=args.quantity,
-                              read_voltage_v=args.read_voltage, skip_bad_rows=args.skip_bad_rows)
+                              read_voltage_v=args.read_voltage, skip_bad_rows=args.skip_bad_rows,
+                              strict=args.strict)
             for p in args.data]  # fmt: skip
+    for d in data:
+        _notes(d)
     result = fit_pulse_response(*data)
     text = json.dumps(result.to_dict(), indent=2)
 
@@ -127,7 +138,9 @@ def multilevel_command(args: argparse.Namespace) -> int:
     from calibration.multilevel import fit_multilevel, load_multilevel
     from devices import presets
 
-    result = fit_multilevel(load_multilevel(args.data, columns=args.columns))
+    data = load_multilevel(args.data, columns=args.columns, strict=args.strict)
+    _notes(data)
+    result = fit_multilevel(data)
     presets.to_json(result.params, args.out)
     print(result.report())
     print(f"wrote {args.out}")

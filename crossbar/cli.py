@@ -140,6 +140,13 @@ def _add_pulse_data_options(parser: argparse.ArgumentParser) -> None:
                         help="read voltage (V) for current_a data")  # fmt: skip
     parser.add_argument("--skip-bad-rows", action="store_true",
                         help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
+    _add_strict_option(parser)
+
+
+def _add_strict_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="reject columns the loader does not know (default: ignore them, "
+                        "with a note)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--plot", metavar="PNG", help="spread per level vs read time, data and fit")
     ml.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     ml.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    _add_strict_option(ml)
     ml.set_defaults(handler=_cmd_fit_multilevel)
 
     device = commands.add_parser("device", help="device-level simulations")

@@ -253,3 +253,66 @@ def test_read_voltage_outside_the_physical_range_is_refused(tmp_path, volts):
     path.write_text("device_id,pulse_index,current_a\nd0,0,1e-5\nd0,1,2e-5\n")
     with pytest.raises(InvalidParameterError, match=r"'read_voltage_v'.*\[0.0001, 100.0\]"):
         load_pulse_trains(path, read_voltage_v=volts)
+
+
+# -- leniency where it is safe: dialects and extra columns ------------------------------------
+ROWS = [("d1", 0, 7000.0), ("d1", 1, 7100.5), ("d2", 0, 6900.0), ("d2", 1, 7.05e3)]
+
+
+def _dialect_text(delimiter, quote, crlf, upper, extra, sci):
+    names = ["device_id", "pulse_index", "resistance_ohm"] + (
+        ["Operator", "Temp_C"] if extra else []
+    )
+    names = [n.upper() if upper else n for n in names]
+    q = (lambda f: f'"{f}"') if quote else (lambda f: f)
+    lines = [delimiter.join(q(n) for n in names)]
+    for dev, pulse, r in ROWS:
+        fields = [dev, str(pulse), f"{r:.6e}" if sci else repr(r)]
+        fields += ["Jane; Doe, PhD", "25.0"] if extra else []
+        lines.append(
+            delimiter.join(f'"{f}"' if quote or "," in f or ";" in f else f for f in fields)
+        )
+    return ("\r\n" if crlf else "\n").join(lines) + "\n"
+
+
+@given(delimiter=hs.sampled_from([",", ";", "\t"]), quote=hs.booleans(), crlf=hs.booleans(),
+       upper=hs.booleans(), extra=hs.booleans(), sci=hs.booleans(), bom=hs.booleans())  # fmt: skip
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_every_safe_dialect_loads_the_same_data(tmp_path, delimiter, quote, crlf, upper, extra, sci,
+                                                bom):  # fmt: skip
+    text = _dialect_text(delimiter, quote, crlf, upper, extra, sci)
+    m = load_pulse_trains(_write(tmp_path, text, bom=bom))
+    np.testing.assert_array_equal(m.resistance_ohm, [r for _, _, r in ROWS])
+    np.testing.assert_array_equal(m.pulse, [0, 1, 0, 1])
+    assert m.device_names == ("d1", "d2")
+    assert m.ignored_columns == (("operator", "temp_c") if extra else ())
+
+
+def test_strict_rejects_extra_columns_and_typos_are_never_ignored(tmp_path):
+    text = _dialect_text(",", False, False, False, True, False)
+    with pytest.raises(CSVFormatError, match=r":1: column 'operator': unknown column"):
+        load_pulse_trains(_write(tmp_path, text), strict=True)
+    typo = "device_id,pulse_index,resistence_ohm,operator\na,0,1,x\n"
+    with pytest.raises(CSVFormatError, match=r"resistence_ohm.*Did you mean 'resistance_ohm'"):
+        load_pulse_trains(_write(tmp_path, typo, "typo.csv"))
+
+
+def test_a_malformed_semicolon_file_keeps_its_position(tmp_path):
+    text = "device_id;pulse_index;resistance_ohm\nd1;0;7000\nd1;1;7,1e3\n"  # a decimal comma
+    with pytest.raises(CSVFormatError, match=r":3: column 'resistance_ohm': not a number"):
+        load_pulse_trains(_write(tmp_path, text))
+
+
+def test_multilevel_loader_ignores_extras_and_refuses_a_duplicated_column(tmp_path):
+    from calibration.multilevel import load_multilevel
+
+    ok = "device_id;level;conductance_s;operator\na;0;2e-5;x\nb;1;4e-5;y\n"
+    data = load_multilevel(_write(tmp_path, ok))
+    assert data.ignored_columns == ("operator",) and data.conductance_s.tolist() == [2e-5, 4e-5]
+    with pytest.raises(CSVFormatError, match="'operator': unknown column"):
+        load_multilevel(_write(tmp_path, ok, "s.csv"), strict=True)
+    dup = "device_id,level,conductance_s,conductance_s\na,0,2e-5,3e-5\n"
+    with pytest.raises(CSVFormatError, match="'conductance_s': column appears twice"):
+        load_multilevel(_write(tmp_path, dup, "d.csv"))
