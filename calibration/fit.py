@@ -5,25 +5,30 @@ read at ``pulse_index`` 0) the mean model is continuous and piecewise linear,
 ``y = c1 + m1 t + (m2 - m1) (t - t*)_+``. For a fixed knee ``t*`` it is linear in
 ``(c1, m1, m2)``; the knee is found by profile least squares (a grid over the observed pulses,
 then golden-section refinement of the real-valued ``t*``), the other three by ordinary least
-squares with their standard errors, and R^2 reports the goodness of fit.
+squares with their standard errors, and R^2 reports the goodness of fit. Any read schedule works
+(every pulse, every 5th, irregular): only the pulse indices enter.
 
-Population: each parameter's per-device estimates get the family (normal, log-normal or
-exponential) with the lowest AIC, fitted by maximum likelihood of the distribution *truncated*
-to the range of the estimates (scipy.stats densities, Nelder-Mead from the untruncated MLE) — the
-form ``devices.presets.from_json`` loads. Devices whose knee is not seen — in the last 5 % of their
-train, or no significant change of slope (a straight train fits any knee) — are left out of the
-``t*`` and ``m2`` populations (``details["knee_seen"]``): the data say nothing about them; measure
-long enough trains.
+Robust residuals: after a first fit, reads more than :data:`OUTLIER_SDS` robust standard
+deviations (1.4826 x the median absolute deviation) from the fit are set aside and the train is
+fitted again, so a spike does not move a device's parameters.
 
-Noise: the residuals of every device carry RTN (independent from read to read) and 1/f noise
-(correlated over the 15-pulse Kasdin window). A method-of-moments estimate uses autocovariances of the residuals,
-averaged over devices. Beyond the 15-pulse window the 1/f term is uncorrelated, so
-``gamma(20) = E[a^2] pi (1 - pi) lam^20 / 16`` is RTN only (``pi = p_up/(p_up + p_down)``,
-``lam = 1 - p_up - p_down``; ``p_up``, ``p_down`` kept from the preset), and
-``gamma(1) = alpha^2/12 sum_k b_k b_{k+1} + E[a^2] pi (1 - pi) lam / 16`` then gives ``alpha``;
-amplitudes are taken uniform in ``[0, a_max]`` (``E[a^2] = a_max^2/3``). Both noises have a positive mean that the fitted
-``c1`` absorbs; it is subtracted (``alpha/2 sum b + pi E[a]/4``). This estimate is rough: the knee
-fit itself absorbs part of the slow RTN excursions (see docs/calibration.md).
+Devices that cannot be fitted, or fit poorly, are excluded from the population and listed with
+the reason (``WeakResetFit.excluded``): no read at pulse 0; fewer than :data:`MIN_READS` reads
+after it; more than :data:`MAX_OUTLIER_FRACTION` of the reads outliers; no significant change of
+resistance over the train (|fitted change| < :data:`RISE_Z` standard errors: a flat device); a
+significant *decrease* (not a weak-RESET response); R^2 below :data:`MIN_R2`; an R0 more than
+:data:`R0_OUTLIER_SDS` robust standard deviations and a factor :data:`R0_OUTLIER_RATIO` from the
+population's median (an open or unformed device).
+
+Noise and mean are estimated together (calibration.noise): the residual variogram gives the 1/f
+and RTN amplitudes; their mean in ln R (which rises over the first pulses) is subtracted from
+every train and the trains fitted again, so ``c1`` and ``m1`` are not biased by it.
+
+Population: each parameter's per-device estimates get a truncated distribution
+(calibration.population). Devices whose knee is not seen — in the last 5 % of their train, or
+no significant change of slope — are left out of the ``t*`` and ``m2`` populations
+(``details["knee_seen"]``). Every population parameter (median and mean of each distribution,
+the noise amplitudes) carries a 90 % bootstrap interval over devices (``WeakResetFit.intervals``).
 """
 
 from __future__ import annotations
@@ -33,17 +38,45 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.stats as st
 
 from devices import InvalidParameterError, TruncatedDistribution, presets
 from devices.params import WeakResetParams
 from devices.weak_reset import kasdin_coefficients
 
 from .io import Measurements
+from .noise import Variogram, estimate_noise, noise_mean
+from .population import fit_truncated, interval
 
-__all__ = ["DeviceFit", "WeakResetFit", "fit_device", "fit_weak_reset"]
+__all__ = [
+    "DECREASE_RISE", "FLAT_RISE", "MAX_OUTLIER_FRACTION", "MIN_R2", "MIN_READS",
+    "OUTLIER_NOISE_MARGIN", "OUTLIER_SDS", "R0_OUTLIER_RATIO", "R0_OUTLIER_SDS", "RISE_Z",
+    "DeviceFit", "WeakResetFit", "fit_device", "fit_weak_reset",
+]  # fmt: skip
+
+#: Exclusion criteria (module docstring).
+MIN_READS = 8
+OUTLIER_SDS = 8.0
+#: A read is an outlier only beyond the largest excursion the model's noise can make
+#: (RTN <= a_max, 1/f <= alpha sum b): this many times that bound, or 1.0 in ln R (a factor
+#: e) before the noise is known. The robust SD alone would flag the RTN's "on" periods.
+OUTLIER_NOISE_MARGIN = 1.25
+MAX_OUTLIER_FRACTION = 0.05
+RISE_Z = 3.0
+#: |fitted change of ln R| below which a device without a significant change is flat: 0.5 %
+#: of R over the whole train. The model's weakest devices (m1 = 3.7e-5, an early knee, no m2)
+#: change by ~1 %, so a weak device with strong noise is kept.
+FLAT_RISE = 0.005
+#: A significant decrease of ln R by more than this (10 % of R) is not a weak-RESET response;
+#: a late RTN release alone drops ln R by up to a_max / 4 (0.125 with the paper's noise).
+DECREASE_RISE = 0.2
+MIN_R2 = 0.02
+R0_OUTLIER_SDS = 8.0
+R0_OUTLIER_RATIO = 1.5
+#: Confidence of the bootstrap intervals.
+CONFIDENCE = 0.9
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
+_D2D = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm")
 
 
 @dataclass(frozen=True)
@@ -51,7 +84,9 @@ class DeviceFit:
     """Weak-RESET fit of one pulse train.
 
     ``stderr`` holds the standard errors of ``c1``, ``m1``, ``m2`` (and ``t_star``, from the
-    curvature of the profile; NaN when the knee sits at the edge of the data).
+    curvature of the profile; NaN when the knee sits at the edge of the data). ``rise`` is the
+    fitted change of ln R over the train and ``rise_z`` its ratio to its standard error;
+    ``outliers`` the reads set aside, ``last_pulse`` the last pulse index read.
     """
 
     name: str
@@ -62,11 +97,12 @@ class DeviceFit:
     m2_per_pulse: float
     r2: float
     residual_sd: float
-    lag1_autocov: float
-    lag20_autocov: float
-    residual_var: float
     n_pulses: int
     stderr: dict[str, float] = field(default_factory=dict)
+    last_pulse: int = 0
+    outliers: int = 0
+    rise: float = 0.0
+    rise_z: float = 0.0
 
 
 def _design(t: np.ndarray, t_star: float) -> np.ndarray:
@@ -80,8 +116,44 @@ def _rss(t: np.ndarray, y: np.ndarray, t_star: float) -> tuple[float, np.ndarray
     return float(r @ r), coef
 
 
-def fit_device(name: str, pulses: np.ndarray, resistance_ohm: np.ndarray) -> DeviceFit:
-    """Fit one device's train; ``pulses`` must include 0 (the post-SET read) and >= 5 more."""
+def _knee(t: np.ndarray, y: np.ndarray) -> float:
+    """Profile least squares over the knee: a grid over the read pulses, then golden section."""
+    lo, hi = float(t.min()), float(t.max())
+    grid = np.unique(t)
+    grid = grid[(grid > lo) & (grid < hi)]
+    if grid.size > 400:
+        grid = grid[np.linspace(0, grid.size - 1, 400).astype(int)]
+    if grid.size == 0:
+        return hi
+    profile = np.array([_rss(t, y, g)[0] for g in grid])
+    k = int(np.argmin(profile))
+    a = float(grid[max(k - 1, 0)])
+    b = float(grid[min(k + 1, grid.size - 1)])
+    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+    fc, fd = _rss(t, y, c)[0], _rss(t, y, d)[0]
+    for _ in range(40):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - _GOLDEN * (b - a)
+            fc = _rss(t, y, c)[0]
+        else:
+            a, c, fc = c, d, fd
+            d = a + _GOLDEN * (b - a)
+            fd = _rss(t, y, d)[0]
+    return 0.5 * (a + b)
+
+
+def _robust_sd(r: np.ndarray) -> float:
+    return 1.4826 * float(np.median(np.abs(r - np.median(r))))
+
+
+def _fit_train(
+    name: str, pulses: np.ndarray, resistance_ohm: np.ndarray, offset: Any = None,
+    floor: float = 1.0,
+) -> tuple[DeviceFit, np.ndarray, np.ndarray]:  # fmt: skip
+    """Fit one train; returns the fit, the read pulses (>= 1) and the residuals (NaN at the
+    outliers). ``offset(t)``: the noise mean to subtract from ln(R/R0); ``floor``: the smallest
+    |residual| that can be an outlier."""
     pulses = np.asarray(pulses, dtype=np.float64)
     r = np.asarray(resistance_ohm, dtype=np.float64)
     if not (pulses == 0).any():
@@ -89,228 +161,351 @@ def fit_device(name: str, pulses: np.ndarray, resistance_ohm: np.ndarray) -> Dev
     r0 = float(r[pulses == 0][0])
     sel = pulses >= 1
     t, y = pulses[sel], np.log(r[sel] / r0)
-    if t.size < 5:
+    if t.size < MIN_READS:
         raise InvalidParameterError(
-            f"device {name!r}: needs at least 5 reads after pulse 0, got {t.size}."
+            f"device {name!r}: needs at least {MIN_READS} reads after pulse 0, got {t.size}."
         )
-    lo, hi = float(t.min()), float(t.max())
-    grid = np.unique(t)
-    grid = grid[(grid > lo) & (grid < hi)]
-    if grid.size > 400:
-        grid = grid[np.linspace(0, grid.size - 1, 400).astype(int)]
-    profile = np.array([_rss(t, y, g)[0] for g in grid]) if grid.size else np.array([])
-    if profile.size:
-        k = int(np.argmin(profile))
-        a = float(grid[max(k - 1, 0)])
-        b = float(grid[min(k + 1, grid.size - 1)])
-        c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-        fc, fd = _rss(t, y, c)[0], _rss(t, y, d)[0]
-        for _ in range(40):
-            if fc < fd:
-                b, d, fd = d, c, fc
-                c = b - _GOLDEN * (b - a)
-                fc = _rss(t, y, c)[0]
-            else:
-                a, c, fc = c, d, fd
-                d = a + _GOLDEN * (b - a)
-                fd = _rss(t, y, d)[0]
-        t_star = 0.5 * (a + b)
-    else:
-        t_star = hi
-    rss, coef = _rss(t, y, t_star)
+    if offset is not None:
+        y = y - offset(t)
+    keep = np.ones(t.size, dtype=bool)
+    t_star = _knee(t, y)
+    for _ in range(2):  # set the outliers aside and fit again (once more if that uncovers more)
+        resid = y - _design(t, t_star) @ _rss(t[keep], y[keep], t_star)[1]
+        scale = _robust_sd(resid[keep])
+        new = keep & ~(np.abs(resid) > max(OUTLIER_SDS * scale, floor))
+        if new.sum() == keep.sum() or new.sum() < MIN_READS:
+            break
+        keep = new
+        t_star = _knee(t[keep], y[keep])
+    tk, yk = t[keep], y[keep]
+    rss, coef = _rss(tk, yk, t_star)
     c1, m1, dm = (float(v) for v in coef)
-    n, p = t.size, 4
+    n, p = tk.size, 4
     sigma2 = rss / max(n - p, 1)
-    x = _design(t, t_star)
+    x = _design(tk, t_star)
     cov = sigma2 * np.linalg.pinv(x.T @ x)
     se = {"c1": math.sqrt(cov[0, 0]), "m1_per_pulse": math.sqrt(cov[1, 1]),
-          "m2_per_pulse": math.sqrt(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2])}  # fmt: skip
+          "m2_per_pulse": math.sqrt(max(cov[1, 1] + cov[2, 2] + 2 * cov[1, 2], 0.0))}  # fmt: skip
+    lo, hi = float(tk.min()), float(tk.max())
     h = max(1.0, 0.02 * t_star)
     if lo + h < t_star < hi - h:
-        curv = (_rss(t, y, t_star + h)[0] - 2 * rss + _rss(t, y, t_star - h)[0]) / h**2
+        curv = (_rss(tk, yk, t_star + h)[0] - 2 * rss + _rss(tk, yk, t_star - h)[0]) / h**2
         se["t_star_pulses"] = math.sqrt(2 * sigma2 / curv) if curv > 0 else math.nan
     else:
         se["t_star_pulses"] = math.nan
-    resid = y - x @ coef
-    order = np.argsort(t)
-    rs = resid[order]
-    centred = rs - rs.mean()
-    lag1 = float(np.mean(centred[1:] * centred[:-1])) if rs.size > 2 else 0.0
-    lag20 = float(np.mean(centred[20:] * centred[:-20])) if rs.size > 21 else 0.0
-    total = float(np.sum((y - y.mean()) ** 2))
-    return DeviceFit(
+    # the fitted change of ln R from the first to the last read, and its standard error
+    ends = _design(np.array([lo, hi]), t_star)
+    change = ends[1] - ends[0]
+    rise = float(change @ coef)
+    rise_se = math.sqrt(max(float(change @ cov @ change), 0.0))
+    total = float(np.sum((yk - yk.mean()) ** 2))
+    resid = np.where(keep, y - _design(t, t_star) @ coef, np.nan)
+    fit = DeviceFit(
         name=name, r0_ohm=r0, m1_per_pulse=m1, t_star_pulses=float(t_star), c1=c1,
         m2_per_pulse=m1 + dm, r2=1.0 - rss / total if total > 0 else 1.0,
-        residual_sd=math.sqrt(sigma2), lag1_autocov=lag1, lag20_autocov=lag20,
-        residual_var=float(np.var(rs)),
-        n_pulses=int(t.size), stderr=se,
+        residual_sd=math.sqrt(sigma2), n_pulses=int(t.size), stderr=se,
+        last_pulse=int(t.max()), outliers=int((~keep).sum()), rise=rise,
+        rise_z=rise / rise_se if rise_se > 0 else math.copysign(math.inf, rise) if rise else 0.0,
     )  # fmt: skip
+    return fit, t, resid
 
 
-_FAMILIES = {
-    "norm": lambda x: st.norm.fit(x),
-    "lognorm": lambda x: st.lognorm.fit(x, floc=0),
-    "expon": lambda x: st.expon.fit(x),
-}
+def fit_device(
+    name: str, pulses: np.ndarray, resistance_ohm: np.ndarray, offset: Any = None,
+    floor: float = 1.0,
+) -> DeviceFit:  # fmt: skip
+    """Fit one device's train (module docstring); ``pulses`` must include 0 (the post-SET read)
+    and at least :data:`MIN_READS` more. ``offset(t)``, if given, is subtracted from
+    ln(R/R0) first (the noise mean); reads further than ``floor`` (ln R) and
+    :data:`OUTLIER_SDS` robust SDs from the fit are set aside as outliers."""
+    return _fit_train(name, pulses, resistance_ohm, offset, floor)[0]
 
 
-def _frozen(family: str, theta: np.ndarray) -> Any:
-    """scipy distribution of ``family`` from unconstrained parameters ``theta``."""
-    if family == "norm":
-        return st.norm(theta[0], math.exp(theta[1]))
-    if family == "lognorm":
-        return st.lognorm(math.exp(theta[0]), 0.0, math.exp(theta[1]))
-    return st.expon(theta[0], math.exp(theta[1]))
+def _screen(fit: DeviceFit) -> str | None:
+    """Why a fitted device is left out of the population, or None."""
+    n = fit.n_pulses
+    if fit.outliers > MAX_OUTLIER_FRACTION * n:
+        return (f"{fit.outliers} of {n} reads are outliers (> {OUTLIER_SDS:g} robust SDs from "
+                "the fit)")  # fmt: skip
+    if fit.rise_z <= -RISE_Z and fit.rise < -DECREASE_RISE:
+        return (f"resistance decreases over the train (ln R changes by {fit.rise:.3g}): not a "
+                "weak-RESET response")  # fmt: skip
+    if abs(fit.rise_z) < RISE_Z and abs(fit.rise) < FLAT_RISE:
+        return (f"no significant resistance change over the train (ln R changes by "
+                f"{fit.rise:.3g} +- {abs(fit.rise / fit.rise_z) if fit.rise_z else 0:.2g}): a "
+                "flat device")  # fmt: skip
+    if fit.r2 < MIN_R2:
+        return f"poor fit: R^2 = {fit.r2:.3f} < {MIN_R2:g}"
+    return None
 
 
-def _truncated_mle(family: str, x: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, float]:
-    """Maximum likelihood of ``family`` truncated to ``[lo, hi]``; returns (theta, log-likelihood).
-
-    Starts from scipy's untruncated MLE and maximizes
-    ``sum log f(x) - n log(F(hi) - F(lo))`` with Nelder-Mead.
-    """
-    from scipy.optimize import minimize
-
-    start = _FAMILIES[family](x)
-    if family == "norm":
-        theta0 = np.array([start[0], math.log(start[1])])
-    elif family == "lognorm":
-        theta0 = np.array([math.log(start[0]), math.log(start[2])])
-    else:
-        theta0 = np.array([start[0], math.log(start[1])])
-
-    def nll(theta: np.ndarray) -> float:
-        if family == "expon" and theta[0] > lo:
-            return math.inf  # the exponential's start must not cut the data
-        dist = _frozen(family, theta)
-        mass = dist.cdf(hi) - dist.cdf(lo)
-        if not mass > 0:
-            return math.inf
-        value = -(float(np.sum(dist.logpdf(x))) - x.size * math.log(mass))
-        return value if math.isfinite(value) else math.inf
-
-    best = minimize(nll, theta0, method="Nelder-Mead",
-                    options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 4000})  # fmt: skip
-    theta = best.x if math.isfinite(best.fun) and best.fun <= nll(theta0) else theta0
-    return theta, -nll(theta)
-
-
-def _population(values: np.ndarray, name: str) -> tuple[TruncatedDistribution, dict[str, Any]]:
-    """The AIC-best family for ``values`` by truncated MLE on the range of the values."""
-    x = np.asarray(values, dtype=np.float64)
-    lo, hi = float(x.min()), float(x.max())
-    best = None
-    for family in _FAMILIES:
-        if family != "norm" and (x <= 0).any():
-            continue
-        try:
-            theta, loglik = _truncated_mle(family, x, lo, hi)
-        except (ValueError, FloatingPointError, OverflowError):
-            continue  # scipy cannot fit this family to these values
-        if not math.isfinite(loglik):
-            continue
-        aic = 4 - 2 * loglik  # two free parameters in every family
-        if best is None or aic < best[0]:
-            best = (aic, family, theta)
-    if best is None:
-        raise InvalidParameterError(f"no distribution could be fitted to the {name} estimates")
-    aic, family, theta = best
-    if family == "norm":
-        td = TruncatedDistribution("norm", float(theta[0]), math.exp(theta[1]), None, lo, hi)
-    elif family == "lognorm":
-        td = TruncatedDistribution("lognorm", 0.0, math.exp(theta[1]), math.exp(theta[0]), lo, hi)
-    else:
-        td = TruncatedDistribution("expon", float(theta[0]), math.exp(theta[1]), None, lo, hi)
-    return td, {"family": family, "aic": aic, "n": int(x.size)}
+def _r0_outliers(fits: list[DeviceFit]) -> dict[str, str]:
+    log_r0 = np.log([f.r0_ohm for f in fits])
+    centre = float(np.median(log_r0))
+    scale = _robust_sd(log_r0)
+    out = {}
+    for f, v in zip(fits, log_r0, strict=True):
+        far = abs(v - centre) > math.log(R0_OUTLIER_RATIO)
+        if far and (scale == 0 or abs(v - centre) > R0_OUTLIER_SDS * scale):
+            out[f.name] = (f"R0 = {f.r0_ohm:.4g} ohm, far from the population's median "
+                           f"{math.exp(centre):.4g} ohm (an open or unformed device?)")  # fmt: skip
+    return out
 
 
 def _slope_changes(fit: DeviceFit) -> bool:
-    change = abs(fit.m2_per_pulse - fit.m1_per_pulse)
-    se = fit.stderr.get("m2_per_pulse", 0.0) + fit.stderr.get("m1_per_pulse", 0.0)
-    return bool(change > max(3 * se, 1e-6 * abs(fit.m1_per_pulse)))
+    """The slope drops significantly at the knee (the window's saturation) and the slope after
+    it is not significantly negative: a knee followed by a falling or steeper resistance is a
+    random-telegraph step the piecewise-linear fit took for a knee, not the weak-RESET knee."""
+    se1 = fit.stderr.get("m1_per_pulse", 0.0)
+    se2 = fit.stderr.get("m2_per_pulse", 0.0)
+    drop = fit.m1_per_pulse - fit.m2_per_pulse
+    return bool(drop > max(3 * (se1 + se2), 1e-6 * abs(fit.m1_per_pulse))
+                and fit.m2_per_pulse > -3 * se2)  # fmt: skip
+
+
+def _knee_seen(fit: DeviceFit) -> bool:
+    return fit.t_star_pulses < 0.95 * fit.last_pulse and _slope_changes(fit)
 
 
 @dataclass
 class WeakResetFit:
-    """Per-device fits, the population parameters and a report."""
+    """Per-device fits, the devices left out, the population parameters, their intervals and a
+    report."""
 
     devices: list[DeviceFit]
     params: WeakResetParams
     details: dict[str, Any]
+    excluded: list[dict[str, str]] = field(default_factory=list)
+    intervals: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> str:
         r2 = np.array([d.r2 for d in self.devices])
-        lines = [f"weak-RESET fit of {len(self.devices)} devices: R^2 median {np.median(r2):.4f}, "
-                 f"min {r2.min():.4f}"]  # fmt: skip
+        total = len(self.devices) + len(self.excluded)
+        lines = [f"weak-RESET fit of {len(self.devices)} of {total} devices: R^2 median "
+                 f"{np.median(r2):.4f}, min {r2.min():.4f}; "
+                 f"{sum(d.outliers for d in self.devices)} outlier reads set aside"]  # fmt: skip
+        conf = f"{100 * CONFIDENCE:.0f} %"
         for name, info in self.details["populations"].items():
             dist = getattr(self.params, name)
-            lines.append(f"  {name:<15} {info['family']:<8} median {dist.median():.4g}  "
-                         f"mean {dist.mean():.4g}  range [{dist.lower:.4g}, {dist.upper:.4g}]")  # fmt: skip
+            ci = self.intervals.get(name, {}).get("median", [math.nan, math.nan])
+            lines.append(f"  {name:<15} {info['family']:<8} median {dist.median():.4g} "
+                         f"[{ci[0]:.4g}, {ci[1]:.4g}]  mean {dist.mean():.4g}  "
+                         f"range [{dist.lower:.4g}, {dist.upper:.4g}]")  # fmt: skip
         noise = self.details["noise"]
-        lines.append(f"  1/f alpha {noise['pink_alpha']:.4g}, mean RTN amplitude "
-                     f"{noise['rtn_amplitude_mean']:.4g}")  # fmt: skip
+        ca = self.intervals.get("pink_alpha", [math.nan] * 2)
+        cr = self.intervals.get("rtn_amplitude_mean", [math.nan] * 2)
+        lines.append(f"  1/f alpha {noise['pink_alpha']:.4g} [{ca[0]:.4g}, {ca[1]:.4g}], mean RTN "
+                     f"amplitude {noise['rtn_amplitude_mean']:.4g} [{cr[0]:.4g}, {cr[1]:.4g}]"
+                     f"  ({conf} bootstrap intervals over devices)")  # fmt: skip
+        if self.excluded:
+            lines.append(f"  excluded {len(self.excluded)} device(s):")
+            for item in self.excluded[:20]:
+                lines.append(f"    {item['device']}: {item['reason']}")
+            if len(self.excluded) > 20:
+                lines.append(f"    ... and {len(self.excluded) - 20} more (all in the JSON)")
         return "\n".join(lines)
 
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record of the fit (stored under ``"fit"`` in the parameter file); values
+        that could not be estimated are ``null``."""
+        return _json_ready(
+            {
+                "devices": len(self.devices),
+                "excluded": list(self.excluded),
+                "confidence": CONFIDENCE,
+                "intervals": self.intervals,
+                "noise": {k: v for k, v in self.details["noise"].items()},
+                "families": {k: v["family"] for k, v in self.details["populations"].items()},
+                "outlier_reads": int(sum(d.outliers for d in self.devices)),
+                "r2": {
+                    "median": float(np.median(self.details["r2"])),
+                    "min": float(np.min(self.details["r2"])),
+                },
+            }
+        )
 
-def fit_weak_reset(data: Measurements, name: str = "fitted") -> WeakResetFit:
-    """Fit every pulse train of ``data`` and the population (see the module docstring)."""
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _fit_all(
+    trains: list[tuple[str, np.ndarray, np.ndarray]], offset: Any, floor: float
+) -> tuple[list[tuple[DeviceFit, np.ndarray, np.ndarray]], list[dict[str, str]]]:
+    done, excluded = [], []
+    for name, p, r in trains:
+        try:
+            fit, t, resid = _fit_train(name, p, r, offset, floor)
+        except (InvalidParameterError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            excluded.append({"device": name, "reason": reason})
+            continue
+        why = _screen(fit)
+        if why is not None:
+            excluded.append({"device": name, "reason": why})
+            continue
+        done.append((fit, t, resid))
+    return done, excluded
+
+
+def _variogram(done: list[tuple[DeviceFit, np.ndarray, np.ndarray]], lam: float) -> Variogram:
+    gram = Variogram(len(done))
+    for k, (_, t, resid) in enumerate(done):
+        ok = np.isfinite(resid)
+        gram.add(k, t[ok], resid[ok], lam)
+    return gram
+
+
+def fit_weak_reset(
+    data: Measurements,
+    name: str = "fitted",
+    bootstrap: int = 200,
+    rng: int | np.random.Generator | None = 0,
+) -> WeakResetFit:
+    """Fit every pulse train of ``data`` and the population (see the module docstring).
+
+    Parameters
+    ----------
+    data : calibration.io.Measurements
+        Measured trains (``load_pulse_trains``).
+    name : str
+        Name stored in the parameters.
+    bootstrap : int
+        Bootstrap resamples over devices behind the intervals (0: no intervals).
+    rng : int, numpy.random.Generator or None
+        Seed of the bootstrap.
+
+    Raises
+    ------
+    InvalidParameterError
+        Fewer than 3 devices can be fitted (the message lists why the others were excluded).
+    """
     if not isinstance(data, Measurements):
         raise InvalidParameterError(
             f"The 'data' parameter of fit_weak_reset must be Measurements (calibration.io). "
             f"Got {type(data).__name__} instead."
         )
-    fits = [fit_device(f"{dev}" + (f"/cycle{cyc}" if cyc else ""), p, r)
-            for dev, cyc, p, r in data.trains()]  # fmt: skip
-    if len(fits) < 3:
+    if (
+        isinstance(bootstrap, bool)
+        or not isinstance(bootstrap, (int, np.integer))
+        or not (0 <= bootstrap <= 100_000)
+    ):
         raise InvalidParameterError(
-            f"need at least 3 pulse trains to fit a population, got {len(fits)}"
+            f"The 'bootstrap' parameter of fit_weak_reset must be an integer in [0, 100000]. "
+            f"Got {bootstrap!r} instead."
         )
+    trains = [(f"{dev}" + (f"/cycle{cyc}" if cyc else ""), p, r)
+              for dev, cyc, p, r in data.trains()]  # fmt: skip
     base = presets.MAJUMDAR2021
-    taps = base.pink_taps
-    b = kasdin_coefficients(taps)
-    lag1 = float(np.mean([f.lag1_autocov for f in fits]))
-    lag20 = float(np.mean([f.lag20_autocov for f in fits]))
-    # method of moments on the residuals. Beyond 15 pulses the 1/f term is uncorrelated, so the
-    # lag-20 autocovariance is RTN only (its state persists, lam = 1 - p_up - p_down per pulse);
-    # the lag-1 autocovariance then gives the 1/f amplitude
-    p_up, p_down = base.rtn_p_up_per_pulse, base.rtn_p_down_per_pulse
-    pi = p_up / (p_up + p_down)
-    lam = 1 - p_up - p_down
-    a2 = max(16 * lag20 / (pi * (1 - pi) * lam**20), 0.0)  # E[a^2]
-    alpha2 = (lag1 - a2 * pi * (1 - pi) * lam / 16) * 12 / float(np.sum(b[:-1] * b[1:]))
-    alpha = math.sqrt(max(alpha2, 0.0))
-    a_max = math.sqrt(3 * a2)  # amplitudes uniform in [0, a_max]: E[a^2] = a_max^2 / 3
-    a_mean = a_max / 2
-    offset = alpha / 2 * float(b.sum()) + pi * a_mean / 4
-    # a knee is seen when it lies before the last 5 % of the train and the slope really changes
-    # there (a straight train fits any knee with m2 = m1): otherwise the device says nothing
-    # about t* and m2
-    seen = np.array([f.t_star_pulses < 0.95 * f.n_pulses and _slope_changes(f) for f in fits])
+    taps, p_up, p_down = base.pink_taps, base.rtn_p_up_per_pulse, base.rtn_p_down_per_pulse
+    lam = 1.0 - p_up - p_down
+    done, excluded = _fit_all(trains, None, 1.0)
+    odd = _r0_outliers([d[0] for d in done]) if len(done) >= 3 else {}
+    excluded += [{"device": n, "reason": why} for n, why in odd.items()]
+    keep_names = {d[0].name for d in done} - set(odd)
+    if len(keep_names) < 3:
+        why = "; ".join(f"{e['device']}: {e['reason']}" for e in excluded[:5])
+        raise InvalidParameterError(
+            f"need at least 3 fittable pulse trains to fit a population, got {len(keep_names)} of "
+            f"{len(trains)}"
+            + (f" (excluded: {why}{' ...' if len(excluded) > 5 else ''})" if why else "")
+        )
+    # noise from the first fits' residuals, then every train again without the noise mean
+    noise = estimate_noise(_variogram([d for d in done if d[0].name in keep_names], lam), taps,
+                           p_up, p_down)  # fmt: skip
+
+    def offset(t: np.ndarray) -> np.ndarray:
+        return noise_mean(t, noise.pink_alpha, noise.rtn_amplitude_mean, taps, p_up, p_down)
+
+    kept = [tr for tr in trains if tr[0] in keep_names]
+    b_sum = float(kasdin_coefficients(taps).sum())
+    floor = OUTLIER_NOISE_MARGIN * (noise.rtn_amplitude_max + noise.pink_alpha * b_sum)
+    done, late = _fit_all(kept, offset, max(floor, 0.05))
+    excluded += late
+    if len(done) < 3:
+        raise InvalidParameterError(
+            f"need at least 3 fittable pulse trains to fit a population, got {len(done)}"
+        )
+    gram = _variogram(done, lam)
+    noise = estimate_noise(gram, taps, p_up, p_down)
+    fits = [d[0] for d in done]
+    seen = np.array([_knee_seen(f) for f in fits])
     if seen.sum() < 3:
         seen[:] = True
     values = {
         "m1_per_pulse": np.array([f.m1_per_pulse for f in fits]),
-        "t_star_pulses": np.array([f.t_star_pulses for f in fits])[seen],
-        "c1": np.array([f.c1 for f in fits]) - offset,
-        "m2_per_pulse": np.array([f.m2_per_pulse for f in fits])[seen],
+        "t_star_pulses": np.array([f.t_star_pulses for f in fits]),
+        "c1": np.array([f.c1 for f in fits]),
+        "m2_per_pulse": np.array([f.m2_per_pulse for f in fits]),
         "r0_ohm": np.array([f.r0_ohm for f in fits]),
     }
-    populations = {}
-    dists = {}
+    # slopes are physically positive: an estimate <= 0 is a device whose slope the noise hides,
+    # and one such value would force a normal family on the whole population
+    subsets = {k: (seen if k in ("t_star_pulses", "m2_per_pulse") else np.ones(len(fits), bool))
+               for k in values}  # fmt: skip
+    for k in ("m1_per_pulse", "m2_per_pulse"):
+        positive = subsets[k] & (values[k] > 0)
+        if positive.sum() >= 3:
+            subsets[k] = positive
+    populations, dists = {}, {}
     for key, vals in values.items():
-        dists[key], populations[key] = _population(vals, key)
-    amp = (
-        TruncatedDistribution("uniform", 0.0, 2 * a_mean)
-        if a_mean > 0
-        else TruncatedDistribution("uniform", 0.0, 1e-12)
-    )
+        dists[key], populations[key] = fit_truncated(vals[subsets[key]], key)
+    amp = TruncatedDistribution("uniform", 0.0, max(noise.rtn_amplitude_max, 1e-12))
     params = WeakResetParams(
-        **dists, rtn_amplitude=amp, rtn_p_up_per_pulse=base.rtn_p_up_per_pulse,
-        rtn_p_down_per_pulse=base.rtn_p_down_per_pulse, pink_alpha=alpha, pink_taps=taps,
-        fit_max_pulses=int(max(f.n_pulses for f in fits)), name=name,
+        **dists, rtn_amplitude=amp, rtn_p_up_per_pulse=p_up, rtn_p_down_per_pulse=p_down,
+        pink_alpha=noise.pink_alpha, pink_taps=taps,
+        fit_max_pulses=int(max(f.last_pulse for f in fits)), name=name,
         citation="fitted with calibration.fit_weak_reset",
     )  # fmt: skip
-    details = {"populations": populations, "knee_seen": seen.tolist(),
-               "noise": {"pink_alpha": alpha, "rtn_amplitude_mean": a_mean, "c1_offset": offset},
-               "r2": [f.r2 for f in fits]}  # fmt: skip
-    return WeakResetFit(fits, params, details)
+    intervals = _bootstrap(values, subsets, populations, gram, (taps, p_up, p_down), bootstrap, rng)
+    details = {"populations": {k: {kk: vv for kk, vv in v.items() if kk != "theta"}
+                               for k, v in populations.items()},
+               "knee_seen": seen.tolist(),
+               "used": {k: v.tolist() for k, v in subsets.items()},
+               "noise": {"pink_alpha": noise.pink_alpha,
+                         "rtn_amplitude_mean": noise.rtn_amplitude_mean,
+                         "rtn_amplitude_max": noise.rtn_amplitude_max,
+                         "variogram_lags": noise.lags, "variogram_pairs": noise.pairs},
+               "r2": [f.r2 for f in fits], "variogram": gram}  # fmt: skip
+    return WeakResetFit(fits, params, details, excluded, intervals)
+
+
+def _bootstrap(values: dict[str, np.ndarray], subsets: dict[str, np.ndarray],
+               populations: dict[str, dict[str, Any]], gram: Variogram,
+               constants: tuple[int, float, float], n: int, rng: Any) -> dict[str, Any]:  # fmt: skip
+    """Percentile intervals over ``n`` resamples of the devices (each parameter refitted with
+    its family; the noise re-estimated from the resampled devices' variograms)."""
+    if n == 0:
+        return {}
+    gen = np.random.default_rng(rng)
+    count = gram.sums.shape[0]
+    draws: dict[str, dict[str, list[float]]] = {k: {"median": [], "mean": []} for k in values}
+    alpha, rtn = [], []
+    for _ in range(n):
+        idx = gen.integers(0, count, count)
+        for key, vals in values.items():
+            pick = idx[subsets[key][idx]]
+            info = populations[key]
+            try:
+                dist, _ = fit_truncated(vals[pick], key, info["family"], info["theta"])
+            except InvalidParameterError:
+                continue  # a resample without two distinct values
+            draws[key]["median"].append(dist.median())
+            draws[key]["mean"].append(dist.mean())
+        est = estimate_noise(gram, *constants, devices=idx)
+        alpha.append(est.pink_alpha)
+        rtn.append(est.rtn_amplitude_mean)
+    out: dict[str, Any] = {k: {s: interval(v, CONFIDENCE) for s, v in d.items()}
+                           for k, d in draws.items()}  # fmt: skip
+    out["pink_alpha"] = interval(alpha, CONFIDENCE)
+    out["rtn_amplitude_mean"] = interval(rtn, CONFIDENCE)
+    out["resamples"] = n
+    return out

@@ -9,7 +9,16 @@ import numpy as np
 from devices import WeakResetRRAM, presets
 from devices.params import WeakResetParams
 
-__all__ = ["write_weak_reset_csv"]
+__all__ = ["ODD_DEVICES", "write_weak_reset_csv"]
+
+
+#: Names of the devices ``odd_devices=True`` appends, and what each is.
+ODD_DEVICES = {
+    "odd-flat": "constant resistance (no weak-RESET response)",
+    "odd-short": "six rows only",
+    "odd-decreasing": "resistance decreasing with the pulses",
+    "odd-open": "an open device at 1 Mohm",
+}
 
 
 def write_weak_reset_csv(
@@ -19,20 +28,44 @@ def write_weak_reset_csv(
     params: WeakResetParams | None = None,
     noise: str = "none",
     rng: int | np.random.Generator | None = 0,
+    every: int = 1,
+    spikes: int = 0,
+    odd_devices: bool = False,
 ) -> WeakResetRRAM:
     """Simulate weak-RESET pulse trains and write them in the long CSV layout.
 
-    Every device is read right after SET (``pulse_index`` 0, R = R0) and after each of ``pulses``
-    single weak-RESET pulses. Returns the simulated population (its ``d2d_parameters`` are the
-    truth a fit should recover).
+    Every device is read right after SET (``pulse_index`` 0, R = R0) and after every ``every``-th
+    of ``pulses`` single weak-RESET pulses. Returns the simulated population (its
+    ``d2d_parameters`` are the truth a fit should recover).
+
+    The messy-file options model what measured files hold: ``spikes`` reads per device
+    multiplied by a factor drawn log-uniformly in [2, 10] (a contact glitch), and
+    ``odd_devices`` appends the four devices of :data:`ODD_DEVICES`, which a fit must exclude.
     """
-    pop = WeakResetRRAM(n_devices, params=params or presets.MAJUMDAR2021, noise=noise, rng=rng)
+    gen = np.random.default_rng(rng)
+    pop = WeakResetRRAM(n_devices, params=params or presets.MAJUMDAR2021, noise=noise, rng=gen)
     r = np.empty((pulses + 1, n_devices))
     r[0] = pop.resistance()
     for k in range(1, pulses + 1):
         r[k] = pop.pulse_and_read(1)
+    rows = np.arange(0, pulses + 1, every)
+    for d in range(n_devices):
+        for k in gen.choice(rows[1:], size=min(spikes, rows.size - 1), replace=False):
+            r[k, d] *= float(np.exp(gen.uniform(np.log(2.0), np.log(10.0))))
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("device_id,pulse_index,resistance_ohm\n")
         for d in range(n_devices):
-            fh.write("".join(f"dev{d:05d},{k},{r[k, d]:.10g}\n" for k in range(pulses + 1)))
+            fh.write("".join(f"dev{d:05d},{k},{r[k, d]:.10g}\n" for k in rows))
+        if odd_devices:
+            r0 = float(np.median(r[0]))
+            odd = {
+                "odd-flat": np.full(rows.size, r0),
+                "odd-short": r0 * np.exp(5e-4 * rows[:6]),
+                "odd-decreasing": r0 * np.exp(-5e-4 * rows),
+                "odd-open": np.full(rows.size, 1e6) * np.exp(gen.normal(0, 1e-3, rows.size)),
+            }
+            for name, values in odd.items():
+                fh.write(
+                    "".join(f"{name},{k},{v:.10g}\n" for k, v in zip(rows, values, strict=False))
+                )
     return pop

@@ -20,10 +20,13 @@ def fit_command(args: argparse.Namespace) -> int:
                              quantity=args.quantity, read_voltage_v=args.read_voltage,
                              skip_bad_rows=args.skip_bad_rows, strict=args.strict)  # fmt: skip
     _notes(data)
-    result = fit_weak_reset(data, name=args.name)
-    presets.to_json(result.params, args.out)
-    print(result.report())
-    print(f"wrote {args.out}")
+    result = fit_weak_reset(data, name=args.name, bootstrap=args.bootstrap, rng=args.seed)
+    text = presets.to_json(result.params, args.out, fit=result.summary())
+    if args.json:
+        print(text)
+    else:
+        print(result.report())
+        print(f"wrote {args.out}")
     if args.plot:
         _plot(result, data, args.plot)
         print(f"wrote {args.plot}")
@@ -46,33 +49,73 @@ def _plot(result: Any, data: Any, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from calibration.noise import noise_mean
     from devices.weak_reset import mean_log_resistance
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
-    trains = data.trains()
+    fig, axes = plt.subplots(2, 4, figsize=(17, 7.5), constrained_layout=True)
+    trains = {(f"{d}" + (f"/cycle{c}" if c else "")): (p, r) for d, c, p, r in data.trains()}
+    noise = result.details["noise"]
+    p_ = result.params
     ax = axes[0, 0]
-    for (_name, _, p, r), fit in list(zip(trains, result.devices, strict=True))[:6]:
-        line = ax.plot(p, np.log(r / fit.r0_ohm), ".", ms=2, alpha=0.5)[0]
+    for fit in result.devices[:6]:
+        p, r = trains[fit.name]
+        line = ax.plot(p, np.log(r / fit.r0_ohm), ".", ms=2, alpha=0.4)[0]
         t = np.linspace(1, p.max(), 300)
-        ax.plot(t, mean_log_resistance(t, fit.m1_per_pulse, fit.t_star_pulses, fit.c1,
-                                       fit.m2_per_pulse), color=line.get_color(), lw=1.5)  # fmt: skip
+        mean = mean_log_resistance(t, fit.m1_per_pulse, fit.t_star_pulses, fit.c1,
+                                   fit.m2_per_pulse) + noise_mean(
+            t, noise["pink_alpha"], noise["rtn_amplitude_mean"], p_.pink_taps,
+            p_.rtn_p_up_per_pulse, p_.rtn_p_down_per_pulse)  # fmt: skip
+        ax.plot(t, mean, color=line.get_color(), lw=1.5)
     ax.set_xlabel("pulse")
     ax.set_ylabel("ln(R / R0)")
-    ax.set_title("six devices: data and fit", fontsize=9)
+    ax.set_title("six devices: data and fit (mean model + noise mean)", fontsize=9)
+    ax = axes[0, 1]
+    for item in result.excluded[:6]:
+        if item["device"] in trains:
+            p, r = trains[item["device"]]
+            ax.plot(p, np.log(r / r[0]), ".", ms=2, alpha=0.6, label=item["device"])
+    ax.set_title(f"excluded: {len(result.excluded)} device(s)"
+                 + (" (first six)" if len(result.excluded) > 6 else ""), fontsize=9)  # fmt: skip
+    ax.set_xlabel("pulse")
+    if result.excluded:
+        ax.legend(fontsize=7)
     names = ["m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm"]
-    for ax, name in zip(axes.ravel()[1:], names, strict=True):
+    for ax, name in zip(axes.ravel()[2:7], names, strict=True):
         values = np.array([getattr(f, name) for f in result.devices])
-        if name == "c1":
-            values = values - result.details["noise"]["c1_offset"]
+        values = values[np.asarray(result.details["used"][name])]
         ax.hist(values, bins=30, density=True, alpha=0.6)
         dist = getattr(result.params, name)
         x = np.linspace(values.min(), values.max(), 300)
         cdf = dist.cdf(x)
         ax.plot(x[1:], np.diff(cdf) / np.diff(x), "k", lw=1.2)
+        ci = result.intervals.get(name, {}).get("median")
+        if ci:
+            ax.axvspan(ci[0], ci[1], color="C3", alpha=0.2, label="90 % interval of the median")
+            ax.legend(fontsize=7)
         ax.set_title(f"{name}: {result.details['populations'][name]['family']}", fontsize=9)
+    _plot_variogram(axes[1, 3], result)
     fig.suptitle(f"weak-RESET fit of {len(result.devices)} devices ({data.source})")
     save_png(fig, path, dpi=110)
     plt.close(fig)
+
+
+def _plot_variogram(ax: Any, result: Any) -> None:
+    """The residuals' variogram by lag against the fitted 1/f + RTN model."""
+    from calibration.noise import model_variogram
+
+    gram = result.details.get("variogram")
+    if gram is None:
+        ax.set_axis_off()
+        return
+    lags, v, model, pink, rtn = model_variogram(gram, result.params)
+    ax.plot(lags, v * 1e4, "o", ms=3, label="residuals")
+    ax.plot(lags, model * 1e4, "k", lw=1.2, label="1/f + RTN model")
+    ax.plot(lags, pink * 1e4, "--", lw=1, label="1/f part")
+    ax.plot(lags, rtn * 1e4, ":", lw=1, label="RTN part")
+    ax.set_xlabel("lag (pulses)")
+    ax.set_ylabel("variogram of ln R (1e-4)")
+    ax.set_title("residual variogram vs the noise model", fontsize=9)
+    ax.legend(fontsize=7)
 
 
 def pulse_response_command(args: argparse.Namespace) -> int:

@@ -237,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     _add_pulse_data_options(wr)
     wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
+    wr.add_argument("--bootstrap", type=_int_at_least(0, "an integer from 0 to 100000", 100_000),
+                    default=200,
+                    help="bootstrap resamples over devices for the 90%% intervals (0: none)")  # fmt: skip
+    wr.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap")
+    wr.add_argument("--json", action="store_true",
+                    help="print the whole result (the parameter file with its fit record) as "
+                    "JSON instead of the report")  # fmt: skip
     wr.set_defaults(handler=_cmd_fit)
     pr = fit_models.add_parser(
         "pulse-response",

@@ -124,13 +124,16 @@ def check_wear_out(wear_out: Any, owner: str) -> None:
 
 
 def to_json(
-    params: WeakResetParams | MultiLevelParams, path: str | os.PathLike[str] | None = None
+    params: WeakResetParams | MultiLevelParams,
+    path: str | os.PathLike[str] | None = None,
+    fit: dict[str, Any] | None = None,
 ) -> str:
     """Write ``params`` as a versioned JSON parameter file; return the JSON text.
 
     The file holds ``"version"``, ``"model"``, ``"name"``, ``"citation"``, ``"parameters"`` (for every
     D2D parameter: ``family``, scipy ``params``, ``lower``, ``upper``, ``median``, ``mean``) and
-    ``"constants"`` (the shared noise constants).
+    ``"constants"`` (the shared noise constants); ``fit``, if given, is stored under ``"fit"``
+    (what a calibration left out and its intervals; :func:`from_json` does not read it).
     """
     if isinstance(params, MultiLevelParams):
         fields = dataclasses.asdict(params)
@@ -139,6 +142,8 @@ def to_json(
                "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}}  # fmt: skip
     else:
         doc = {"version": FORMAT_VERSION, "model": "weak-reset", **params.to_dict()}
+    if fit is not None:
+        doc["fit"] = fit
     text = json.dumps(doc, indent=2, allow_nan=False)
     if path is not None:  # written beside the target and renamed: never half a file
         replace_atomically(path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
