@@ -135,6 +135,9 @@ class MultiLevelFit:
     sd_s: np.ndarray  # (levels, times)
     params: MultiLevelParams
     sigma0_exponent: float
+    relaxation_fitted: bool = True
+    outliers: int = 0
+    base_name: str = ""
 
     def report(self) -> str:
         lines = [f"multi-level fit: {self.levels.size} levels, reads at t = "
@@ -145,16 +148,48 @@ class MultiLevelFit:
             sds = "  ".join(f"{s * 1e6:>11.3f}" for s in self.sd_s[k])
             lines.append(f"{lv:>5} {self.mean_s[k, 0] * 1e6:>9.2f}  {sds}")
         p = self.params
-        lines.append(f"relaxation: sigma_relax {p.sigma_relax_s * 1e6:.3f} uS at g_max and "
-                     f"{p.relax_reference_s:g} s, growth {p.relax_log_growth:.3f} per decade; "
-                     f"spread after the first read ~ G^{self.sigma0_exponent:.2f}")  # fmt: skip
+        law = (f"sigma_relax {p.sigma_relax_s * 1e6:.3f} uS at g_max and {p.relax_reference_s:g} "
+               f"s, growth {p.relax_log_growth:.3f} per decade")  # fmt: skip
+        if self.relaxation_fitted:
+            lines.append(f"relaxation: {law}; spread after the first read ~ "
+                         f"G^{self.sigma0_exponent:.2f}")  # fmt: skip
+        else:
+            lines.append(f"relaxation: NOT FITTED (no spread measured at a later read time); "
+                         f"kept from {self.base_name}: {law}")  # fmt: skip
+        if self.outliers:
+            lines.append(f"{self.outliers} read(s) set aside (> {OUTLIER_SDS:g} robust SDs from "
+                         "their level and time)")  # fmt: skip
         return "\n".join(lines)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record of the fit (stored under ``"fit"`` in the parameter file)."""
+        return {"relaxation_fitted": self.relaxation_fitted, "outlier_reads": self.outliers,
+                "levels": int(self.levels.size),
+                "times_s": [float(t) for t in self.times_s],
+                "sigma0_exponent": self.sigma0_exponent
+                if math.isfinite(self.sigma0_exponent) else None}  # fmt: skip
+
+
+#: A read further than this many robust standard deviations from its (level, time) group's
+#: median is set aside (a stuck, open or mis-recorded cell).
+OUTLIER_SDS = 8.0
+
+
+def _inliers(g: np.ndarray) -> np.ndarray:
+    centre = np.median(g)
+    mad = 1.4826 * np.median(np.abs(g - centre))
+    if g.size < 3 or mad == 0:
+        return np.ones(g.size, dtype=bool)
+    return np.abs(g - centre) <= OUTLIER_SDS * mad
 
 
 def fit_multilevel(data: MultiLevelData, base: MultiLevelParams | None = None) -> MultiLevelFit:
     """Per-level mean and spread per read time, the sigma(G) law and the relaxation parameters.
 
-    ``base`` supplies the parameters the data do not determine (default ``CEA_LETI_130NM``).
+    ``base`` supplies the parameters the data do not determine (default ``CEA_LETI_130NM``):
+    always the programming constants, and the relaxation law when the file holds reads at a
+    single time (``relaxation_fitted`` False, said in the report). Reads more than
+    :data:`OUTLIER_SDS` robust SDs from their (level, time) group are set aside and counted.
     """
     if not isinstance(data, MultiLevelData):
         raise InvalidParameterError("fit_multilevel needs MultiLevelData (calibration.multilevel).")
@@ -165,24 +200,45 @@ def fit_multilevel(data: MultiLevelData, base: MultiLevelParams | None = None) -
         raise InvalidParameterError(f"need reads of at least 2 levels, got {levels.size}")
     mean = np.full((levels.size, times.size), np.nan)
     sd = np.full((levels.size, times.size), np.nan)
+    outliers = 0
     for a, lv in enumerate(levels):
         for b, t in enumerate(times):
-            sel = (data.level == lv) & (data.time_s == t)
-            if sel.sum() >= 2:
-                mean[a, b] = data.conductance_s[sel].mean()
-                sd[a, b] = data.conductance_s[sel].std(ddof=1)
-    g0 = mean[:, 0]
-    g_min, g_max = float(np.nanmin(g0)), float(np.nanmax(g0))
-    ok = np.isfinite(sd[:, 0]) & (sd[:, 0] > 0) & (g0 > 0)
+            g = data.conductance_s[(data.level == lv) & (data.time_s == t)]
+            if g.size == 0:
+                continue
+            keep = _inliers(g)
+            outliers += int((~keep).sum())
+            g = g[keep]
+            mean[a, b] = g.mean()
+            if g.size >= 2:
+                sd[a, b] = g.std(ddof=1)
+    if not np.isfinite(sd).any():
+        raise InvalidParameterError(
+            "every (level, read time) has a single read: the spread of a level needs at least 2 "
+            "cells (or 2 reads) per level and time"
+        )
+    # each level's conductance: its mean at its earliest read
+    first = np.array([row[np.isfinite(row)][0] for row in mean])
+    first_sd = np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else np.nan
+                         for row in sd])  # fmt: skip
+    g_min, g_max = float(first.min()), float(first.max())
+    if not (0 < g_min < g_max and math.isfinite(g_max)):
+        raise InvalidParameterError(
+            f"the levels' conductances must be distinct, positive and finite; got "
+            f"{g_min!r} to {g_max!r} S"
+        )
+    ok = np.isfinite(first_sd) & (first_sd > 0)
     exponent = (
-        float(np.polyfit(np.log(g0[ok]), np.log(sd[ok, 0]), 1)[0]) if ok.sum() >= 2 else math.nan
-    )
+        float(np.polyfit(np.log(first[ok]), np.log(first_sd[ok]), 1)[0])
+        if ok.sum() >= 2 else math.nan
+    )  # fmt: skip
     sigma_relax, growth = base.sigma_relax_s, base.relax_log_growth
     later = [b for b in range(1, times.size) if times[b] > 0]
-    if later:
-        rows = [(g0[a], times[b], sd[a, b] ** 2 - sd[a, 0] ** 2)
-                for a in range(levels.size) for b in later
-                if np.isfinite(sd[a, b]) and np.isfinite(sd[a, 0])]  # fmt: skip
+    rows = [(first[a], times[b], sd[a, b] ** 2 - sd[a, 0] ** 2)
+            for a in range(levels.size) for b in later
+            if np.isfinite(sd[a, b]) and np.isfinite(sd[a, 0])]  # fmt: skip
+    fitted = False
+    if len(rows) >= 2:
         gg, tt, var = (np.array(x) for x in zip(*rows, strict=True))
 
         def resid(theta: np.ndarray) -> np.ndarray:
@@ -190,11 +246,15 @@ def fit_multilevel(data: MultiLevelData, base: MultiLevelParams | None = None) -
             model = (theta[0] * np.sqrt(g_max / gg) * shape) ** 2
             return (model - var) / np.maximum(np.abs(var).mean(), 1e-30)
 
-        sol = least_squares(resid, x0=[max(base.sigma_relax_s, 1e-9), base.relax_log_growth],
-                            bounds=([0.0, 0.0], [np.inf, 10.0]))  # fmt: skip
-        sigma_relax, growth = float(sol.x[0]), float(sol.x[1])
+        try:
+            sol = least_squares(resid, x0=[max(base.sigma_relax_s, 1e-9), base.relax_log_growth],
+                                bounds=([0.0, 0.0], [np.inf, 10.0]))  # fmt: skip
+        except (ValueError, FloatingPointError):
+            sol = None
+        if sol is not None and np.all(np.isfinite(sol.x)):
+            sigma_relax, growth, fitted = float(sol.x[0]), float(sol.x[1]), True
     params = dataclasses.replace(
         base, g_min_s=g_min, g_max_s=g_max, sigma_relax_s=sigma_relax, relax_log_growth=growth,
         name="fitted", citation=f"fitted with calibration.fit_multilevel on {data.source}",
     )  # fmt: skip
-    return MultiLevelFit(levels, times, mean, sd, params, exponent)
+    return MultiLevelFit(levels, times, mean, sd, params, exponent, fitted, outliers, base.name)

@@ -7,8 +7,14 @@ conductance, depression ramps that lower it) the soft-bounds / exponential-satur
 
 equivalently, per pulse, ``dG = (G_inf - G) (1 - exp(-1/n0))``: the step shrinks as G approaches
 its bound. A negative ``n0`` describes accelerating ramps with the same per-pulse law (the step
-grows as G moves away from ``G_inf``); both signs are tried and the better fit kept. Each ramp is fitted by nonlinear least squares (scipy ``curve_fit``); a direction's
-parameters are the medians over its ramps. Cycle-to-cycle noise is what the deterministic step does
+grows as G moves away from ``G_inf``); both signs are tried and the better fit kept. Each ramp is
+fitted by nonlinear least squares (scipy ``curve_fit``); a direction's parameters are the medians
+over its ramps.
+
+Ramps left out, and listed with the reason (``PulseResponseFit.excluded``): fewer than
+:data:`MIN_PULSES` reads; no significant change of conductance (|change| < :data:`FLAT_Z`
+standard errors of a straight line's change over the ramp — a flat ramp belongs to neither
+direction); no convergence; R^2 below :data:`MIN_RAMP_R2`. Cycle-to-cycle noise is what the deterministic step does
 not explain: the residuals ``dG - (G_inf - G)(1 - exp(-1/n0))`` binned by G give the law
 ``sigma(dG) = s0 + s1 G`` (least squares over the bins).
 """
@@ -27,7 +33,13 @@ from devices import InvalidParameterError
 
 from .io import Measurements
 
-__all__ = ["DirectionFit", "PulseResponseFit", "fit_pulse_response"]
+__all__ = ["FLAT_Z", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
+           "fit_pulse_response"]  # fmt: skip
+
+#: Exclusion criteria of a ramp (module docstring).
+MIN_PULSES = 5
+FLAT_Z = 3.0
+MIN_RAMP_R2 = 0.2
 
 
 def _model(n: np.ndarray, g0: float, g_inf: float, n0: float) -> np.ndarray:
@@ -61,6 +73,7 @@ class PulseResponseFit:
 
     directions: dict[str, DirectionFit]
     source: str
+    excluded: list[dict[str, str]] = field(default_factory=list)
 
     def report(self) -> str:
         lines = [f"pulse-response fit of {self.source}"]
@@ -71,6 +84,11 @@ class PulseResponseFit:
                 f"(ramps {min(d.ramp_r2):.3f}-{max(d.ramp_r2):.3f}); noise sd(dG) = "
                 f"{d.noise_intercept_s * 1e6:.3f} uS + {d.noise_slope:.2e} G"
             )
+        if self.excluded:
+            lines.append(f"  excluded {len(self.excluded)} ramp(s):")
+            lines += [f"    {e['device']}: {e['reason']}" for e in self.excluded[:20]]
+            if len(self.excluded) > 20:
+                lines.append(f"    ... and {len(self.excluded) - 20} more (all in the JSON)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,34 +108,54 @@ class PulseResponseFit:
                 }
                 for k, d in self.directions.items()
             },
+            "excluded": list(self.excluded),
         }
 
 
-def _fit_direction(direction: str, ramps: list[tuple[np.ndarray, np.ndarray]]) -> DirectionFit:
-    params, r2s = [], []
-    for n, g in ramps:
-        # decelerating ramps (n0 > 0, soft bounds) and accelerating ones (n0 < 0, the same law
-        # read backwards): fit both and keep the better; bounds keep the asymptote within 10x
-        # the measured conductance and |n0| below 100x the ramp
-        best = None
-        top = 10 * g.max()
-        for lower, upper, n0 in (((0, 0, 1e-3), (top, top, 100.0 * len(g)), len(g) / 3.0),
-                                 ((0, 0, -100.0 * len(g)), (top, top, -1e-3), -len(g) / 3.0)):  # fmt: skip
-            guess = np.clip([g[0], g[-1] if n0 > 0 else g[0] / 2, n0], lower, upper)
-            try:
+def _fit_ramp(n: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Parameters and R^2 of one ramp, or None without convergence."""
+    # decelerating ramps (n0 > 0, soft bounds) and accelerating ones (n0 < 0, the same law
+    # read backwards): fit both and keep the better; bounds keep the asymptote within 10x
+    # the measured conductance and |n0| below 100x the ramp
+    best = None
+    top = 10 * g.max()
+    for lower, upper, n0 in (((0, 0, 1e-3), (top, top, 100.0 * len(g)), len(g) / 3.0),
+                             ((0, 0, -100.0 * len(g)), (top, top, -1e-3), -len(g) / 3.0)):  # fmt: skip
+        guess = np.clip([g[0], g[-1] if n0 > 0 else g[0] / 2, n0], lower, upper)
+        try:
+            with np.errstate(all="ignore"):
                 p, _ = curve_fit(_model, n, g, p0=guess, bounds=(lower, upper), maxfev=20000)
-            except (RuntimeError, ValueError):
-                continue
-            rss = float(np.sum((g - _model(n, *p)) ** 2))
-            if best is None or rss < best[0]:
-                best = (rss, p)
-        if best is None:
-            continue  # no convergence on this ramp: it is left out
-        p = best[1]
-        resid = g - _model(n, *p)
-        total = float(np.sum((g - g.mean()) ** 2))
-        r2s.append(1.0 - float(resid @ resid) / total if total > 0 else 1.0)
-        params.append(p)
+        except (RuntimeError, ValueError, FloatingPointError):
+            continue
+        rss = float(np.sum((g - _model(n, *p)) ** 2))
+        if math.isfinite(rss) and (best is None or rss < best[0]):
+            best = (rss, p)
+    if best is None:
+        return None
+    total = float(np.sum((g - g.mean()) ** 2))
+    return best[1], (1.0 - best[0] / total if total > 0 else 1.0)
+
+
+def _change_z(n: np.ndarray, g: np.ndarray) -> float:
+    """A straight line's change of G over the ramp, in units of its standard error."""
+    x = np.column_stack([np.ones_like(n), n])
+    coef, *_ = np.linalg.lstsq(x, g, rcond=None)
+    resid = g - x @ coef
+    dof = max(n.size - 2, 1)
+    var = float(resid @ resid) / dof
+    span = float(n.max() - n.min())
+    sxx = float(np.sum((n - n.mean()) ** 2))
+    change = float(coef[1]) * span
+    se = math.sqrt(var / sxx) * span if sxx > 0 else math.inf
+    return change / se if se > 0 else (math.copysign(math.inf, change) if change else 0.0)
+
+
+def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]
+                   ) -> DirectionFit:  # fmt: skip
+    """Medians of the ramps' parameters (each ramp: pulses, G, its parameters, its R^2)."""
+    ramps = [(n, g) for n, g, _, _ in fitted]
+    params = [p for _, _, p, _ in fitted]
+    r2s = [r2 for _, _, _, r2 in fitted]
     if not params:
         raise InvalidParameterError(f"no {direction} ramp could be fitted")
     g0, g_inf, n0 = (float(v) for v in np.median(np.array(params), axis=0))
@@ -152,16 +190,38 @@ def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
     overall change of conductance."""
     if not data or not all(isinstance(d, Measurements) for d in data):
         raise InvalidParameterError("fit_pulse_response needs Measurements from calibration.io.")
-    groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"potentiation": [], "depression": []}
+    groups: dict[str, list[Any]] = {"potentiation": [], "depression": []}
+    excluded: list[dict[str, str]] = []
     for d in data:
-        for _, _, pulses, resistance in d.trains():
-            if pulses.size < 5:
+        for name, cycle, pulses, resistance in d.trains():
+            ramp = f"{name}" + (f"/cycle{cycle}" if cycle else "")
+            if len(data) > 1:
+                ramp = f"{d.source}:{ramp}"
+            if pulses.size < MIN_PULSES:
+                excluded.append({"device": ramp, "reason": f"only {pulses.size} read(s); at least "
+                                 f"{MIN_PULSES} needed"})  # fmt: skip
                 continue
             g = 1.0 / resistance
             n = (pulses - pulses[0]).astype(np.float64)
-            key = "potentiation" if g[-1] > g[0] else "depression"
-            groups[key].append((n, g))
+            z = _change_z(n, g)
+            if abs(z) < FLAT_Z:
+                excluded.append({"device": ramp, "reason": f"flat: no significant change of "
+                                 f"conductance ({z:+.1f} standard errors)"})  # fmt: skip
+                continue
+            fitted = _fit_ramp(n, g)
+            if fitted is None:
+                excluded.append({"device": ramp, "reason": "the fit did not converge"})
+                continue
+            if fitted[1] < MIN_RAMP_R2:
+                excluded.append({"device": ramp,
+                                 "reason": f"poor fit: R^2 = {fitted[1]:.3f} < {MIN_RAMP_R2:g}"})  # fmt: skip
+                continue
+            groups["potentiation" if z > 0 else "depression"].append((n, g, *fitted))
     fits = {k: _fit_direction(k, v) for k, v in groups.items() if v}
     if not fits:
-        raise InvalidParameterError("no ramp with at least 5 pulses in the data")
-    return PulseResponseFit(fits, ", ".join(d.source for d in data))
+        why = "; ".join(f"{e['device']}: {e['reason']}" for e in excluded[:3])
+        raise InvalidParameterError(
+            "no ramp could be fitted" + (f" ({len(excluded)} excluded: {why}"
+                                         f"{' ...' if len(excluded) > 3 else ''})" if why else "")
+        )  # fmt: skip
+    return PulseResponseFit(fits, ", ".join(d.source for d in data), excluded)

@@ -184,7 +184,7 @@ def multilevel_command(args: argparse.Namespace) -> int:
     data = load_multilevel(args.data, columns=args.columns, strict=args.strict)
     _notes(data)
     result = fit_multilevel(data)
-    presets.to_json(result.params, args.out)
+    presets.to_json(result.params, args.out, fit=result.summary())
     print(result.report())
     print(f"wrote {args.out}")
     if args.plot:
@@ -199,7 +199,7 @@ def multilevel_command(args: argparse.Namespace) -> int:
         tt = np.geomspace(max(t[t > 0].min() if (t > 0).any() else 1.0, 1e-3), t.max() * 1.2, 100)
         for k, lv in enumerate(result.levels):
             line = ax.plot(np.where(t > 0, t, np.nan), result.sd_s[k] * 1e6, "o", ms=4)[0]
-            g = result.mean_s[k, 0]
+            g = result.mean_s[k][np.isfinite(result.mean_s[k])][0]
             rel = (
                 p.sigma_relax_s
                 * np.sqrt(p.g_max_s / g)

@@ -69,3 +69,55 @@ def test_fit_needs_two_levels(tmp_path):
     path.write_text("device_id,level,conductance_s\na,0,1e-5\nb,0,1.1e-5\n")
     with pytest.raises(InvalidParameterError, match="at least 2 levels"):
         fit_multilevel(load_multilevel(path))
+
+
+def _ml_rows(n=512, times=(0.0, 60.0, 86400.0), seed=3):
+    cells = MultiLevelRRAM(n, rng=seed)
+    levels = np.arange(n) % 8
+    cells.program(levels)
+    rows = []
+    for t in times:
+        g = cells.read(t)
+        rows += [(f"c{i}", int(levels[i]), t, float(g[i])) for i in range(n)]
+    return rows
+
+
+def _write(path, rows):
+    path.write_text("device_id,level,time_s,conductance_s\n"
+                    + "".join(f"{d},{lv},{t},{g:.9g}\n" for d, lv, t, g in rows))  # fmt: skip
+    return path
+
+
+def test_one_absurd_read_is_set_aside(tmp_path, capsys):
+    rows = _ml_rows()
+    clean = fit_multilevel(load_multilevel(_write(tmp_path / "a.csv", rows)))
+    rows[5] = (*rows[5][:3], 1e300)
+    out = tmp_path / "p.json"
+    assert (
+        main(["fit", "multilevel", str(_write(tmp_path / "b.csv", rows)), "--out", str(out)]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "1 read(s) set aside" in text
+    fit = fit_multilevel(load_multilevel(tmp_path / "b.csv"))
+    assert fit.outliers == 1
+    assert fit.params.sigma_relax_s == pytest.approx(clean.params.sigma_relax_s, rel=0.05)
+    assert fit.params.g_max_s == pytest.approx(clean.params.g_max_s, rel=1e-3)
+
+
+def test_reads_at_one_time_do_not_pretend_to_fit_relaxation(tmp_path, capsys):
+    path = _write(tmp_path / "t0.csv", _ml_rows(times=(0.0,)))
+    out = tmp_path / "p.json"
+    assert main(["fit", "multilevel", str(path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "NOT FITTED" in text and "kept from CEA_LETI_130NM" in text
+    import json
+
+    assert json.loads(out.read_text())["fit"]["relaxation_fitted"] is False
+
+
+def test_a_single_read_per_level_and_time_is_one_error_line(tmp_path, capsys):
+    rows = [(f"c{lv}", lv, t, 2e-5 * (1 + lv)) for lv in range(8) for t in (0.0, 60.0)]
+    path = _write(tmp_path / "one.csv", rows)
+    assert main(["fit", "multilevel", str(path), "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "single read" in err[0]

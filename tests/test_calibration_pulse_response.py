@@ -60,3 +60,27 @@ def test_bad_input():
         fit_pulse_response([1, 2])
     with pytest.raises(InvalidParameterError, match="Measurements"):
         fit_pulse_response()
+
+
+def test_flat_and_short_ramps_are_named_not_pooled(tmp_path, capsys):
+    path = tmp_path / "ramps.csv"
+    _ramps_csv(path, 1e-3, 2e-3, 40.0, 1e-6, 0.0, n_ramps=6, pulses=120, seed=2)
+    lines = path.read_text().splitlines()
+    gen = np.random.default_rng(0)
+    flat = 1.5e-3 + gen.normal(0, 1e-6, len(lines) - 1)
+    lines[0] += ",flat,short"
+    for i in range(1, len(lines)):
+        lines[i] += f",{flat[i - 1]:.10g}," + ("1.2e-3" if i <= 2 else "")
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "p.json"
+    assert main(["fit", "pulse-response", str(path), "--layout", "wide", "--quantity",
+                 "conductance_s", "--out", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    reasons = {e["device"]: e["reason"] for e in doc["excluded"]}
+    assert set(reasons) == {"flat", "short"}
+    assert "flat" in reasons["flat"] and "only 2 read(s)" in reasons["short"]
+    assert (
+        "depression" not in doc["directions"] and doc["directions"]["potentiation"]["n_ramps"] == 6
+    )
+    assert "excluded 2 ramp(s)" in text
