@@ -160,7 +160,7 @@ def _fit_train(
         raise InvalidParameterError(f"device {name!r}: no read at pulse_index 0 (the post-SET R0).")
     r0 = float(r[pulses == 0][0])
     sel = pulses >= 1
-    t, y = pulses[sel], np.log(r[sel] / r0)
+    t, y = pulses[sel], np.log(r[sel]) - math.log(r0)  # no overflow of the ratio
     if t.size < MIN_READS:
         raise InvalidParameterError(
             f"device {name!r}: needs at least {MIN_READS} reads after pulse 0, got {t.size}."

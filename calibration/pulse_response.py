@@ -14,7 +14,8 @@ over its ramps.
 Ramps left out, and listed with the reason (``PulseResponseFit.excluded``): fewer than
 :data:`MIN_PULSES` reads; no significant change of conductance (|change| < :data:`FLAT_Z`
 standard errors of a straight line's change over the ramp — a flat ramp belongs to neither
-direction); no convergence; R^2 below :data:`MIN_RAMP_R2`. Cycle-to-cycle noise is what the deterministic step does
+direction); no convergence; R^2 below :data:`MIN_RAMP_R2`; conductances spanning more than a factor
+:data:`MAX_SPAN`. Cycle-to-cycle noise is what the deterministic step does
 not explain: the residuals ``dG - (G_inf - G)(1 - exp(-1/n0))`` binned by G give the law
 ``sigma(dG) = s0 + s1 G`` (least squares over the bins).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +35,16 @@ from devices import InvalidParameterError
 
 from .io import Measurements
 
-__all__ = ["FLAT_Z", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
+__all__ = ["FLAT_Z", "MAX_SPAN", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
            "fit_pulse_response"]  # fmt: skip
 
 #: Exclusion criteria of a ramp (module docstring).
 MIN_PULSES = 5
 FLAT_Z = 3.0
 MIN_RAMP_R2 = 0.2
+#: Largest ratio of a ramp's conductances: one device's ramp stays well inside it (the CrossSim
+#: ramps span a factor 45); beyond, the column mixes devices, units or read errors.
+MAX_SPAN = 1e6
 
 
 def _model(n: np.ndarray, g0: float, g_inf: float, n0: float) -> np.ndarray:
@@ -138,6 +143,7 @@ def _fit_ramp(n: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float] | None:
 
 def _change_z(n: np.ndarray, g: np.ndarray) -> float:
     """A straight line's change of G over the ramp, in units of its standard error."""
+    g = g / np.median(g)  # units of the ramp's median: no overflow of squares
     x = np.column_stack([np.ones_like(n), n])
     coef, *_ = np.linalg.lstsq(x, g, rcond=None)
     resid = g - x @ coef
@@ -178,9 +184,11 @@ def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np
         if sel.sum() > 5:
             centres.append(gcat[sel].mean())
             sds.append(dcat[sel].std())
-    slope, intercept = (
-        np.polyfit(centres, sds, 1) if len(centres) > 1 else (0.0, float(np.std(dcat)))
-    )
+    with warnings.catch_warnings():  # a degenerate spread of G: the line is still the answer
+        warnings.simplefilter("ignore")
+        slope, intercept = (
+            np.polyfit(centres, sds, 1) if len(centres) > 1 else (0.0, float(np.std(dcat)))
+        )
     return DirectionFit(direction, g0, g_inf, n0, float(intercept), float(slope), float(r2),
                         len(ramps), r2s)  # fmt: skip
 
@@ -203,6 +211,10 @@ def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
                 continue
             g = 1.0 / resistance
             n = (pulses - pulses[0]).astype(np.float64)
+            if not g.max() <= MAX_SPAN * g.min():
+                excluded.append({"device": ramp, "reason": f"conductance spans more than a factor "
+                                 f"{MAX_SPAN:g} within the ramp"})  # fmt: skip
+                continue
             z = _change_z(n, g)
             if abs(z) < FLAT_Z:
                 excluded.append({"device": ramp, "reason": f"flat: no significant change of "

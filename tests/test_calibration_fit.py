@@ -253,3 +253,40 @@ def test_cli_fit_never_destroys_a_file(round_trip, tmp_path, capsys):
     assert json.loads(out.read_text())["model"] == "weak-reset"
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.png", "m.csv", "p.json"]  # no tmp
+
+
+# -- nothing a loadable file holds crashes a fit -----------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+_VALUES = hs.one_of(hs.floats(1e-3, 1e9), hs.sampled_from([7000.0, 1e-300, 1e300, 6999.999]))
+
+
+@given(devices=hs.lists(hs.tuples(
+    hs.lists(hs.integers(0, 3000), min_size=1, max_size=40, unique=True),
+    hs.lists(_VALUES, min_size=40, max_size=40)), min_size=1, max_size=6))  # fmt: skip
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_random_loadable_files_fit_or_fail_cleanly(tmp_path, devices):
+    from calibration.multilevel import fit_multilevel, load_multilevel
+    from calibration.pulse_response import fit_pulse_response
+
+    rows = [f"d{k},{p},{v!r}" for k, (pulses, values) in enumerate(devices)
+            for p, v in zip(pulses, values, strict=False)]  # fmt: skip
+    path = tmp_path / "f.csv"
+    path.write_text("device_id,pulse_index,resistance_ohm\n" + "\n".join(rows) + "\n")
+    data = load_pulse_trains(path)
+    for fit in (lambda: fit_weak_reset(data, bootstrap=3), lambda: fit_pulse_response(data)):
+        try:
+            fit()
+        except InvalidParameterError:
+            pass
+    ml = tmp_path / "m.csv"
+    ml.write_text("device_id,level,time_s,conductance_s\n" + "\n".join(
+        f"d{k},{p % 4},{float(p % 3)},{1 / v!r}" for k, (pulses, values) in enumerate(devices)
+        for p, v in zip(pulses, values, strict=False) if 1 / v > 0) + "\n")  # fmt: skip
+    try:
+        fit_multilevel(load_multilevel(ml))
+    except InvalidParameterError:
+        pass
