@@ -35,8 +35,8 @@ from devices import InvalidParameterError
 
 from .io import Measurements
 
-__all__ = ["FLAT_Z", "MAX_SPAN", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
-           "fit_pulse_response"]  # fmt: skip
+__all__ = ["COMPARE_AT", "FLAT_Z", "MAX_SPAN", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
+           "compare_with_simulation", "fit_pulse_response"]  # fmt: skip
 
 #: Exclusion criteria of a ramp (module docstring).
 MIN_PULSES = 5
@@ -79,6 +79,9 @@ class PulseResponseFit:
     directions: dict[str, DirectionFit]
     source: str
     excluded: list[dict[str, str]] = field(default_factory=list)
+    #: the fitted ramps per direction, (pulses from the ramp's start, G): what
+    #: :func:`compare_with_simulation` measures the simulation against
+    ramps: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict, repr=False)
 
     def report(self) -> str:
         lines = [f"pulse-response fit of {self.source}"]
@@ -236,4 +239,59 @@ def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
             "no ramp could be fitted" + (f" ({len(excluded)} excluded: {why}"
                                          f"{' ...' if len(excluded) > 3 else ''})" if why else "")
         )  # fmt: skip
-    return PulseResponseFit(fits, ", ".join(d.source for d in data), excluded)
+    ramps = {k: [(n, g) for n, g, _, _ in v] for k, v in groups.items() if v}
+    return PulseResponseFit(fits, ", ".join(d.source for d in data), excluded, ramps)
+
+
+#: Pulse counts at which :func:`compare_with_simulation` compares measured and simulated ramps.
+COMPARE_AT = (1, 5, 20, 50, 100, 200, 400)
+
+
+def compare_with_simulation(
+    fit: PulseResponseFit, devices: int = 2000, rng: int | np.random.Generator | None = 0,
+    at: tuple[int, ...] = COMPARE_AT,
+) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """Measured ramps against a population simulated from the fit.
+
+    ``devices`` cells of :class:`devices.PulseResponseDevice` driven by the fit start at the
+    median first conductance of a direction's measured ramps and take single pulses of that
+    direction; at each pulse count of ``at`` that measured ramps reach, the 5/50/95 %
+    quantiles of ``ln(G / G_start)`` of both, and the two-sample Kolmogorov-Smirnov distance
+    between them (scipy ``ks_2samp``) with its p-value. Needs both directions (the device
+    model does).
+    """
+    from scipy.stats import ks_2samp
+
+    from devices import PulseResponseDevice
+    from devices.params import PulseResponseParams
+
+    if set(fit.directions) != {"potentiation", "depression"}:
+        raise InvalidParameterError(
+            "compare_with_simulation needs fitted potentiation and depression ramps; got "
+            + ", ".join(sorted(fit.directions) or ["none"])
+        )
+    params = PulseResponseParams.from_fit_dict(fit.to_dict())
+    gen = np.random.default_rng(rng)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for direction, ramps in fit.ramps.items():
+        start = float(np.median([g[0] for _, g in ramps]))
+        start = min(max(start, params.g_min_s), params.g_max_s)
+        cells = PulseResponseDevice(devices, params, g_init_s=start, rng=gen)
+        sign = 1 if direction == "potentiation" else -1
+        rows, done = [], 0
+        for k in sorted(at):
+            measured = np.array([math.log(g[np.searchsorted(n, k)] / g[0]) for n, g in ramps
+                                 if n[-1] >= k and n[np.searchsorted(n, k)] == k])  # fmt: skip
+            if measured.size < 5:
+                break
+            cells.apply_pulses(sign * (k - done))
+            done = k
+            simulated = np.log(cells.conductance() / start)
+            q = [5, 50, 95]
+            test = ks_2samp(measured, simulated)
+            rows.append({"pulses": k, "ramps": int(measured.size),
+                         "measured": np.percentile(measured, q).tolist(),
+                         "simulated": np.percentile(simulated, q).tolist(),
+                         "ks": float(test.statistic), "p": float(test.pvalue)})  # fmt: skip
+        out[direction] = rows
+    return out

@@ -131,7 +131,14 @@ def pulse_response_command(args: argparse.Namespace) -> int:
     for d in data:
         _notes(d)
     result = fit_pulse_response(*data)
-    text = json.dumps(result.to_dict(), indent=2)
+    doc = result.to_dict()
+    validation = None
+    if args.validate:
+        from calibration.pulse_response import compare_with_simulation
+
+        validation = compare_with_simulation(result, rng=args.seed)
+        doc["validation"] = validation
+    text = json.dumps(doc, indent=2)
 
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -139,14 +146,23 @@ def pulse_response_command(args: argparse.Namespace) -> int:
 
     replace_atomically(args.out, write)
     print(result.report())
+    if validation:
+        print("measured vs simulated from the fit: ln(G/G_start) quantiles 5/50/95 % and KS "
+              "distance")  # fmt: skip
+        for direction, rows in validation.items():
+            for r in rows:
+                m, sim = r["measured"], r["simulated"]
+                print(f"  {direction:<12} {r['pulses']:>4} pulses ({r['ramps']} ramps): measured "
+                      f"{m[0]:+.4f} {m[1]:+.4f} {m[2]:+.4f}  simulated {sim[0]:+.4f} {sim[1]:+.4f} "
+                      f"{sim[2]:+.4f}  KS {r['ks']:.2f}")  # fmt: skip
     print(f"wrote {args.out}")
     if args.plot:
-        _plot_pulse_response(result, data, args.plot)
+        _plot_pulse_response(result, data, args.plot, validation)
         print(f"wrote {args.plot}")
     return 0
 
 
-def _plot_pulse_response(result: Any, data: list[Any], path: str) -> None:
+def _plot_pulse_response(result: Any, data: list[Any], path: str, validation: Any = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,7 +170,27 @@ def _plot_pulse_response(result: Any, data: list[Any], path: str) -> None:
 
     from calibration.pulse_response import _model
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    panels = 3 if validation else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5), constrained_layout=True)
+    a, b = axes[0], axes[1]
+    if validation:
+        c = axes[2]
+        for k, (direction, rows) in enumerate(validation.items()):
+            n = [r["pulses"] for r in rows]
+            m = np.array([r["measured"] for r in rows])
+            sim = np.array([r["simulated"] for r in rows])
+            c.fill_between(n, m[:, 0], m[:, 2], color=f"C{k}", alpha=0.3,
+                           label=f"{direction}: measured 5-95 %")  # fmt: skip
+            c.plot(n, m[:, 1], color=f"C{k}", lw=2)
+            c.plot(n, sim[:, 1], "--", color=f"C{k}", lw=1.5,
+                   label=f"{direction}: simulated median")  # fmt: skip
+            c.plot(n, sim[:, 0], ":", color=f"C{k}", lw=1)
+            c.plot(n, sim[:, 2], ":", color=f"C{k}", lw=1)
+        c.set_xscale("log")
+        c.set_xlabel("pulses from the ramp's start")
+        c.set_ylabel("ln(G / G_start)")
+        c.set_title("measured ramps vs devices simulated from the fit", fontsize=9)
+        c.legend(fontsize=7)
     for d in data:
         for _, _, p, r in d.trains():
             g = 1e6 / r

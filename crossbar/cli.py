@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, metavar="params.json", help="fit to write (JSON)")
     pr.add_argument("--plot", metavar="PNG", help="ramps vs fits and the noise law")
     pr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
+    pr.add_argument("--validate", action="store_true",
+                    help="simulate devices from the fit and compare them with the measured ramps "
+                    "(quantiles of ln(G/G_start) per pulse count, KS distance)")  # fmt: skip
+    pr.add_argument("--seed", type=_seed, default=0, help="seed of the --validate simulation")
     _add_pulse_data_options(pr)
     pr.set_defaults(handler=_cmd_fit_pulse_response)
     ml = fit_models.add_parser(

@@ -84,3 +84,37 @@ def test_flat_and_short_ramps_are_named_not_pooled(tmp_path, capsys):
         "depression" not in doc["directions"] and doc["directions"]["potentiation"]["n_ramps"] == 6
     )
     assert "excluded 2 ramp(s)" in text
+
+
+def test_a_simulation_from_the_fit_matches_ramps_drawn_from_the_model(tmp_path):
+    """Ramps simulated by PulseResponseDevice are measured, fitted, and compared with a fresh
+    simulation from the fit: the quantiles agree and the KS distance is small (a fit of real
+    data is compared the same way in docs/calibration.md)."""
+    from calibration.pulse_response import compare_with_simulation
+    from devices import PulseResponseDevice
+    from devices.params import PulseResponseParams
+
+    truth = PulseResponseParams(g_inf_pot_s=3e-3, n0_pot_pulses=120.0, g_inf_dep_s=0.5e-3,
+                                n0_dep_pulses=150.0, noise_intercept_pot_s=2e-6,
+                                noise_slope_pot=0.0, noise_intercept_dep_s=2e-6,
+                                noise_slope_dep=0.0, g_min_s=1e-3, g_max_s=2.5e-3)  # fmt: skip
+    paths = []
+    for name, start, sign in (("set", 1e-3, 1), ("reset", 2.5e-3, -1)):
+        cells = PulseResponseDevice(60, truth, g_init_s=start, rng=len(name))
+        g = [cells.conductance().copy()]
+        for _ in range(120):
+            cells.apply_pulses(sign)
+            g.append(cells.conductance().copy())
+        g = np.array(g)
+        path = tmp_path / f"{name}.csv"
+        rows = [",".join(f"r{k}" for k in range(g.shape[1]))]
+        rows += [",".join(f"{v:.12g}" for v in row) for row in g]
+        path.write_text("\n".join(rows) + "\n")
+        paths.append(path)
+    data = [load_pulse_trains(p, layout="wide", quantity="conductance_s") for p in paths]
+    rows = compare_with_simulation(fit_pulse_response(*data), devices=600, rng=1)
+    for direction in ("potentiation", "depression"):
+        assert [r["pulses"] for r in rows[direction]] == [1, 5, 20, 50, 100]
+        for r in rows[direction]:
+            assert r["ks"] < 0.3, (direction, r)
+            assert r["simulated"][1] == pytest.approx(r["measured"][1], abs=0.02)
