@@ -4,7 +4,12 @@
     Load and validate measured pulse trains (long and wide layouts; errors name file, line and
     column).
 ``calibration.fit``
-    The weak-RESET model of Majumdar et al. (IEEE TED 2021), per device and per population.
+    The weak-RESET model of Majumdar et al. (IEEE TED 2021), per device and per population,
+    with the devices left out and bootstrap intervals.
+``calibration.noise``
+    RTN and 1/f amplitudes from the residual variogram.
+``calibration.population``
+    Truncated maximum-likelihood distributions of device-to-device parameters.
 ``calibration.multilevel``
     Multi-level 1T1R cells: per-level spread and the relaxation law.
 ``calibration.pulse_response``

@@ -15,7 +15,7 @@ fitted again, so a spike does not move a device's parameters.
 Devices that cannot be fitted, or fit poorly, are excluded from the population and listed with
 the reason (``WeakResetFit.excluded``): no read at pulse 0; fewer than :data:`MIN_READS` reads
 after it; more than :data:`MAX_OUTLIER_FRACTION` of the reads outliers; no significant change of
-resistance over the train (|fitted change| < :data:`RISE_Z` standard errors: a flat device); a
+resistance over the train (a fitted change below :data:`RISE_Z` standard errors and :data:`FLAT_RISE`: a flat device); a
 significant *decrease* (not a weak-RESET response); R^2 below :data:`MIN_R2`; an R0 more than
 :data:`R0_OUTLIER_SDS` robust standard deviations and a factor :data:`R0_OUTLIER_RATIO` from the
 population's median (an open or unformed device).
@@ -62,7 +62,7 @@ OUTLIER_SDS = 8.0
 OUTLIER_NOISE_MARGIN = 1.25
 MAX_OUTLIER_FRACTION = 0.05
 RISE_Z = 3.0
-#: |fitted change of ln R| below which a device without a significant change is flat: 0.5 %
+#: Absolute fitted change of ln R below which a device without a significant change is flat: 0.5 %
 #: of R over the whole train. The model's weakest devices (m1 = 3.7e-5, an early knee, no m2)
 #: change by ~1 %, so a weak device with strong noise is kept.
 FLAT_RISE = 0.005
@@ -118,9 +118,10 @@ def _rss(t: np.ndarray, y: np.ndarray, t_star: float) -> tuple[float, np.ndarray
 
 def _knee(t: np.ndarray, y: np.ndarray) -> float:
     """Profile least squares over the knee: a grid over the read pulses, then golden section."""
-    lo, hi = float(t.min()), float(t.max())
-    grid = np.unique(t)
-    grid = grid[(grid > lo) & (grid < hi)]
+    hi = float(t.max())
+    # at least three reads on each side of a knee: a knee after the first read or two would
+    # fit a single spiking read exactly (a slope through it) instead of calling it an outlier
+    grid = np.unique(t)[3:-3]
     if grid.size > 400:
         grid = grid[np.linspace(0, grid.size - 1, 400).astype(int)]
     if grid.size == 0:
@@ -147,6 +148,18 @@ def _robust_sd(r: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(r - np.median(r))))
 
 
+def _spikes(y: np.ndarray, floor: float) -> np.ndarray:
+    """Reads that stand out from their neighbours (a running median over 7 reads) by more than
+    ``floor`` and 8 robust SDs: found before any model is fitted, so a spike cannot bend the
+    first fit towards itself (a spike on the first read after SET would)."""
+    if y.size < 7:
+        return np.zeros(y.size, dtype=bool)
+    padded = np.pad(y, 3, mode="reflect")
+    local = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7), axis=1)
+    d = y - local
+    return np.abs(d) > max(OUTLIER_SDS * _robust_sd(d), floor)
+
+
 def _fit_train(
     name: str, pulses: np.ndarray, resistance_ohm: np.ndarray, offset: Any = None,
     floor: float = 1.0,
@@ -167,8 +180,10 @@ def _fit_train(
         )
     if offset is not None:
         y = y - offset(t)
-    keep = np.ones(t.size, dtype=bool)
-    t_star = _knee(t, y)
+    keep = ~_spikes(y, floor)
+    if keep.sum() < MIN_READS:
+        keep[:] = True
+    t_star = _knee(t[keep], y[keep])
     for _ in range(2):  # set the outliers aside and fit again (once more if that uncovers more)
         resid = y - _design(t, t_star) @ _rss(t[keep], y[keep], t_star)[1]
         scale = _robust_sd(resid[keep])

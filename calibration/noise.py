@@ -48,7 +48,7 @@ from devices.weak_reset import kasdin_coefficients
 __all__ = ["MAX_LAG", "NoiseEstimate", "Variogram", "estimate_noise", "model_variogram",
            "noise_mean"]  # fmt: skip
 
-#: Largest lag (pulses) of the variogram: well past the 1/f filter (15 taps), well short of the
+#: Largest lag of the variogram, in pulses: well past the 1/f filter (15 taps), well short of the
 #: RTN correlation time.
 MAX_LAG = 40
 

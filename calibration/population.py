@@ -74,7 +74,8 @@ def _nll(family: str, x: np.ndarray, lo: float, hi: float) -> Callable[[np.ndarr
         sum_y = float(y.sum())
         log_lo, log_hi = math.log(lo), math.log(hi)
         log_width = log_hi - log_lo
-        centre = (log_lo - _REACH * log_width, log_hi + _REACH * log_width)
+        # (and a scale exp(mu) a float holds)
+        centre = (max(log_lo - _REACH * log_width, -700.0), min(log_hi + _REACH * log_width, 700.0))
         scales = (math.log(log_width / 1000.0), math.log(log_width * _REACH))
 
         def nll(theta: np.ndarray) -> float:

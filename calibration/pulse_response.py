@@ -12,7 +12,7 @@ fitted by nonlinear least squares (scipy ``curve_fit``); a direction's parameter
 over its ramps.
 
 Ramps left out, and listed with the reason (``PulseResponseFit.excluded``): fewer than
-:data:`MIN_PULSES` reads; no significant change of conductance (|change| < :data:`FLAT_Z`
+:data:`MIN_PULSES` reads; no significant change of conductance (a change below :data:`FLAT_Z`
 standard errors of a straight line's change over the ramp — a flat ramp belongs to neither
 direction); no convergence; R^2 below :data:`MIN_RAMP_R2`; conductances spanning more than a factor
 :data:`MAX_SPAN`. Cycle-to-cycle noise is what the deterministic step does
