@@ -17,7 +17,7 @@ import math
 import os
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -138,6 +138,8 @@ class MultiLevelFit:
     relaxation_fitted: bool = True
     outliers: int = 0
     base_name: str = ""
+    #: 90 % bootstrap intervals over devices: sigma_relax_s, relax_log_growth, sigma0_exponent
+    intervals: dict[str, list[float]] = field(default_factory=dict)
 
     def report(self) -> str:
         lines = [f"multi-level fit: {self.levels.size} levels, reads at t = "
@@ -153,6 +155,11 @@ class MultiLevelFit:
         if self.relaxation_fitted:
             lines.append(f"relaxation: {law}; spread after the first read ~ "
                          f"G^{self.sigma0_exponent:.2f}")  # fmt: skip
+            iv = self.intervals
+            if "sigma_relax_s" in iv:
+                lines.append(f"  90 % intervals over devices: sigma_relax [{iv['sigma_relax_s'][0] * 1e6:.3f}, "
+                             f"{iv['sigma_relax_s'][1] * 1e6:.3f}] uS, growth "
+                             f"[{iv['relax_log_growth'][0]:.3f}, {iv['relax_log_growth'][1]:.3f}]")  # fmt: skip
         else:
             lines.append(f"relaxation: NOT FITTED (no spread measured at a later read time); "
                          f"kept from {self.base_name}: {law}")  # fmt: skip
@@ -167,7 +174,8 @@ class MultiLevelFit:
                 "levels": int(self.levels.size),
                 "times_s": [float(t) for t in self.times_s],
                 "sigma0_exponent": self.sigma0_exponent
-                if math.isfinite(self.sigma0_exponent) else None}  # fmt: skip
+                if math.isfinite(self.sigma0_exponent) else None,
+                "intervals": self.intervals, "confidence": 0.9}  # fmt: skip
 
 
 #: A read further than this many robust standard deviations from its (level, time) group's
@@ -183,78 +191,139 @@ def _inliers(g: np.ndarray) -> np.ndarray:
     return np.abs(g - centre) <= OUTLIER_SDS * mad
 
 
-def fit_multilevel(data: MultiLevelData, base: MultiLevelParams | None = None) -> MultiLevelFit:
+def _group_stats(g: np.ndarray, group: np.ndarray, w: np.ndarray, n_groups: int
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Weighted mean and (frequency-weighted, ddof 1) SD of ``g`` per group; NaN where a group
+    has no read (mean) or fewer than two (SD). ``w``: how often each read counts."""
+    n = np.bincount(group, weights=w, minlength=n_groups)
+    total = np.bincount(group, weights=w * g, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        dev = g - mean[group]
+        ss = np.bincount(group, weights=w * dev * dev, minlength=n_groups)
+        sd = np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
+    return mean, sd
+
+
+def _relaxation(first: np.ndarray, sd: np.ndarray, times: np.ndarray, g_max: float,
+                base: MultiLevelParams) -> tuple[float, float] | None:  # fmt: skip
+    """Least squares of the relaxation law on the spread each level gains after its first
+    read (module docstring); None when the data hold no later spread."""
+    later = [b for b in range(1, times.size) if times[b] > 0]
+    rows = [(first[a], times[b], sd[a, b] ** 2 - sd[a, 0] ** 2)
+            for a in range(first.size) for b in later
+            if np.isfinite(sd[a, b]) and np.isfinite(sd[a, 0])]  # fmt: skip
+    if len(rows) < 2:
+        return None
+    gg, tt, var = (np.array(x) for x in zip(*rows, strict=True))
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        shape = np.maximum(0.0, 1 + theta[1] * np.log10(tt / base.relax_reference_s))
+        model = (theta[0] * np.sqrt(g_max / gg) * shape) ** 2
+        return (model - var) / np.maximum(np.abs(var).mean(), 1e-30)
+
+    try:
+        sol = least_squares(resid, x0=[max(base.sigma_relax_s, 1e-9), base.relax_log_growth],
+                            bounds=([0.0, 0.0], [np.inf, 10.0]))  # fmt: skip
+    except (ValueError, FloatingPointError):
+        return None
+    return (float(sol.x[0]), float(sol.x[1])) if np.all(np.isfinite(sol.x)) else None
+
+
+def _first(table: np.ndarray) -> np.ndarray:
+    """Each level's value at its earliest read time with a value (NaN if none)."""
+    return np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else np.nan
+                     for row in table])  # fmt: skip
+
+
+def _exponent(first: np.ndarray, first_sd: np.ndarray) -> float:
+    ok = np.isfinite(first_sd) & (first_sd > 0) & np.isfinite(first) & (first > 0)
+    if ok.sum() < 2:
+        return math.nan
+    return float(np.polyfit(np.log(first[ok]), np.log(first_sd[ok]), 1)[0])
+
+
+def fit_multilevel(
+    data: MultiLevelData,
+    base: MultiLevelParams | None = None,
+    bootstrap: int = 200,
+    rng: int | np.random.Generator | None = 0,
+) -> MultiLevelFit:
     """Per-level mean and spread per read time, the sigma(G) law and the relaxation parameters.
 
     ``base`` supplies the parameters the data do not determine (default ``CEA_LETI_130NM``):
     always the programming constants, and the relaxation law when the file holds reads at a
     single time (``relaxation_fitted`` False, said in the report). Reads more than
     :data:`OUTLIER_SDS` robust SDs from their (level, time) group are set aside and counted.
+    ``bootstrap`` resamples over the devices (seeded by ``rng``) give 90 % intervals of the
+    relaxation parameters and the spread exponent (0: none).
     """
     if not isinstance(data, MultiLevelData):
         raise InvalidParameterError("fit_multilevel needs MultiLevelData (calibration.multilevel).")
+    if (
+        isinstance(bootstrap, bool)
+        or not isinstance(bootstrap, (int, np.integer))
+        or not (0 <= bootstrap <= 100_000)
+    ):
+        raise InvalidParameterError(
+            f"The 'bootstrap' parameter of fit_multilevel must be an integer in [0, 100000]. "
+            f"Got {bootstrap!r} instead."
+        )
     base = base or presets.CEA_LETI_130NM
-    levels = np.unique(data.level)
-    times = np.unique(data.time_s)
+    levels, level_idx = np.unique(data.level, return_inverse=True)
+    times, time_idx = np.unique(data.time_s, return_inverse=True)
     if levels.size < 2:
         raise InvalidParameterError(f"need reads of at least 2 levels, got {levels.size}")
-    mean = np.full((levels.size, times.size), np.nan)
-    sd = np.full((levels.size, times.size), np.nan)
-    outliers = 0
-    for a, lv in enumerate(levels):
-        for b, t in enumerate(times):
-            g = data.conductance_s[(data.level == lv) & (data.time_s == t)]
-            if g.size == 0:
-                continue
-            keep = _inliers(g)
-            outliers += int((~keep).sum())
-            g = g[keep]
-            mean[a, b] = g.mean()
-            if g.size >= 2:
-                sd[a, b] = g.std(ddof=1)
+    shape = (levels.size, times.size)
+    group = (level_idx * times.size + time_idx).astype(np.int64)
+    keep = np.ones(group.size, dtype=bool)
+    order = np.argsort(group, kind="stable")
+    cuts = np.flatnonzero(np.diff(group[order])) + 1
+    for rows_ in np.split(order, cuts):
+        keep[rows_] = _inliers(data.conductance_s[rows_])
+    outliers = int((~keep).sum())
+    g, grp, dev = data.conductance_s[keep], group[keep], data.device[keep]
+    ones = np.ones(g.size)
+    mean, sd = (x.reshape(shape) for x in _group_stats(g, grp, ones, levels.size * times.size))
     if not np.isfinite(sd).any():
         raise InvalidParameterError(
             "every (level, read time) has a single read: the spread of a level needs at least 2 "
             "cells (or 2 reads) per level and time"
         )
-    # each level's conductance: its mean at its earliest read
-    first = np.array([row[np.isfinite(row)][0] for row in mean])
-    first_sd = np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else np.nan
-                         for row in sd])  # fmt: skip
-    g_min, g_max = float(first.min()), float(first.max())
+    first = _first(mean)
+    g_min, g_max = float(np.nanmin(first)), float(np.nanmax(first))
     if not (0 < g_min < g_max and math.isfinite(g_max)):
         raise InvalidParameterError(
             f"the levels' conductances must be distinct, positive and finite; got "
             f"{g_min!r} to {g_max!r} S"
         )
-    ok = np.isfinite(first_sd) & (first_sd > 0)
-    exponent = (
-        float(np.polyfit(np.log(first[ok]), np.log(first_sd[ok]), 1)[0])
-        if ok.sum() >= 2 else math.nan
-    )  # fmt: skip
-    sigma_relax, growth = base.sigma_relax_s, base.relax_log_growth
-    later = [b for b in range(1, times.size) if times[b] > 0]
-    rows = [(first[a], times[b], sd[a, b] ** 2 - sd[a, 0] ** 2)
-            for a in range(levels.size) for b in later
-            if np.isfinite(sd[a, b]) and np.isfinite(sd[a, 0])]  # fmt: skip
-    fitted = False
-    if len(rows) >= 2:
-        gg, tt, var = (np.array(x) for x in zip(*rows, strict=True))
-
-        def resid(theta: np.ndarray) -> np.ndarray:
-            shape = np.maximum(0.0, 1 + theta[1] * np.log10(tt / base.relax_reference_s))
-            model = (theta[0] * np.sqrt(g_max / gg) * shape) ** 2
-            return (model - var) / np.maximum(np.abs(var).mean(), 1e-30)
-
-        try:
-            sol = least_squares(resid, x0=[max(base.sigma_relax_s, 1e-9), base.relax_log_growth],
-                                bounds=([0.0, 0.0], [np.inf, 10.0]))  # fmt: skip
-        except (ValueError, FloatingPointError):
-            sol = None
-        if sol is not None and np.all(np.isfinite(sol.x)):
-            sigma_relax, growth, fitted = float(sol.x[0]), float(sol.x[1]), True
+    exponent = _exponent(first, _first(sd))
+    relax = _relaxation(first, sd, times, g_max, base)
+    fitted = relax is not None
+    sigma_relax, growth = relax if relax is not None else (base.sigma_relax_s,
+                                                          base.relax_log_growth)  # fmt: skip
+    intervals: dict[str, list[float]] = {}
+    n_dev = int(dev.max()) + 1 if dev.size else 0
+    if bootstrap and n_dev >= 2:
+        gen = np.random.default_rng(rng)
+        draws = []
+        for _ in range(bootstrap):
+            w = np.bincount(gen.integers(0, n_dev, n_dev), minlength=n_dev)[dev].astype(float)
+            m, s_ = (x.reshape(shape) for x in _group_stats(g, grp, w, levels.size * times.size))
+            f = _first(m)
+            r = _relaxation(f, s_, times, float(np.nanmax(f)), base) if fitted else None
+            draws.append([*(r if r is not None else (math.nan, math.nan)),
+                          _exponent(f, _first(s_))])  # fmt: skip
+        arr = np.array(draws)
+        names = ("sigma_relax_s", "relax_log_growth", "sigma0_exponent")
+        for k, name in enumerate(names):
+            col = arr[:, k][np.isfinite(arr[:, k])]
+            if col.size:
+                lo, hi = np.percentile(col, [5.0, 95.0])
+                intervals[name] = [float(lo), float(hi)]
     params = dataclasses.replace(
         base, g_min_s=g_min, g_max_s=g_max, sigma_relax_s=sigma_relax, relax_log_growth=growth,
         name="fitted", citation=f"fitted with calibration.fit_multilevel on {data.source}",
     )  # fmt: skip
-    return MultiLevelFit(levels, times, mean, sd, params, exponent, fitted, outliers, base.name)
+    return MultiLevelFit(levels, times, mean, sd, params, exponent, fitted, outliers, base.name,
+                         intervals)  # fmt: skip

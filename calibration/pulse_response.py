@@ -64,6 +64,8 @@ class DirectionFit:
     r2: float
     n_ramps: int
     ramp_r2: list[float] = field(default_factory=list)
+    #: 90 % percentile-bootstrap intervals over the ramps of every parameter
+    intervals: dict[str, list[float]] = field(default_factory=dict)
 
     def noise_sd_s(self, g: np.ndarray | float) -> np.ndarray:
         """Standard deviation of a pulse's conductance change at conductance ``g`` (S)."""
@@ -92,6 +94,14 @@ class PulseResponseFit:
                 f"(ramps {min(d.ramp_r2):.3f}-{max(d.ramp_r2):.3f}); noise sd(dG) = "
                 f"{d.noise_intercept_s * 1e6:.3f} uS + {d.noise_slope:.2e} G"
             )
+            if d.intervals:
+                iv = d.intervals
+                lines.append(
+                    f"  {'':<12} 90 % intervals over ramps: G0 [{iv['g0_s'][0] * 1e6:.1f}, "
+                    f"{iv['g0_s'][1] * 1e6:.1f}] uS, G_inf [{iv['g_inf_s'][0] * 1e6:.1f}, "
+                    f"{iv['g_inf_s'][1] * 1e6:.1f}] uS, n0 [{iv['n0_pulses'][0]:.1f}, "
+                    f"{iv['n0_pulses'][1]:.1f}]"
+                )
         if self.excluded:
             lines.append(f"  excluded {len(self.excluded)} ramp(s):")
             lines += [f"    {e['device']}: {e['reason']}" for e in self.excluded[:20]]
@@ -113,6 +123,7 @@ class PulseResponseFit:
                     "noise_slope": d.noise_slope,
                     "r2": d.r2,
                     "n_ramps": d.n_ramps,
+                    "intervals": d.intervals,
                 }
                 for k, d in self.directions.items()
             },
@@ -159,21 +170,11 @@ def _change_z(n: np.ndarray, g: np.ndarray) -> float:
     return change / se if se > 0 else (math.copysign(math.inf, change) if change else 0.0)
 
 
-def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]
-                   ) -> DirectionFit:  # fmt: skip
-    """Medians of the ramps' parameters (each ramp: pulses, G, its parameters, its R^2)."""
-    ramps = [(n, g) for n, g, _, _ in fitted]
-    params = [p for _, _, p, _ in fitted]
-    r2s = [r2 for _, _, _, r2 in fitted]
-    if not params:
-        raise InvalidParameterError(f"no {direction} ramp could be fitted")
-    g0, g_inf, n0 = (float(v) for v in np.median(np.array(params), axis=0))
-    # pooled R^2 of the median model over every ramp
-    res = sum(float(np.sum((g - _model(n, g0, g_inf, n0)) ** 2)) for n, g in ramps)
-    allg = np.concatenate([g for _, g in ramps])
-    spread = float(np.sum((allg - allg.mean()) ** 2))
-    r2 = 1.0 - res / spread if spread > 0 else (1.0 if res == 0 else -math.inf)
-    # cycle-to-cycle noise: residual pulse steps, binned by G
+def _estimates(ramps: list[tuple[np.ndarray, np.ndarray]], params: np.ndarray
+               ) -> tuple[float, float, float, float, float]:  # fmt: skip
+    """A direction's (G0, G_inf, n0) — the medians over its ramps — and the noise law
+    (intercept, slope) of the residual steps, binned by G."""
+    g0, g_inf, n0 = (float(v) for v in np.median(params, axis=0))
     step = 1.0 - math.exp(-1.0 / n0)
     gs, ds = [], []
     for _, g in ramps:
@@ -192,13 +193,47 @@ def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np
         slope, intercept = (
             np.polyfit(centres, sds, 1) if len(centres) > 1 else (0.0, float(np.std(dcat)))
         )
-    return DirectionFit(direction, g0, g_inf, n0, float(intercept), float(slope), float(r2),
-                        len(ramps), r2s)  # fmt: skip
+    return g0, g_inf, n0, float(intercept), float(slope)
 
 
-def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
+_NAMES = ("g0_s", "g_inf_s", "n0_pulses", "noise_intercept_s", "noise_slope")
+
+
+def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]],
+                   bootstrap: int, gen: np.random.Generator) -> DirectionFit:  # fmt: skip
+    """Medians of the ramps' parameters (each ramp: pulses, G, its parameters, its R^2), the
+    noise law, and percentile-bootstrap intervals over the ramps."""
+    ramps = [(n, g) for n, g, _, _ in fitted]
+    params = np.array([p for _, _, p, _ in fitted])
+    r2s = [r2 for _, _, _, r2 in fitted]
+    if not len(params):
+        raise InvalidParameterError(f"no {direction} ramp could be fitted")
+    g0, g_inf, n0, intercept, slope = _estimates(ramps, params)
+    # pooled R^2 of the median model over every ramp
+    res = sum(float(np.sum((g - _model(n, g0, g_inf, n0)) ** 2)) for n, g in ramps)
+    allg = np.concatenate([g for _, g in ramps])
+    spread = float(np.sum((allg - allg.mean()) ** 2))
+    r2 = 1.0 - res / spread if spread > 0 else (1.0 if res == 0 else -math.inf)
+    draws = []
+    for _ in range(bootstrap if len(ramps) >= 2 else 0):
+        idx = gen.integers(0, len(ramps), len(ramps))
+        draws.append(_estimates([ramps[i] for i in idx], params[idx]))
+    intervals = {}
+    if draws:
+        arr = np.array(draws)
+        for k, name in enumerate(_NAMES):
+            lo, hi = np.percentile(arr[:, k], [5.0, 95.0])
+            intervals[name] = [float(lo), float(hi)]
+    return DirectionFit(direction, g0, g_inf, n0, intercept, slope, float(r2), len(ramps), r2s,
+                        intervals)  # fmt: skip
+
+
+def fit_pulse_response(
+    *data: Measurements, bootstrap: int = 200, rng: int | np.random.Generator | None = 0
+) -> PulseResponseFit:
     """Fit every ramp of ``data`` (one or more files); each ramp's direction is the sign of its
-    overall change of conductance."""
+    overall change of conductance. ``bootstrap`` resamples over the ramps (seeded by ``rng``)
+    give the 90 % intervals of every parameter (0: none)."""
     if not data or not all(isinstance(d, Measurements) for d in data):
         raise InvalidParameterError("fit_pulse_response needs Measurements from calibration.io.")
     groups: dict[str, list[Any]] = {"potentiation": [], "depression": []}
@@ -232,7 +267,17 @@ def fit_pulse_response(*data: Measurements) -> PulseResponseFit:
                                  "reason": f"poor fit: R^2 = {fitted[1]:.3f} < {MIN_RAMP_R2:g}"})  # fmt: skip
                 continue
             groups["potentiation" if z > 0 else "depression"].append((n, g, *fitted))
-    fits = {k: _fit_direction(k, v) for k, v in groups.items() if v}
+    if (
+        isinstance(bootstrap, bool)
+        or not isinstance(bootstrap, (int, np.integer))
+        or not (0 <= bootstrap <= 100_000)
+    ):
+        raise InvalidParameterError(
+            f"The 'bootstrap' parameter of fit_pulse_response must be an integer in [0, 100000]. "
+            f"Got {bootstrap!r} instead."
+        )
+    gen = np.random.default_rng(rng)
+    fits = {k: _fit_direction(k, v, bootstrap, gen) for k, v in groups.items() if v}
     if not fits:
         why = "; ".join(f"{e['device']}: {e['reason']}" for e in excluded[:3])
         raise InvalidParameterError(

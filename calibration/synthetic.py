@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 
-from devices import WeakResetRRAM, presets
+from devices import MultiLevelRRAM, WeakResetRRAM, presets
 from devices.params import WeakResetParams
 
-__all__ = ["ODD_DEVICES", "write_weak_reset_csv"]
+__all__ = ["ODD_DEVICES", "write_multilevel_csv", "write_weak_reset_csv"]
 
 
 #: Names of the devices ``odd_devices=True`` appends, and what each is.
@@ -69,3 +69,25 @@ def write_weak_reset_csv(
                     "".join(f"{name},{k},{v:.10g}\n" for k, v in zip(rows, values, strict=False))
                 )
     return pop
+
+
+def write_multilevel_csv(
+    path: str | os.PathLike[str],
+    n_cells: int = 16384,
+    levels: int = 8,
+    times_s: tuple[float, ...] = (0.0, 1.0, 60.0, 3600.0, 86400.0),
+    rng: int | np.random.Generator | None = 0,
+) -> MultiLevelRRAM:
+    """Program ``n_cells`` 130 nm HfO2 cells (``presets.CEA_LETI_130NM``) to ``levels`` levels
+    (cell i to level i mod K), read them at ``times_s`` after programming, and write
+    ``device_id, level, time_s, conductance_s`` rows (the layout ``crossbar fit multilevel``
+    reads). Returns the programmed cells."""
+    cells = MultiLevelRRAM(n_cells, levels=levels, rng=rng)
+    target = np.arange(n_cells) % levels
+    cells.program(target)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("device_id,level,time_s,conductance_s\n")
+        for t in times_s:
+            g = cells.read(t)
+            fh.write("".join(f"c{i},{target[i]},{t:g},{g[i]:.9g}\n" for i in range(n_cells)))
+    return cells

@@ -130,7 +130,7 @@ def pulse_response_command(args: argparse.Namespace) -> int:
             for p in args.data]  # fmt: skip
     for d in data:
         _notes(d)
-    result = fit_pulse_response(*data)
+    result = fit_pulse_response(*data, bootstrap=args.bootstrap, rng=args.seed)
     doc = result.to_dict()
     validation = None
     if args.validate:
@@ -219,7 +219,7 @@ def multilevel_command(args: argparse.Namespace) -> int:
 
     data = load_multilevel(args.data, columns=args.columns, strict=args.strict)
     _notes(data)
-    result = fit_multilevel(data)
+    result = fit_multilevel(data, bootstrap=args.bootstrap, rng=args.seed)
     presets.to_json(result.params, args.out, fit=result.summary())
     print(result.report())
     print(f"wrote {args.out}")

@@ -143,6 +143,14 @@ def _add_pulse_data_options(parser: argparse.ArgumentParser) -> None:
     _add_strict_option(parser)
 
 
+def _add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap", type=_int_at_least(0, "an integer from 0 to 100000", 100_000),
+                        default=200,
+                        help="bootstrap resamples behind the 90%% intervals (0: none)")  # fmt: skip
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="seed of the bootstrap (and of --validate's simulation)")  # fmt: skip
+
+
 def _add_strict_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="reject columns the loader does not know (default: ignore them, "
@@ -237,10 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     _add_pulse_data_options(wr)
     wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
-    wr.add_argument("--bootstrap", type=_int_at_least(0, "an integer from 0 to 100000", 100_000),
-                    default=200,
-                    help="bootstrap resamples over devices for the 90%% intervals (0: none)")  # fmt: skip
-    wr.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap")
+    _add_bootstrap_options(wr)
     wr.add_argument("--json", action="store_true",
                     help="print the whole result (the parameter file with its fit record) as "
                     "JSON instead of the report")  # fmt: skip
@@ -260,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--validate", action="store_true",
                     help="simulate devices from the fit and compare them with the measured ramps "
                     "(quantiles of ln(G/G_start) per pulse count, KS distance)")  # fmt: skip
-    pr.add_argument("--seed", type=_seed, default=0, help="seed of the --validate simulation")
+    _add_bootstrap_options(pr)
     _add_pulse_data_options(pr)
     pr.set_defaults(handler=_cmd_fit_pulse_response)
     ml = fit_models.add_parser(
@@ -278,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     ml.add_argument("--columns", default=None, help="rename columns: old=new,...")
     _add_strict_option(ml)
+    _add_bootstrap_options(ml)
     ml.set_defaults(handler=_cmd_fit_multilevel)
 
     device = commands.add_parser("device", help="device-level simulations")

@@ -31,6 +31,9 @@ def test_round_trip_recovers_the_relaxation_law(ml_csv):
     assert (fit.sd_s[:, -1] > fit.sd_s[:, 0]).all()  # every level spreads out with time
     growth = fit.sd_s[:, -1] ** 2 - fit.sd_s[:, 0] ** 2
     assert growth[0] > 2 * growth[-1]  # low levels relax most
+    lo, hi = fit.intervals["sigma_relax_s"]  # bootstrap over cells: brackets the estimate
+    assert lo < fit.params.sigma_relax_s < hi and hi - lo < 0.3 * fit.params.sigma_relax_s
+    assert fit.summary()["intervals"]["relax_log_growth"][0] < fit.params.relax_log_growth
 
 
 def test_parameter_file_loads_and_runs(ml_csv, tmp_path, capsys):
@@ -121,3 +124,17 @@ def test_a_single_read_per_level_and_time_is_one_error_line(tmp_path, capsys):
     assert main(["fit", "multilevel", str(path), "--out", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "single read" in err[0]
+
+
+def test_synthetic_multilevel_file_round_trips_through_the_cli(tmp_path, capsys):
+    from calibration.synthetic import write_multilevel_csv
+
+    path = tmp_path / "ml.csv"
+    write_multilevel_csv(path, n_cells=512, times_s=(0.0, 60.0, 86400.0), rng=1)
+    out = tmp_path / "p.json"
+    assert main(["fit", "multilevel", str(path), "--out", str(out), "--bootstrap", "30"]) == 0
+    assert "90 % intervals over devices" in capsys.readouterr().out
+    import json
+
+    doc = json.loads(out.read_text())
+    assert doc["fit"]["relaxation_fitted"] and len(doc["fit"]["intervals"]["sigma_relax_s"]) == 2

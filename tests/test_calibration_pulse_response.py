@@ -112,7 +112,15 @@ def test_a_simulation_from_the_fit_matches_ramps_drawn_from_the_model(tmp_path):
         path.write_text("\n".join(rows) + "\n")
         paths.append(path)
     data = [load_pulse_trains(p, layout="wide", quantity="conductance_s") for p in paths]
-    rows = compare_with_simulation(fit_pulse_response(*data), devices=600, rng=1)
+    fit = fit_pulse_response(*data, bootstrap=100, rng=2)
+    for name, direction in fit.directions.items():  # intervals over ramps hold the truth
+        lo, hi = direction.intervals["n0_pulses"]
+        assert lo < direction.n0_pulses < hi
+        g_inf = truth.g_inf_pot_s if name == "potentiation" else truth.g_inf_dep_s
+        assert direction.intervals["g_inf_s"][0] < g_inf * 1.05
+        assert direction.intervals["g_inf_s"][1] > g_inf * 0.95
+    assert fit.to_dict()["directions"]["depression"]["intervals"]["g0_s"]
+    rows = compare_with_simulation(fit, devices=600, rng=1)
     for direction in ("potentiation", "depression"):
         assert [r["pulses"] for r in rows[direction]] == [1, 5, 20, 50, 100]
         for r in rows[direction]:
