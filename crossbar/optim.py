@@ -24,17 +24,16 @@ META_MODES = ("toward_zero", "any_crossing")
 META_RULES = ("normalized", "interval")
 
 
-def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
-    if not ok:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of MetaplasticAdam must be {allowed}. Got {value!r} instead."
-        )
-
-
 def _check_hyper(lr: float, meta: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float) -> None:  # fmt: skip
+                 weight_decay: float, owner: str = "MetaplasticAdam") -> None:  # fmt: skip
     def real(x: Any) -> bool:
         return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
+        if not ok:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead."
+            )
 
     _check("lr", lr, real(lr) and lr >= 0, "a finite number >= 0")
     _check("meta", meta, real(meta) and meta >= 0, "a finite number >= 0")
@@ -499,7 +498,7 @@ class WeakResetAdam(torch.optim.Optimizer):
                 "The 'layers' parameter of WeakResetAdam must be a non-empty sequence of "
                 f"WeakResetLinear. Got {[type(lay).__name__ for lay in self.layers]} instead."
             )
-        _check_hyper(lr, 0.0, betas, eps, 0.0)
+        _check_hyper(lr, 0.0, betas, eps, 0.0, owner="WeakResetAdam")
         if isinstance(max_pulses, bool) or not isinstance(max_pulses, int) or max_pulses < 1:
             raise InvalidParameterError(
                 f"The 'max_pulses' parameter of WeakResetAdam must be an int >= 1. "

@@ -129,3 +129,13 @@ def test_arithmetics_agree_on_a_training_step():
 def test_bad_arithmetic_is_rejected():
     with pytest.raises(InvalidParameterError, match=r"'arithmetic'.*'auto'.*Got 'fast'"):
         BinaryLinear(4, 4, arithmetic="fast")
+
+
+def test_building_a_bnn_leaves_torch_global_generator_alone():
+    from crossbar.experiments._bnn import BinaryLinear, make_bnn
+
+    state = torch.get_rng_state()
+    model = make_bnn([12, 16, 10], seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(7)  # the same weights as the former global seeding gave
+    assert torch.equal(model[0].weight, BinaryLinear(12, 16).weight)

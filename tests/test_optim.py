@@ -533,3 +533,12 @@ def test_float32_attenuation_factor_matches_float64():
     assert out32[0] == 1.0 and out32[-1] < 1e-36
     inside = out64 > 1e-30
     assert np.max(np.abs(out32[inside] - out64[inside]) / out64[inside]) < 4e-6
+
+
+def test_weak_reset_adam_errors_name_their_owner():
+    from crossbar.nn import WeakResetLinear
+    from crossbar.optim import WeakResetAdam
+
+    layer = WeakResetLinear(4, 2, rng=0)
+    with pytest.raises(InvalidParameterError, match="'lr' parameter of WeakResetAdam"):
+        WeakResetAdam([layer], lr=-1)

@@ -70,7 +70,8 @@ class BinaryLinear(nn.Module):
     """
 
     def __init__(self, in_features: int, out_features: int, init_width: float = 0.1,
-                 arithmetic: str = "auto") -> None:  # fmt: skip
+                 arithmetic: str = "auto",
+                 generator: torch.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
         if arithmetic not in ARITHMETICS:
             raise InvalidParameterError(
@@ -79,7 +80,8 @@ class BinaryLinear(nn.Module):
             )
         self.in_features, self.out_features = in_features, out_features
         self.arithmetic = arithmetic
-        w = torch.empty(out_features, in_features).uniform_(-init_width / 2, init_width / 2)
+        w = torch.empty(out_features, in_features).uniform_(-init_width / 2, init_width / 2,
+                                                            generator=generator)  # fmt: skip
         self.weight = nn.Parameter(w)
         self.flip: torch.Tensor | None = None  # a stored-bit error mask (mram-ber)
         self._signs = SignCodes()
@@ -100,10 +102,10 @@ class BinaryLinear(nn.Module):
 def make_bnn(dims: Sequence[int], seed: int, arithmetic: str = "auto") -> nn.Sequential:
     """BNN ``dims[0]-...-dims[-1]`` (Laborieux et al.'s ``BNN``), initialized from ``seed``;
     ``arithmetic`` of its binarized layers (:class:`BinaryLinear`)."""
-    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # the stream torch.manual_seed(seed) would give
     layers: list[nn.Module] = []
     for k, (a, b) in enumerate(itertools.pairwise(dims)):
-        layers += [BinaryLinear(a, b, arithmetic=arithmetic),
+        layers += [BinaryLinear(a, b, arithmetic=arithmetic, generator=gen),
                    DeterministicBatchNorm1d(b, affine=True, track_running_stats=False)]  # fmt: skip
         if k < len(dims) - 2:
             layers.append(SignActivation())
