@@ -35,7 +35,7 @@ def test_the_wheel_installs_and_runs_without_the_repository(tmp_path):
     sdist = next((src / "dist").glob("crossbar_sim-*.tar.gz"))
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    assert {"LICENSE", "pyproject.toml", "README.md", "crossbar/cli.py",
+    assert {"LICENSE", "pyproject.toml", "README.md", "crossbar/cli/__init__.py",
             "devices/presets.py", "calibration/io.py"} <= names  # fmt: skip
 
     venv = tmp_path / "venv"  # the dependencies (torch, numba...) come from this environment

@@ -1,4 +1,4 @@
-"""``crossbar fit weak-reset DATA.csv --out params.json [--plot fit.png]``."""
+"""``crossbar fit weak-reset | multilevel | pulse-response``: parsers, handlers, reports and plots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,97 @@ from typing import Any
 
 import numpy as np
 
-from ._files import replace_atomically, save_png
+from .._files import replace_atomically, save_png
+from ._args import Parser, int_at_least, positive_float, seed_int
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``crossbar fit`` on the ``crossbar`` sub-parsers."""
+    fit = commands.add_parser("fit", help="fit device models to measured data")
+    fit_models = fit.add_subparsers(dest="fit_model", metavar="MODEL", parser_class=Parser)
+    fit_models.required = True
+    wr = fit_models.add_parser(
+        "weak-reset",
+        help="fit the weak-RESET model and its D2D distributions to pulse trains",
+        description=(
+            "Fit the weak-RESET model per device (knee by profile least squares) and each "
+            "parameter's population distribution; write a parameter file that "
+            "devices.presets.from_json loads and the simulator runs on."
+        ),
+    )
+    wr.add_argument("data", metavar="DATA.csv", help="measured pulse trains (CSV)")
+    wr.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
+    wr.add_argument("--plot", metavar="PNG", help="data vs fit and distributions vs densities")
+    wr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
+    _add_pulse_data_options(wr)
+    wr.add_argument("--name", default="fitted", help="name stored in the parameter file")
+    _add_bootstrap_options(wr)
+    wr.add_argument("--json", action="store_true",
+                    help="print the whole result (the parameter file with its fit record) as "
+                    "JSON instead of the report")  # fmt: skip
+    wr.set_defaults(handler=fit_command)
+    pr = fit_models.add_parser(
+        "pulse-response",
+        help="fit exponential-saturation pulse responses (potentiation/depression ramps)",
+        description=(
+            "Fit G(n) = G_inf - (G_inf - G0) exp(-n/n0) to every ramp, and the cycle-to-cycle "
+            "noise sd(dG) = s0 + s1 G; one or more files (e.g. SET and RESET ramps)."
+        ),
+    )
+    pr.add_argument("data", nargs="+", metavar="DATA.csv", help="measured ramps (CSV)")
+    pr.add_argument("--out", required=True, metavar="params.json", help="fit to write (JSON)")
+    pr.add_argument("--plot", metavar="PNG", help="ramps vs fits and the noise law")
+    pr.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
+    pr.add_argument("--validate", action="store_true",
+                    help="simulate devices from the fit and compare them with the measured ramps "
+                    "(quantiles of ln(G/G_start) per pulse count, KS distance)")  # fmt: skip
+    _add_bootstrap_options(pr)
+    _add_pulse_data_options(pr)
+    pr.set_defaults(handler=pulse_response_command)
+    ml = fit_models.add_parser(
+        "multilevel",
+        help="fit multi-level programming statistics (per-level spread, relaxation)",
+        description=(
+            "Per-level mean and spread per read time, the sigma(G) law and the relaxation "
+            "parameters of devices.MultiLevelParams, from device_id, level, conductance_s "
+            "[, time_s, iteration] rows."
+        ),
+    )
+    ml.add_argument("data", metavar="DATA.csv", help="multi-level reads (CSV)")
+    ml.add_argument("--out", required=True, metavar="params.json", help="parameter file to write")
+    ml.add_argument("--plot", metavar="PNG", help="spread per level vs read time, data and fit")
+    ml.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
+    ml.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    _add_strict_option(ml)
+    _add_bootstrap_options(ml)
+    ml.set_defaults(handler=multilevel_command)
+
+
+def _add_pulse_data_options(parser: argparse.ArgumentParser) -> None:
+    """How to read a pulse-train CSV (calibration.io.load_pulse_trains)."""
+    parser.add_argument("--layout", default="long", choices=["long", "wide"])
+    parser.add_argument("--columns", default=None, help="rename columns: old=new,...")
+    parser.add_argument("--quantity", default=None,
+                        help="wide layout: resistance_ohm, conductance_s or current_a")  # fmt: skip
+    parser.add_argument("--read-voltage", type=positive_float, default=None,
+                        help="read voltage (V) for current_a data")  # fmt: skip
+    parser.add_argument("--skip-bad-rows", action="store_true",
+                        help="drop malformed rows (reported) instead of rejecting the file")  # fmt: skip
+    _add_strict_option(parser)
+
+
+def _add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap", type=int_at_least(0, "an integer from 0 to 100000", 100_000),
+                        default=200,
+                        help="bootstrap resamples behind the 90%% intervals (0: none)")  # fmt: skip
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seed of the bootstrap (and of --validate's simulation)")  # fmt: skip
+
+
+def _add_strict_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="reject columns the loader does not know (default: ignore them, "
+                        "with a note)")  # fmt: skip
 
 
 def fit_command(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``crossbar device simulate --model multilevel | mram | pulse-response``: the handlers and their plots."""
+"""``crossbar device simulate --model weak-reset | multilevel | mram | pulse-response``: the parser, the handlers and their plots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,225 @@ from typing import Any
 
 import numpy as np
 
-from ._files import save_png
+from .._files import save_png
+from ._args import (
+    CliError,
+    float_list,
+    int_at_least,
+    positive_float,
+    positive_int,
+    pulse_list,
+    seed_int,
+)
+
+#: Options that belong to one model only, with the model's default.
+_MODEL_OPTIONS = {
+    "weak-reset": {"pulses": [0, 10, 100, 500, 1000, 2000], "noise": "paper", "devices": 10000,
+                   "params": "MAJUMDAR2021"},
+    "multilevel": {"levels": 8, "allocation": "linear", "devices": 16384, "params": "CEA_LETI_130NM"},
+    "mram": {"current_ua": 100.0, "pulse_widths_ns": [1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
+             "target_wer": [1e-3, 1e-6, 1e-9], "devices": 100000, "params": "HIRTZLIN2019_STTMRAM"},
+    "pulse-response": {"ramp_pulses": 100, "devices": 1000, "params": None},
+}  # fmt: skip
+
+_MODELS = tuple(_MODEL_OPTIONS)
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``crossbar device`` on the ``crossbar`` sub-parsers."""
+    device = commands.add_parser("device", help="device-level simulations")
+    device_commands = device.add_subparsers(dest="device_command", metavar="ACTION")
+    device_commands.required = True
+    sim = device_commands.add_parser(
+        "simulate",
+        help="Monte-Carlo statistics of a device population",
+        description=(
+            "Simulate a population of devices and print quantiles (5, 25, 50, 75, 95 %%) of R and "
+            "ln(R/R0) per pulse count. Pulses are applied one at a time."
+        ),
+    )
+    sim.add_argument(
+        "--model", required=True, choices=list(_MODELS), help="device model: " + ", ".join(_MODELS)
+    )
+    sim.add_argument(
+        "--devices", type=positive_int, default=None,
+        help="population size (default 10000 weak-reset, 16384 multilevel, 100000 mram bits, "
+             "1000 pulse-response)",
+    )  # fmt: skip
+    sim.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
+    sim.add_argument("--params", default=None, help="preset name or JSON parameter file")
+    sim.add_argument("--plot", metavar="PNG", help="write a PNG of the results")
+    sim.add_argument("--force", action="store_true", help="replace an existing --plot file")
+    sim.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    wr = sim.add_argument_group("weak-reset")
+    wr.add_argument(
+        "--pulses", type=pulse_list, default=None,
+        help="comma-separated pulse counts at which to report (default 0,10,100,500,1000,2000)",
+    )  # fmt: skip
+    wr.add_argument("--noise", default=None, help="none, paper, rtn, pink or code (default paper)")
+    wr.add_argument("--no-d2d", action="store_true", help="every device at the median parameters")
+    ml = sim.add_argument_group("multilevel")
+    ml.add_argument("--levels", type=int_at_least(2, "an integer >= 2"), default=None,
+                    help="number of conductance levels (default 8)")  # fmt: skip
+    ml.add_argument("--allocation", default=None, help="linear or statistics (default linear)")
+    mr = sim.add_argument_group("mram")
+    mr.add_argument("--current-ua", type=positive_float, default=None,
+                    help="write current for the WER curve (default 100 uA)")  # fmt: skip
+    mr.add_argument("--pulse-widths-ns", type=float_list, default=None,
+                    help="pulse widths (default 1,2,3,5,10,20,50 ns)")  # fmt: skip
+    mr.add_argument("--target-wer", type=float_list, default=None,
+                    help="target write error rates for the energy table (default 1e-3,1e-6,1e-9)")  # fmt: skip
+    pr = sim.add_argument_group(
+        "pulse-response (a measured device, after `crossbar fit pulse-response`)"
+    )
+    pr.add_argument("--ramp-pulses", type=positive_int, default=None,
+                    help="potentiation pulses, then as many depression pulses (default 100)")  # fmt: skip
+    sim.set_defaults(handler=_cmd_device_simulate)
+
+
+def _apply_model_defaults(args: argparse.Namespace) -> None:
+    """Fill each model's defaults; refuse options that belong to another model."""
+    mine = _MODEL_OPTIONS[args.model]
+    for model, options in _MODEL_OPTIONS.items():
+        for name in options:
+            if name in ("devices", "params"):
+                continue
+            if model != args.model and getattr(args, name) is not None and name not in mine:
+                flag = "--" + name.replace("_", "-")
+                raise CliError(f"{flag} applies to --model {model} only (got --model {args.model})")
+    if args.no_d2d and args.model != "weak-reset":
+        raise CliError(f"--no-d2d applies to --model weak-reset only (got --model {args.model})")
+    for name, default in mine.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
+def _load_params(spec: str) -> Any:
+    from devices import presets
+
+    if spec.lower().endswith(".json") or os.path.sep in spec:
+        if not os.path.exists(spec):
+            raise CliError(f"--params: no such file: {spec}")
+        return presets.from_json(spec)
+    return presets.get_preset(spec)
+
+
+def _cmd_device_simulate(args: argparse.Namespace) -> int:
+    _apply_model_defaults(args)
+    if args.model == "multilevel":
+        return simulate_multilevel(args)
+    if args.model == "mram":
+        return simulate_mram(args)
+    if args.model == "pulse-response":
+        if args.params is None:
+            raise CliError(
+                "--model pulse-response needs --params FILE.json (written by "
+                "`crossbar fit pulse-response DATA.csv --out FILE.json`)"
+            )
+        return simulate_pulse_response(args, _load_params(args.params))
+    return _simulate_weak_reset(args)
+
+
+def _simulate_weak_reset(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from devices import WeakResetRRAM
+    from devices.montecarlo import pulse_train_statistics
+
+    params = _load_params(args.params)
+    pop = WeakResetRRAM(
+        args.devices, params=params, noise=args.noise, d2d=not args.no_d2d, rng=args.seed
+    )
+    report = sorted(set(args.pulses))
+    grid = set(report)
+    if args.plot:
+        top = max(report)
+        grid |= {round(x) for x in np.linspace(0, top, min(top, 200) + 1)}
+    start = time.perf_counter()
+    with tqdm(
+        total=max(grid), unit="pulse", desc="weak-RESET pulses", leave=False,
+        disable=True if args.no_progress else None, file=sys.stderr,
+    ) as bar:  # fmt: skip
+        stats = pulse_train_statistics(pop, sorted(grid), callback=bar.update)
+    elapsed = time.perf_counter() - start
+    rows = [int(np.searchsorted(stats.pulses, p)) for p in report]
+    extrapolated = bool(stats.extrapolated_fraction.max() > 0)
+    if args.json:
+        doc = {
+            "model": "weak-reset",
+            "params": params.name,
+            "noise": pop.noise,
+            "d2d": not args.no_d2d,
+            "n_devices": args.devices,
+            "seed": args.seed,
+            "quantiles_percent": stats.quantiles_percent.tolist(),
+            "results": [
+                {
+                    "pulses": int(stats.pulses[r]),
+                    "resistance_ohm": stats.resistance_ohm[r].tolist(),
+                    "ln_r_over_r0": stats.log_ratio[r].tolist(),
+                    "mean_ln_r_over_r0": float(stats.mean_log_ratio[r]),
+                    "extrapolated_fraction": float(stats.extrapolated_fraction[r]),
+                }
+                for r in rows
+            ],
+            "elapsed_s": elapsed,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        qs = "  ".join(f"{q:>6g}%" for q in stats.quantiles_percent)
+        print(
+            f"weak-RESET population: {args.devices} devices, params {params.name}, "
+            f"noise={pop.noise}, d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
+        )
+        print(f"{'pulses':>7} | R (kOhm) {qs} | ln(R/R0) {qs}")
+        for r in rows:
+            rq = "  ".join(f"{x / 1e3:7.3f}" for x in stats.resistance_ohm[r])
+            wq = "  ".join(f"{x:7.4f}" for x in stats.log_ratio[r])
+            print(f"{int(stats.pulses[r]):>7} |          {rq} |          {wq}")
+        print(f"simulated {max(grid)} single pulses on {args.devices} devices in {elapsed:.2f} s")
+    sys.stdout.flush()
+    if extrapolated:
+        print(
+            f"note: some devices went past {params.fit_max_pulses} pulses, the end of the fitted "
+            "range; the model extrapolates there with slope m2",
+            file=sys.stderr,
+        )
+    if args.plot:
+        _plot_quantiles(stats, args, params.name, pop.noise)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _plot_quantiles(stats: Any, args: argparse.Namespace, name: str, noise: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    x = stats.pulses
+    for ax, data, label in (
+        (axes[0], stats.resistance_ohm / 1e3, "R (kΩ)"),
+        (axes[1], stats.log_ratio, "ln(R / R0)"),
+    ):
+        ax.fill_between(x, data[:, 0], data[:, -1], alpha=0.2, color="C0", label="5–95 %")
+        ax.fill_between(x, data[:, 1], data[:, -2], alpha=0.4, color="C0", label="25–75 %")
+        ax.plot(x, data[:, data.shape[1] // 2], color="C0", label="median")
+        ax.set_xlabel("weak-RESET pulses")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[1].plot(x, stats.mean_log_ratio, "--", color="C1", label="mean")
+    axes[1].legend(loc="upper left")
+    fig.suptitle(
+        f"{name}: {args.devices} devices, noise={noise}, "
+        f"d2d={'off' if args.no_d2d else 'on'}, seed={args.seed}"
+    )
+    save_png(fig, args.plot, dpi=120)
+    plt.close(fig)
+
 
 #: Times after programming at which multi-level cells are read (s).
 READ_TIMES_S = {"verify": 0.0, "1 s": 1.0, "60 s": 60.0, "1 day": 86400.0}

@@ -8,10 +8,12 @@ import math
 import sys
 from typing import Any
 
+from ._args import positive_int, seed_int
 
-def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
+
+def add_parsers(commands: Any) -> None:
     """Register the three commands on the ``crossbar`` sub-parsers."""
-    from .experiments import EXPERIMENTS
+    from ..experiments import EXPERIMENTS
 
     run = commands.add_parser(
         "run",
@@ -26,7 +28,7 @@ def add_parsers(commands: Any, positive_int: Any, seed: Any) -> None:
                      help="small network and data subsample (under 2 minutes on 2 cores)")  # fmt: skip
     run.add_argument("--out", metavar="DIR", default=None,
                      help="output folder (default results/EXPERIMENT[-quick])")  # fmt: skip
-    run.add_argument("--seed", type=seed, default=0)
+    run.add_argument("--seed", type=seed_int, default=0)
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run from DIR/checkpoint.json")  # fmt: skip
     run.add_argument("--data", metavar="DIR", default=None,
@@ -133,8 +135,8 @@ DATASETS_OF = {"bnn-pmnist": ("mnist",), "mram-ber": ("mnist",), "mesu-pmnist": 
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .cli import ensure_datasets
-    from .experiments import apply_overrides, get_experiment, run_experiment
+    from ..experiments import apply_overrides, get_experiment, run_experiment
+    from .data import ensure_datasets
 
     exp = get_experiment(args.experiment)
     ensure_datasets(DATASETS_OF.get(args.experiment, ("mnist", "fashion-mnist")), args)
@@ -164,7 +166,7 @@ def run_command(args: argparse.Namespace) -> int:
 def endurance_command(args: argparse.Namespace) -> int:
     from devices import InvalidParameterError, TruncatedDistribution, WearOutParams
 
-    from .reports import endurance_report
+    from ..reports import endurance_report
 
     if not (args.limit_median > 0 and math.isfinite(args.limit_median)):
         raise InvalidParameterError(f"--limit-median must be > 0; got {args.limit_median!r}")
@@ -189,7 +191,7 @@ def endurance_command(args: argparse.Namespace) -> int:
 
 
 def footprint_command(args: argparse.Namespace) -> int:
-    from .reports import footprint_report
+    from ..reports import footprint_report
 
     r = footprint_report(args.dims, args.levels, args.hidden_bits, args.devices_per_weight,
                          args.bnn_dims, args.bnn_hidden_bits, args.bnn_devices_per_weight)  # fmt: skip
