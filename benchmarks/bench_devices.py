@@ -21,7 +21,7 @@ import numpy as np
 from _timing import best_time
 
 from devices import WeakResetRRAM
-from devices._jit import jit_parallel, prange
+from devices.support import jit_parallel, prange
 
 
 @jit_parallel

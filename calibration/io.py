@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from devices import InvalidParameterError
-from devices._validation import check_real, closest
+from devices.support import check_real, closest
 
 __all__ = ["PULSE_TYPES", "QUANTITIES", "CSVFormatError", "Measurements", "load_pulse_trains"]
 

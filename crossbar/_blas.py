@@ -21,7 +21,7 @@ import numpy as np
 from numba import types
 from numba.extending import get_cython_function_address
 
-from devices._jit import jit
+from devices.support import jit
 
 __all__ = ["potrf_lower", "syrk_lower_t", "trsm_left_lower"]
 

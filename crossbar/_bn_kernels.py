@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from devices._jit import jit_parallel, prange
+from devices.support import jit_parallel, prange
 
 __all__ = ["batch_norm_backward", "batch_norm_forward"]
 

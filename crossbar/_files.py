@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from devices._state import replace_atomically
+from devices.support import replace_atomically
 
 __all__ = ["OutputError", "check_outputs", "replace_atomically", "save_png"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from devices._jit import jit, jit_parallel, prange
+from devices.support import jit, jit_parallel, prange
 
 from ._blas import potrf_lower, syrk_lower_t, trsm_left_lower
 

@@ -7,8 +7,7 @@ import math
 
 import numpy as np
 
-from devices._jit import jit, jit_parallel, prange
-from devices._math import bits_to_float32, exp
+from devices.support import bits_to_float32, exp, jit, jit_parallel, prange
 
 _CHUNK = 4096  # elements per parallel task: the scratch row stays in L1
 
@@ -16,7 +15,7 @@ _CHUNK = 4096  # elements per parallel task: the scratch row stays in L1
 @jit
 def _sech2(a):
     """``1 - tanh^2(x) = 4 e / (1 + e)^2`` for the exponent ``a = -2x`` (``e = exp(a)``): one exp,
-    no tanh; ``a = 0`` gives exactly 1. Straight-line code (:func:`devices._math.exp`)."""
+    no tanh; ``a = 0`` gives exactly 1. Straight-line code (:func:`devices.support.exp`)."""
     e = exp(a)
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 

@@ -6,9 +6,15 @@ import math
 
 import numpy as np
 
-from devices._jit import jit, jit_parallel, prange
-from devices._math import bits_to_float32, bits_to_float64
-from devices._rng import fill_normals, fill_normals32
+from devices.support import (
+    bits_to_float32,
+    bits_to_float64,
+    fill_normals,
+    fill_normals32,
+    jit,
+    jit_parallel,
+    prange,
+)
 
 
 @jit
@@ -28,7 +34,7 @@ def read_out(mean, var, ref_mean, ref_var, col_tile, step, qmax, key, out_scale,
         reference column), subtracted from every column ``c`` of column tile ``col_tile[c]``
         with one shared noise draw; step : (R, C) ADC step (0: ideal ADC); qmax : largest code.
     out : (B, C) sum over row tiles of the digitized currents, times ``out_scale[b]``.
-    The normals of row tile r and input b come from :func:`devices._rng.fill_normals` at
+    The normals of row tile r and input b come from :func:`devices.support.fill_normals` at
     counter ``(r * B + b) * P`` with ``P = ceil((C + T) / 2)`` pairs: column c uses normal c,
     reference t normal ``C + t``.
     """
@@ -91,7 +97,7 @@ def read_out32(terms, weights, var_bf16, step, inv_step, qmax, key, out_scale, o
     var_bf16 : (R, B, C) the read-noise variances as bfloat16 bits (uint16); step : (R, C)
         float32 ADC steps (0: ideal ADC) and ``inv_step`` their float32 reciprocals; no
         reference column; out : (B, C) as in :func:`read_out`.
-    The normals of input b are the pairs of :func:`devices._rng.fill_normals32` from counter
+    The normals of input b are the pairs of :func:`devices.support.fill_normals32` from counter
     ``b * R * P`` (``P = ceil(C / 2)``): row tile r, column c uses normal ``r * 2P + c``. The ADC
     rounds ``|current| * inv_step`` in float32 (a multiplication: a division per column costs
     as much as the rest of the loop); the sum over row tiles is float64, in row-tile order

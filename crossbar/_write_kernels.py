@@ -1,16 +1,14 @@
 """Numba kernels of write-on-change for tiled matrices of multi-level cells: which cells a new
 weight matrix changes, their programming in chunks across arrays
-(``devices._kernels.program_segment``), and for differential pairs the in-place update of the
+(``devices.support.program_segment``), and for differential pairs the in-place update of the
 read maps at the written cells; and the write of ideal devices."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from devices._jit import jit, jit_parallel, prange
-from devices._kernels import PROGRAM_CHUNK as _CHUNK  # cells per parallel task
-from devices._kernels import program_segment
-from devices._math import float32_bits
+from devices.support import PROGRAM_CHUNK as _CHUNK  # cells per parallel task
+from devices.support import float32_bits, jit, jit_parallel, prange, program_segment
 
 from ._mvm_kernels import _level
 
@@ -28,7 +26,7 @@ def write_on_change(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, geome
     differs from ``target`` (the cells' target levels as int16, updated here), found array by
     array (:func:`_changed_in_array`, into ``scan``/``scan_levels``, ``counts``), gathered into
     ``cells``, ``levels``, ``pops`` (array ``a``'s at ``bounds[a]:bounds[a + 1]``), then their
-    program-and-verify and refresh in chunks across arrays (``devices._kernels.program_segment``
+    program-and-verify and refresh in chunks across arrays (``devices.support.program_segment``
     with the pool's ``state``; ``iterations``, ``converged`` alongside ``cells``). ``scratch``:
     int16 (arrays, columns, rows + padding), kept by the caller. Returns the number of cells
     written."""

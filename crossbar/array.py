@@ -32,8 +32,7 @@ from devices import (
     PulseProgramResult,
     PulseResponseDevice,
 )
-from devices._rng import derive_key
-from devices._validation import as_generator, check_int, check_real
+from devices.support import as_generator, check_int, check_real, derive_key
 
 from . import ir_drop
 from ._mvm_kernels import (

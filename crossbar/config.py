@@ -11,8 +11,8 @@ from devices import (
     WearOutParams,
     presets,
 )
-from devices._validation import check_choice, check_int, check_real
 from devices.pulse_response import program_window_s
+from devices.support import check_choice, check_int, check_real
 
 __all__ = ["MAPPINGS", "ADCConfig", "CrossbarConfig", "DACConfig", "EnergyModel"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from devices import InvalidParameterError
-from devices._validation import check_choice
+from devices.support import check_choice
 
 __all__ = ["DATASETS", "DatasetNotFoundError", "load_dataset", "permute_pixels", "search_paths"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from devices._validation import check_int, check_real
+from devices.support import check_int, check_real
 
 from .data import load_dataset
 from .experiments._bnn import accuracy as bn_accuracy

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from devices import InvalidParameterError
-from devices._validation import check_choice, check_int, check_real
+from devices.support import check_choice, check_int, check_real
 
 from .nn import CrossbarLinear
 

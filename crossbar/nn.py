@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from devices import InvalidParameterError
-from devices._state import digest
+from devices.support import digest
 
 from ._bn_kernels import batch_norm_backward, batch_norm_forward
 from ._threads import keep_torch_threads

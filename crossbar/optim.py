@@ -318,7 +318,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
             _check_hyper(group["lr"], group["meta"], group["betas"], group["eps"],
                          group["weight_decay"])  # fmt: skip
             if group["meta_mode"] not in META_MODES:
-                from devices._validation import closest
+                from devices.support import closest
 
                 raise InvalidParameterError(
                     f"The 'meta_mode' parameter of MetaplasticAdam must be one of "
@@ -326,7 +326,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     + closest(str(group["meta_mode"]), META_MODES)
                 )
             if group["meta_rule"] not in META_RULES:
-                from devices._validation import closest
+                from devices.support import closest
 
                 raise InvalidParameterError(
                     f"The 'meta_rule' parameter of MetaplasticAdam must be one of "

@@ -44,3 +44,16 @@ def test_relative_links_of_readme_and_guides_resolve():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert len(pages) >= 6
     assert not broken, broken
+
+
+def test_only_devices_imports_its_private_modules():
+    """Outside devices/, its helpers come from the documented devices.support (tests excepted:
+    they check the private kernels themselves)."""
+    import re
+
+    private = re.compile(r"^\s*(from|import) devices\._")
+    hits = [f"{p.relative_to(ROOT)}:{n}" for p in _tracked(".py")
+            if not str(p.relative_to(ROOT)).startswith(("devices/", "tests/"))
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if private.match(line)]  # fmt: skip
+    assert not hits, hits

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devices import InvalidParameterError
-from devices._validation import closest
+from devices.support import closest
 
 from . import bnn, mesu, qnn, weak_reset
 from ._run import RunContext

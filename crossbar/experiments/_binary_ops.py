@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from devices._jit import jit, jit_parallel, prange
+from devices.support import jit, jit_parallel, prange
 
 __all__ = ["ARITHMETICS", "SignCodes", "binary_linear", "int8_codes"]
 
