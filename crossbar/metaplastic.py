@@ -16,8 +16,6 @@ from torch import nn
 from devices import InvalidParameterError
 from devices.support import check_choice, check_int, check_real
 
-from .nn import CrossbarLinear
-
 __all__ = ["ROUNDINGS", "HiddenPrecision", "footprint"]
 
 ROUNDINGS = ("nearest", "stochastic")
@@ -85,10 +83,11 @@ def footprint(model: nn.Module, precision: HiddenPrecision | None = None) -> dic
             f"The 'precision' parameter of footprint must be a HiddenPrecision. "
             f"Got {type(precision).__name__} instead."
         )
-    # a CrossbarConv2d holds its weights in a CrossbarLinear sub-module: count those only
-    layers = [m for m in model.modules() if isinstance(m, CrossbarLinear)]
+    # the layers that hold weights in devices say so with device_count() (crossbar.nn's
+    # CrossbarLinear; a CrossbarConv2d holds one): the digital unit needs no torch layer type
+    layers = [m for m in model.modules() if callable(getattr(m, "device_count", None))]
     n_weights = sum(lay.weight.numel() for lay in layers)
-    devices = sum(a.rows * a.cols for lay in layers for a in lay.matrix.arrays)
+    devices = sum(lay.device_count() for lay in layers)
     bits = n_weights * precision.bits_per_weight
     return {
         "hidden_weights": n_weights,

@@ -273,6 +273,10 @@ class CrossbarLinear(nn.Module):
             values = values[np.abs(values) <= self.matrix.weight_range * (1 + 1e-9)]
         return torch.from_numpy(values)
 
+    def device_count(self) -> int:
+        """Devices of the layer's arrays (including reference columns and unused tile cells)."""
+        return sum(a.rows * a.cols for a in self.matrix.arrays)
+
     def device_writes(self) -> np.ndarray:
         """Programming pulses (SET + RESET, or potentiation + depression) received by every device
         of the layer."""
