@@ -6,6 +6,7 @@ first, starting at zeros) and draw the same counter-based random numbers as the 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -385,3 +386,43 @@ def adc_steps(dg3, sigmas, v_read, qmax):
     step32 = step.astype(np.float32)
     inv = np.divide(np.float32(1.0), step32, out=np.zeros_like(step32), where=step32 > 0)
     return step, step32, inv
+
+
+# -- the metaplastic optimizer (crossbar._meta_kernels) ---------------------------------------
+def metaplastic_adam(w, grads, lr, meta, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
+    """The binary metaplastic rule (docs/training.md; crossbar.optim.MetaplasticAdam and its
+    kernels in crossbar._meta_kernels) written out element by element: the hidden weights after
+    the gradients ``grads``."""
+    w = list(w)
+    m = [0.0] * len(w)
+    v = [0.0] * len(w)
+    for t, g in enumerate(grads, start=1):
+        for k in range(len(w)):
+            gk = g[k] + wd * w[k]
+            m[k] = b1 * m[k] + (1 - b1) * gk
+            v[k] = b2 * v[k] + (1 - b2) * gk * gk
+            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            u = m[k] / (math.sqrt(v[k]) + eps)
+            sign = (w[k] > 0) - (w[k] < 0)
+            if sign * m[k] > 0:
+                u *= 1 - math.tanh(meta * abs(w[k])) ** 2
+            w[k] -= step * u
+    return w
+
+
+def interval_meta_factor(w, delta, q, meta, mode):
+    """The "interval" multi-level rules attenuation for one scalar weight ``w`` and update
+    ``delta`` (crossbar.optim.multilevel_meta_factor), by enumeration of the thresholds of the
+    levels ``q``."""
+    thr = [(a + b) / 2 for a, b in itertools.pairwise(q)]
+    j = sum(w >= t for t in thr)  # nearest level (saturating)
+    ahead = [t for t in thr if t > w] if delta > 0 else [t for t in thr if t < w]
+    if not ahead:
+        return 1.0
+    nxt = min(ahead) if delta > 0 else max(ahead)
+    new = j + 1 if delta > 0 else j - 1
+    lo = thr[j - 1] if j > 0 else thr[0] - (q[1] - q[0])
+    hi = thr[j] if j < len(thr) else thr[-1] + (q[-1] - q[-2])
+    if mode == "toward_zero" and not abs(q[new]) < abs(q[j]):
+        return 1.0
+    return 1 - math.tanh(meta * abs(nxt - w) / (hi - lo)) ** 2

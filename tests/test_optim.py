@@ -1,5 +1,4 @@
 import copy
-import itertools
 import math
 
 import numpy as np
@@ -8,25 +7,7 @@ import torch
 
 from crossbar.optim import MetaplasticAdam
 from devices import InvalidParameterError
-
-
-def _manual(w, grads, lr, meta, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
-    """The binary metaplastic rule (docs/training.md) written out element by element."""
-    w = list(w)
-    m = [0.0] * len(w)
-    v = [0.0] * len(w)
-    for t, g in enumerate(grads, start=1):
-        for k in range(len(w)):
-            gk = g[k] + wd * w[k]
-            m[k] = b1 * m[k] + (1 - b1) * gk
-            v[k] = b2 * v[k] + (1 - b2) * gk * gk
-            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-            u = m[k] / (math.sqrt(v[k]) + eps)
-            sign = (w[k] > 0) - (w[k] < 0)
-            if sign * m[k] > 0:
-                u *= 1 - math.tanh(meta * abs(w[k])) ** 2
-            w[k] -= step * u
-    return w
+from tests import reference
 
 
 @pytest.mark.parametrize("meta", [0.0, 1.35, 4.0])
@@ -38,7 +19,7 @@ def test_matches_hand_computed_steps(meta):
     for g in grads:
         p.grad = torch.tensor(g, dtype=torch.float64)
         opt.step()
-    expected = _manual(w0, grads, 0.05, meta, wd=1e-3)
+    expected = reference.metaplastic_adam(w0, grads, 0.05, meta, wd=1e-3)
     torch.testing.assert_close(p.detach(), torch.tensor(expected, dtype=torch.float64))
 
 
@@ -109,22 +90,6 @@ def test_bad_group_meta_is_rejected():
         MetaplasticAdam([{"params": [torch.zeros(2, requires_grad=True)], "meta": -1.0}])
 
 
-def _factor_by_hand(w, delta, q, meta, mode):
-    """The "interval" rule for one scalar, by enumeration of the thresholds."""
-    thr = [(a + b) / 2 for a, b in itertools.pairwise(q)]
-    j = sum(w >= t for t in thr)  # nearest level (saturating)
-    ahead = [t for t in thr if t > w] if delta > 0 else [t for t in thr if t < w]
-    if not ahead:
-        return 1.0
-    nxt = min(ahead) if delta > 0 else max(ahead)
-    new = j + 1 if delta > 0 else j - 1
-    lo = thr[j - 1] if j > 0 else thr[0] - (q[1] - q[0])
-    hi = thr[j] if j < len(thr) else thr[-1] + (q[-1] - q[-2])
-    if mode == "toward_zero" and not abs(q[new]) < abs(q[j]):
-        return 1.0
-    return 1 - math.tanh(meta * abs(nxt - w) / (hi - lo)) ** 2
-
-
 @pytest.mark.parametrize("mode", ["toward_zero", "any_crossing"])
 def test_multilevel_factor_matches_hand_enumeration(mode):
     from crossbar.optim import multilevel_meta_factor
@@ -135,7 +100,8 @@ def test_multilevel_factor_matches_hand_enumeration(mode):
     delta = torch.randn(400, generator=gen, dtype=torch.float64)
     got = multilevel_meta_factor(w, delta, torch.tensor(q), 2.0, mode, rule="interval")
     expected = [
-        _factor_by_hand(float(a), float(b), q, 2.0, mode) for a, b in zip(w, delta, strict=True)
+        reference.interval_meta_factor(float(a), float(b), q, 2.0, mode)
+        for a, b in zip(w, delta, strict=True)
     ]
     torch.testing.assert_close(got, torch.tensor(expected, dtype=torch.float64))
 
