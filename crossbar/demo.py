@@ -29,11 +29,9 @@ from .experiments._bnn import bn_state
 from .experiments._data import Task, batch_bounds
 from .experiments.qnn import qnn_model, qnn_optimizer
 from .nn import CrossbarLinear
+from .reports import BNN_BASELINE_WEIGHTS
 
 __all__ = ["BNN_BASELINE_WEIGHTS", "DemoResult", "run_demo"]
-
-#: Weights of the metaplastic BNN of Laborieux et al. (784-4096-4096-10), the footprint baseline.
-BNN_BASELINE_WEIGHTS = 784 * 4096 + 4096 * 4096 + 4096 * 10
 
 
 @dataclass

@@ -27,7 +27,13 @@ from devices import InvalidParameterError, WearOutParams
 
 from ._files import save_png
 
-__all__ = ["EnduranceReport", "FootprintReport", "endurance_report", "footprint_report"]
+__all__ = ["BNN_BASELINE_DIMS", "BNN_BASELINE_WEIGHTS", "EnduranceReport", "FootprintReport",
+           "endurance_report", "footprint_report"]  # fmt: skip
+
+#: The binarized baseline of every footprint comparison: the metaplastic BNN of Laborieux et al.
+#: (Nat. Commun. 2021), 784-4096-4096-10, and its number of weights.
+BNN_BASELINE_DIMS = (784, 4096, 4096, 10)
+BNN_BASELINE_WEIGHTS = sum(a * b for a, b in itertools.pairwise(BNN_BASELINE_DIMS))
 
 
 @dataclass
@@ -173,7 +179,7 @@ def footprint_report(dims: list[int], levels: int = 8, hidden_bits: int = 32,
     bnn_hidden_bits, bnn_devices_per_weight : int
         Its hidden-weight precision (float32) and devices per binary weight (2T2R: 2, one bit).
     """
-    bnn_dims = bnn_dims or [784, 4096, 4096, 10]
+    bnn_dims = bnn_dims or list(BNN_BASELINE_DIMS)
     for name, value in (("dims", dims), ("bnn_dims", bnn_dims)):
         if len(value) < 2 or any(not isinstance(v, int) or v < 1 for v in value):
             raise InvalidParameterError(

@@ -411,7 +411,7 @@ def metaplastic_adam(w, grads, lr, meta, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
 
 
 def interval_meta_factor(w, delta, q, meta, mode):
-    """The "interval" multi-level rules attenuation for one scalar weight ``w`` and update
+    """The "interval" multi-level rule's attenuation for one scalar weight ``w`` and update
     ``delta`` (crossbar.optim.multilevel_meta_factor), by enumeration of the thresholds of the
     levels ``q``."""
     thr = [(a + b) / 2 for a, b in itertools.pairwise(q)]

@@ -33,14 +33,12 @@ from torch import nn
 from ..config import CrossbarConfig
 from ..nn import CrossbarLinear, DeterministicBatchNorm1d
 from ..optim import MetaplasticAdam
+from ..reports import BNN_BASELINE_WEIGHTS
 from ._bnn import train_with_task_batch_norm
 from ._data import Task, load_task, n_batches
 from ._run import RunContext
 
 __all__ = ["QuantizedLinear", "qnn_model", "qnn_multilevel", "qnn_optimizer"]
-
-#: Weights of the metaplastic BNN of Laborieux et al. (784-4096-4096-10), the footprint baseline.
-BNN_WEIGHTS = 784 * 4096 + 4096 * 4096 + 4096 * 10
 
 
 class QuantizedLinear(nn.Module):
@@ -173,7 +171,7 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
     metrics["sw.fmnist_after_fmnist"] = sw["final"][1][1]
     # equal bits per hidden weight in both networks: the ratio of hidden-weight counts
     # (docs/validation.md, crossbar footprint for the full accounting)
-    metrics["footprint_ratio_vs_bnn"] = BNN_WEIGHTS / n_weights
+    metrics["footprint_ratio_vs_bnn"] = BNN_BASELINE_WEIGHTS / n_weights
     with ctx.figure("qnn.png", 1, 2, figsize=(11, 4)) as (ax, ax2):
         x = np.arange(1, len(hw_curve) + 1)
         sw_curve = np.array(sw["curve"])
