@@ -41,6 +41,7 @@ import numpy as np
 
 from devices import InvalidParameterError, TruncatedDistribution, presets
 from devices.params import WeakResetParams
+from devices.support import check_int
 from devices.weak_reset import kasdin_coefficients
 
 from .io import Measurements
@@ -408,15 +409,7 @@ def fit_weak_reset(
             f"The 'data' parameter of fit_weak_reset must be Measurements (calibration.io). "
             f"Got {type(data).__name__} instead."
         )
-    if (
-        isinstance(bootstrap, bool)
-        or not isinstance(bootstrap, (int, np.integer))
-        or not (0 <= bootstrap <= 100_000)
-    ):
-        raise InvalidParameterError(
-            f"The 'bootstrap' parameter of fit_weak_reset must be an integer in [0, 100000]. "
-            f"Got {bootstrap!r} instead."
-        )
+    bootstrap = check_int("bootstrap", bootstrap, "fit_weak_reset", 0, 100_000)
     trains = [(f"{dev}" + (f"/cycle{cyc}" if cyc else ""), p, r)
               for dev, cyc, p, r in data.trains()]  # fmt: skip
     base = presets.MAJUMDAR2021

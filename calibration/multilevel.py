@@ -25,6 +25,7 @@ from scipy.optimize import least_squares
 
 from devices import InvalidParameterError, presets
 from devices.params import MultiLevelParams
+from devices.support import check_int
 
 from .io import (
     CSVFormatError,
@@ -260,15 +261,7 @@ def fit_multilevel(
     """
     if not isinstance(data, MultiLevelData):
         raise InvalidParameterError("fit_multilevel needs MultiLevelData (calibration.multilevel).")
-    if (
-        isinstance(bootstrap, bool)
-        or not isinstance(bootstrap, (int, np.integer))
-        or not (0 <= bootstrap <= 100_000)
-    ):
-        raise InvalidParameterError(
-            f"The 'bootstrap' parameter of fit_multilevel must be an integer in [0, 100000]. "
-            f"Got {bootstrap!r} instead."
-        )
+    bootstrap = check_int("bootstrap", bootstrap, "fit_multilevel", 0, 100_000)
     base = base or presets.CEA_LETI_130NM
     levels, level_idx = np.unique(data.level, return_inverse=True)
     times, time_idx = np.unique(data.time_s, return_inverse=True)

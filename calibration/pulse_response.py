@@ -32,6 +32,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from devices import InvalidParameterError
+from devices.support import check_int
 
 from .io import Measurements
 
@@ -267,15 +268,7 @@ def fit_pulse_response(
                                  "reason": f"poor fit: R^2 = {fitted[1]:.3f} < {MIN_RAMP_R2:g}"})  # fmt: skip
                 continue
             groups["potentiation" if z > 0 else "depression"].append((n, g, *fitted))
-    if (
-        isinstance(bootstrap, bool)
-        or not isinstance(bootstrap, (int, np.integer))
-        or not (0 <= bootstrap <= 100_000)
-    ):
-        raise InvalidParameterError(
-            f"The 'bootstrap' parameter of fit_pulse_response must be an integer in [0, 100000]. "
-            f"Got {bootstrap!r} instead."
-        )
+    bootstrap = check_int("bootstrap", bootstrap, "fit_pulse_response", 0, 100_000)
     gen = np.random.default_rng(rng)
     fits = {k: _fit_direction(k, v, bootstrap, gen) for k, v in groups.items() if v}
     if not fits:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from devices import InvalidParameterError, WearOutParams
+from devices.support import check_int
 
 from ._files import save_png
 
@@ -190,11 +191,7 @@ def footprint_report(dims: list[int], levels: int = 8, hidden_bits: int = 32,
                              ("devices_per_weight", devices_per_weight, 1),
                              ("bnn_hidden_bits", bnn_hidden_bits, 1),
                              ("bnn_devices_per_weight", bnn_devices_per_weight, 1)):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InvalidParameterError(
-                f"The {name!r} parameter of footprint_report must be an int >= {low}. "
-                f"Got {value!r} instead."
-            )
+        check_int(name, value, "footprint_report", low)
     w, wb = _weights(dims), _weights(bnn_dims)
     devices, bnn_devices = w * devices_per_weight, wb * bnn_devices_per_weight
     bits = w * hidden_bits + devices * math.log2(levels)
