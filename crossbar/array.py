@@ -294,7 +294,22 @@ class TiledMatrix:
         self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self._calls = 0
         self._work_key: tuple[Any, ...] | None = None
+        self._work: tuple[Any, ...] = ()  # a read's scratch arrays, by its _work_key
         self._level_work: tuple[np.ndarray, np.ndarray] | None = None
+        # set by _layout (geometry of the tiles), program / load_state (the weight mapping), the
+        # cell pool (_cell_pool: programming targets and views) and the reads (caches)
+        self._geometry: Any = None
+        self._offsets: Any = None
+        self._ideal_g: Any = None
+        self.weight_range: float = 0.0
+        self.g_per_weight: float = 0.0
+        self._energy_cache: Any = None
+        self._changed: Any = None
+        self._pool_g: Any = None
+        self._pool_views: Any = None
+        self._targets: Any = None
+        self._pair_targets: Any = None
+        self._blocks: Any = None
         per_tile = c.tile_cols if c.mapping == "differential" else c.tile_cols - 1
         self._row_starts = list(range(0, self.in_features, c.tile_rows))
         self._col_starts = list(range(0, self.out_features, per_tile))
@@ -776,6 +791,19 @@ class TiledMatrix:
             )
             self._work_key = key
         return self._work
+
+    def weight_values(self) -> np.ndarray:
+        """The weights a cell (single-device mapping) or a pair (differential) can store,
+        increasing; empty with ideal (continuous) devices. Reference-column mapping: only the
+        values within ``±weight_range`` (weights are clipped to it)."""
+        levels = self.tiles[0][0][0].level_conductances
+        if levels.size == 0:
+            return levels
+        if self.config.mapping == "differential":
+            mags = (levels - levels[0]) / self.g_per_weight
+            return np.concatenate([-mags[:0:-1], mags])
+        values = (levels - levels[len(levels) // 2]) / self.g_per_weight
+        return values[np.abs(values) <= self.weight_range * (1 + 1e-9)]
 
     # -- reads ---------------------------------------------------------------------------------------
     def matvec(self, x: Any, t: float | None = None) -> np.ndarray:

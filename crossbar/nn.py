@@ -260,17 +260,9 @@ class CrossbarLinear(nn.Module):
     def weight_levels(self) -> torch.Tensor | None:
         """The values a stored weight can take (increasing), for the multi-level metaplastic rule;
         None with ideal (continuous) devices."""
-        levels = self.matrix.tiles[0][0][0].level_conductances
-        if levels.size == 0:
+        values = self.matrix.weight_values()
+        if values.size == 0:
             return None
-        if self.config.mapping == "differential":
-            mags = (levels - levels[0]) / self.matrix.g_per_weight
-            values = np.concatenate([-mags[:0:-1], mags])
-        else:
-            g_ref = levels[len(levels) // 2]
-            values = (levels - g_ref) / self.matrix.g_per_weight
-            # weights are clipped to +-weight_range: levels beyond it are never used
-            values = values[np.abs(values) <= self.matrix.weight_range * (1 + 1e-9)]
         return torch.from_numpy(values)
 
     def device_count(self) -> int:

@@ -630,3 +630,20 @@ def test_input_scale_and_batch_squares_match_numpy(dtype):
     out = np.empty((3, 16))
     squares_over_batch(v, out)
     np.testing.assert_array_equal(out, np.square(v).sum(axis=1, dtype=np.float64))
+
+
+@pytest.mark.parametrize("mapping", ["differential", "reference"])
+def test_weight_values_are_what_the_cells_store(mapping):
+    """TiledMatrix.weight_values(): the values a programmed weight can take, the public surface
+    the torch layers' weight_levels() use."""
+    from crossbar import CrossbarConfig, TiledMatrix
+
+    w = np.linspace(-0.05, 0.05, 40).reshape(5, 8)
+    m = TiledMatrix(w, CrossbarConfig(mapping=mapping, read_noise=False), rng=0)
+    values = m.weight_values()
+    assert np.all(np.diff(values) > 0) and values.size >= 7  # 2K-1 (pairs) or K-1 in range
+    assert np.abs(values).max() <= m.weight_range * (1 + 1e-9)
+    stored = m.effective_weight(0.0)
+    # every stored weight is near one of the values (programming noise aside)
+    gap = np.abs(stored[..., None] - values).min(axis=-1)
+    assert np.median(gap) < 0.25 * np.diff(values).min()
