@@ -188,7 +188,7 @@ def test_config_overrides_are_checked_and_recorded(tmp_path, capsys):
     from crossbar.experiments import apply_overrides
 
     config = EXPERIMENTS["qnn-multilevel"].config(True, 0)
-    assert apply_overrides("qnn-multilevel", config, {"meta": 3})["meta"] == 3
+    assert apply_overrides("qnn-multilevel", config, {"meta": 3}).meta == 3
     with pytest.raises(InvalidParameterError, match=r"not a configuration field.*'meta'"):
         apply_overrides("qnn-multilevel", config, {"mta": 3.0})
     with pytest.raises(InvalidParameterError, match="expects a value like 64"):
@@ -207,12 +207,13 @@ def test_config_overrides_are_checked_and_recorded(tmp_path, capsys):
 def test_a_checkpoint_made_before_a_field_existed_resumes_with_its_default(tmp_path):
 
     config = EXPERIMENTS["bnn-metaplastic"].config(True, 0)
-    old = {k: v for k, v in config.items() if k != "arithmetic"}
+    old = {k: v for k, v in config.to_dict().items() if k != "arithmetic"}
     RunContext("bnn-metaplastic", tmp_path, old)  # checkpointed by an older version
     ctx = RunContext("bnn-metaplastic", tmp_path, config, resume=True)
     assert ctx.config["arithmetic"] == "auto"
     with pytest.raises(InvalidParameterError, match="config"):
-        RunContext("bnn-metaplastic", tmp_path, {**config, "arithmetic": "float32"}, resume=True)
+        RunContext("bnn-metaplastic", tmp_path, {**config.to_dict(), "arithmetic": "float32"},
+                   resume=True)  # fmt: skip
 
 
 @needs_data
@@ -390,3 +391,18 @@ def test_endurance_of_a_bad_writes_file_is_one_error_line(tmp_path, capsys, cont
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "device_writes.npz" in err[0]
     assert not (tmp_path / "endurance.png").exists()
+
+
+def test_configurations_are_frozen_dataclasses_with_documented_fields():
+    import dataclasses
+
+    from crossbar.experiments import ExperimentConfig
+
+    for exp in EXPERIMENTS.values():
+        config = exp.config(True, 0)
+        assert isinstance(config, ExperimentConfig) and dataclasses.is_dataclass(config)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.seed = 1
+        doc = config.to_dict()
+        assert doc["quick"] is True and doc["seed"] == 0 and json.loads(json.dumps(doc)) == doc
+        assert type(config)(**doc) == config  # the saved form rebuilds the configuration

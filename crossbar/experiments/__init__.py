@@ -7,7 +7,6 @@ numbers beside the papers' and the runtimes.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from devices import InvalidParameterError
 from devices.support import closest
 
 from . import bnn, mesu, qnn, weak_reset
+from ._config import ExperimentConfig
 from ._run import RunContext
 
-__all__ = ["EXPERIMENTS", "Experiment", "RunContext", "run_experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "ExperimentConfig", "RunContext", "run_experiment"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class Experiment:
 
     name: str
     summary: str
-    config: Callable[[bool, int], dict[str, Any]]
-    steps: Callable[[dict[str, Any]], int]
-    run: Callable[[RunContext, dict[str, Any], str | None], dict[str, Any]]
+    config: Callable[[bool, int], ExperimentConfig]
+    steps: Callable[[Any], int]
+    run: Callable[[RunContext, Any, str | None], dict[str, Any]]
 
 
 EXPERIMENTS = {
@@ -99,32 +99,11 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def apply_overrides(name: str, config: dict[str, Any],
-                    overrides: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def apply_overrides(name: str, config: ExperimentConfig,
+                    overrides: dict[str, Any]) -> ExperimentConfig:  # fmt: skip
     """``config`` with ``overrides`` replacing its fields (clear errors for unknown fields and
-    for values of another type than the default's)."""
-    config = dict(config)
-    for key, value in overrides.items():
-        if key in ("quick", "seed") or key not in config:
-            known = ", ".join(k for k in config if k not in ("quick", "seed"))
-            raise InvalidParameterError(
-                f"--set {key}: not a configuration field of {name}; its fields are {known}."
-                + closest(str(key), tuple(config))
-            )
-        default = config[key]
-        numeric = (int, float)
-        same = (isinstance(value, numeric) and isinstance(default, numeric)
-                and not isinstance(value, bool) and not isinstance(default, bool)
-                and (isinstance(value, int) or isinstance(default, float))) or (
-            type(value) is type(default)
-        )  # fmt: skip
-        if default is not None and not same:
-            raise InvalidParameterError(
-                f"--set {key}: {name} expects a value like {json.dumps(default)}. Got "
-                f"{json.dumps(value)} instead."
-            )
-        config[key] = value
-    return config
+    for values of another type than the default's): :meth:`ExperimentConfig.with_overrides`."""
+    return config.with_overrides(name, overrides)
 
 
 def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] | None = None,

@@ -145,6 +145,8 @@ class RunContext:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise InvalidParameterError("--device cuda: no CUDA device is available here.")
         self.out = Path(out)
+        if hasattr(config, "to_dict"):  # an ExperimentConfig
+            config = config.to_dict()
         self.config = json.loads(json.dumps(config))  # JSON-ready, as it will be read back
         self.progress = progress or (lambda n: None)
         self.start = time.perf_counter()

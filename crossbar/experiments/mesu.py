@@ -14,6 +14,7 @@ variance, unbiased estimator).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,20 +24,41 @@ from torch import nn
 from ..data import load_dataset
 from ..nn import BayesianLinear
 from ..optim import MESU
+from ._config import ExperimentConfig
 from ._run import RunContext
 
 __all__ = ["mesu_pmnist"]
 
 
-def mesu_pmnist_config(quick: bool, seed: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MesuPmnistConfig(ExperimentConfig):
+    """``crossbar run mesu-pmnist``: Bonnet et al. 2025."""
+
+    #: permuted-MNIST tasks, seen one after the other without boundaries
+    tasks: int
+    n_train: int | None
+    n_test: int | None
+    hidden: int
+    #: weight samples per forward pass
+    samples: int
+    sigma_prior: float
+    #: MESU's memory, in tasks
+    memory_tasks: int
+    #: "local" (reparameterization per output) or "weights"
+    sampling: str
+    seed: int
+    quick: bool
+
+
+def mesu_pmnist_config(quick: bool, seed: int) -> MesuPmnistConfig:
     full = {"tasks": 100, "n_train": None, "n_test": None}
     small = {"tasks": 10, "n_train": 1000, "n_test": 1000}
-    return {**(small if quick else full), "hidden": 50, "samples": 10, "sigma_prior": 1.0,
-            "memory_tasks": 5, "sampling": "local", "seed": seed, "quick": quick}  # fmt: skip
+    return MesuPmnistConfig(**{**(small if quick else full), "hidden": 50, "samples": 10, "sigma_prior": 1.0,
+            "memory_tasks": 5, "sampling": "local", "seed": seed, "quick": quick})  # fmt: skip
 
 
-def mesu_pmnist_steps(c: dict[str, Any]) -> int:
-    return c["tasks"] * (c["n_train"] or 60000)
+def mesu_pmnist_steps(c: MesuPmnistConfig) -> int:
+    return c.tasks * (c.n_train or 60000)
 
 
 class _Net(nn.Module):
@@ -49,12 +71,12 @@ class _Net(nn.Module):
         return torch.log_softmax(self.l2(torch.relu(self.l1(x))), dim=-1)  # (S, B, 10)
 
 
-def _base(c: dict[str, Any], root: str | None) -> tuple[torch.Tensor, ...]:
-    gen = np.random.default_rng(c["seed"])
+def _base(c: MesuPmnistConfig, root: str | None) -> tuple[torch.Tensor, ...]:
+    gen = np.random.default_rng(c.seed)
     x, y = load_dataset("mnist", "train", root)
     xt, yt = load_dataset("mnist", "test", root)
-    idx = np.sort(gen.choice(len(y), c["n_train"], replace=False)) if c["n_train"] else None
-    idt = np.sort(gen.choice(len(yt), c["n_test"], replace=False)) if c["n_test"] else None
+    idx = np.sort(gen.choice(len(y), c.n_train, replace=False)) if c.n_train else None
+    idt = np.sort(gen.choice(len(yt), c.n_test, replace=False)) if c.n_test else None
     x = x.reshape(len(x), -1).astype(np.float32) / 255.0
     xt = xt.reshape(len(xt), -1).astype(np.float32) / 255.0
     if idx is not None:
@@ -66,8 +88,8 @@ def _base(c: dict[str, Any], root: str | None) -> tuple[torch.Tensor, ...]:
             torch.from_numpy((xt - mean) / std), torch.from_numpy(yt.astype(np.int64)))  # fmt: skip
 
 
-def _perm(c: dict[str, Any], t: int) -> torch.Tensor:
-    return torch.from_numpy(np.random.default_rng([c["seed"], 1000 + t]).permutation(784))
+def _perm(c: MesuPmnistConfig, t: int) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng([c.seed, 1000 + t]).permutation(784))
 
 
 @torch.no_grad()
@@ -79,12 +101,12 @@ def _accuracy(net: _Net, x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor) -
     return correct / len(y)
 
 
-def mesu_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
+def mesu_pmnist(ctx: RunContext, c: MesuPmnistConfig, root: str | None) -> dict[str, Any]:
     x, y, xt, yt = _base(c, root)
     n = len(y)
-    net = _Net(c["hidden"], c["samples"], c["seed"], c["sampling"])
+    net = _Net(c.hidden, c.samples, c.seed, c.sampling)
     opt = MESU([*net.l1.mesu_parameters(), *net.l2.mesu_parameters()],
-               sigma_prior=c["sigma_prior"], n_memory=float(c["memory_tasks"] * n))  # fmt: skip
+               sigma_prior=c.sigma_prior, n_memory=float(c.memory_tasks * n))  # fmt: skip
     history: dict[str, list[float]] = {"current": [], "first": [], "sigma": []}
     start = 0
     saved = ctx.load_state("stream")
@@ -94,9 +116,9 @@ def mesu_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[st
         net.l2.generator.set_state(saved["gen2"])
         history, start = saved["history"], saved["task"]
         ctx.progress(start * n)
-    for t in range(start, c["tasks"]):
+    for t in range(start, c.tasks):
         perm = _perm(c, t)
-        order = torch.from_numpy(np.random.default_rng([c["seed"], t]).permutation(n))
+        order = torch.from_numpy(np.random.default_rng([c.seed, t]).permutation(n))
         xs, ys = x[order][:, perm], y[order]
         for k in range(n):  # batch 1, no task boundary given to the optimizer
             out = net(xs[k : k + 1])
@@ -113,19 +135,19 @@ def mesu_pmnist(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[st
         ctx.save_state("stream", {"net": net.state_dict(), "gen1": net.l1.generator.get_state(),
                                   "gen2": net.l2.generator.get_state(), "history": history,
                                   "task": t + 1})  # fmt: skip
-    final = [_accuracy(net, xt, yt, _perm(c, t)) for t in range(c["tasks"])]
+    final = [_accuracy(net, xt, yt, _perm(c, t)) for t in range(c.tasks)]
     metrics = {
-        "n_tasks": c["tasks"],
+        "n_tasks": c.tasks,
         "last5_mean_acc": float(np.mean(final[-5:])),
         "first_task_acc_at_end": final[0],
         "mean_acc_all_tasks": float(np.mean(final)),
     }
     with ctx.figure("mesu.png", 1, 2, figsize=(11, 4)) as (ax, ax2):
-        tasks = np.arange(1, c["tasks"] + 1)
+        tasks = np.arange(1, c.tasks + 1)
         ax.plot(tasks, final, "o-", ms=3, label="after the last task")
         ax.plot(tasks, history["current"], "-", label="right after learning it")
         ax.set(xlabel="task", ylabel="test accuracy", ylim=(0, 1),
-               title=f"MESU, permuted MNIST, 784-{c['hidden']}-10")  # fmt: skip
+               title=f"MESU, permuted MNIST, 784-{c.hidden}-10")  # fmt: skip
         ax.legend()
         ax2.plot(tasks, history["first"], "o-", ms=3)
         ax2.set(xlabel="tasks learned", ylabel="accuracy on task 1", ylim=(0, 1))

@@ -24,6 +24,7 @@ parameters do not leak into the old task's evaluation.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,34 @@ from ..nn import CrossbarLinear, DeterministicBatchNorm1d
 from ..optim import MetaplasticAdam
 from ..reports import BNN_BASELINE_WEIGHTS
 from ._bnn import train_with_task_batch_norm
+from ._config import ExperimentConfig
 from ._data import Task, load_task, n_batches
 from ._run import RunContext
 
 __all__ = ["QuantizedLinear", "qnn_model", "qnn_multilevel", "qnn_optimizer"]
+
+
+@dataclass(frozen=True)
+class QnnMultilevelConfig(ExperimentConfig):
+    """``crossbar run qnn-multilevel``: D'Agostino et al. 2023."""
+
+    #: learning rate, in units of the weight range (the normalized multi-level rule)
+    lr: float
+    #: hidden units of the 784-H-10 perceptron
+    hidden: int
+    #: epochs per task
+    epochs: int
+    n_train: int | None
+    n_test: int | None
+    #: m* of the software sweep
+    sweep: list[float]
+    #: conductance levels per device
+    levels: int
+    #: m* of the crossbar arm
+    meta: float
+    batch: int
+    seed: int
+    quick: bool
 
 
 class QuantizedLinear(nn.Module):
@@ -99,17 +124,17 @@ def qnn_optimizer(model: nn.Module, meta: float, lr: float) -> MetaplasticAdam:
 
 
 def _train(ctx: RunContext, key: str, kind: str, meta: float, tasks: list[Task],
-           c: dict[str, Any]) -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
+           c: QnnMultilevelConfig) -> tuple[dict[str, Any], nn.Sequential]:  # fmt: skip
     """MNIST then Fashion-MNIST (a fresh optimizer per task; each task evaluated with its own
     batch-norm parameters), checkpointed per epoch."""
-    model = qnn_model(kind, c["hidden"], c["seed"], c["levels"])
+    model = qnn_model(kind, c.hidden, c.seed, c.levels)
     result = train_with_task_batch_norm(ctx, key, model,
-                                        lambda net: qnn_optimizer(net, meta, c["lr"]), tasks,
-                                        c["epochs"], c["seed"], c["batch"])  # fmt: skip
+                                        lambda net: qnn_optimizer(net, meta, c.lr), tasks,
+                                        c.epochs, c.seed, c.batch)  # fmt: skip
     return result, model
 
 
-def qnn_multilevel_config(quick: bool, seed: int) -> dict[str, Any]:
+def qnn_multilevel_config(quick: bool, seed: int) -> QnnMultilevelConfig:
     full = {"hidden": 1024, "epochs": 10, "n_train": None, "n_test": None,
             "sweep": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}  # fmt: skip
     # 60 steps per task instead of 6,000: a 10x larger step lets the hidden weights travel about
@@ -117,28 +142,28 @@ def qnn_multilevel_config(quick: bool, seed: int) -> dict[str, Any]:
     # sets in at |W_h| ~ Q_max / m*, happens at all (docs/validation.md; as bnn-metaplastic)
     small = {"hidden": 64, "epochs": 2, "n_train": 3000, "n_test": 1000,
              "sweep": [0.0, 2.0, 4.0, 6.0], "lr": 0.05}  # fmt: skip
-    return {"lr": 0.005, **(small if quick else full), "levels": 8, "meta": 2.5, "batch": 100,
-            "seed": seed, "quick": quick}  # fmt: skip
+    return QnnMultilevelConfig(**{"lr": 0.005, **(small if quick else full), "levels": 8, "meta": 2.5, "batch": 100,
+            "seed": seed, "quick": quick})  # fmt: skip
 
 
-def qnn_multilevel_steps(c: dict[str, Any]) -> int:
-    per_arm = 2 * c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
-    return per_arm * (1 + len(c["sweep"]) + (c["meta"] not in c["sweep"]))
+def qnn_multilevel_steps(c: QnnMultilevelConfig) -> int:
+    per_arm = 2 * c.epochs * n_batches(c.n_train or 60000, c.batch)
+    return per_arm * (1 + len(c.sweep) + (c.meta not in c.sweep))
 
 
-def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict[str, Any]:
-    if CrossbarConfig().levels != c["levels"]:  # the hardware arm runs the default crossbar
+def qnn_multilevel(ctx: RunContext, c: QnnMultilevelConfig, root: str | None) -> dict[str, Any]:
+    if CrossbarConfig().levels != c.levels:  # the hardware arm runs the default crossbar
         raise ValueError("qnn-multilevel expects the default 8-level crossbar")
-    tasks = [load_task(name, c["n_train"], c["n_test"], c["seed"], root)
+    tasks = [load_task(name, c.n_train, c.n_test, c.seed, root)
              for name in ("mnist", "fashion-mnist")]  # fmt: skip
-    per_arm = 2 * c["epochs"] * n_batches(c["n_train"] or 60000, c["batch"])
+    per_arm = 2 * c.epochs * n_batches(c.n_train or 60000, c.batch)
     metrics: dict[str, float] = {}
     res = ctx.done("hw")
     if res is None:
-        res, model = _train(ctx, "hw", "hw", c["meta"], tasks, c)
+        res, model = _train(ctx, "hw", "hw", c.meta, tasks, c)
         layers = [m for m in model if isinstance(m, CrossbarLinear)]
         writes = np.concatenate([lay.device_writes() for lay in layers])
-        ctx.save_npz("device_writes.npz", writes=writes, periods=2 * c["epochs"],
+        ctx.save_npz("device_writes.npz", writes=writes, periods=2 * c.epochs,
                      period=np.array("epoch"))  # fmt: skip
         res["max_writes"], res["mean_writes"] = int(writes.max()), float(writes.mean())
         res["devices"] = int(writes.size)
@@ -154,7 +179,7 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
     metrics["mean_writes_per_device"] = res["mean_writes"]
     n_weights = res["weights"]
     sweep = {}
-    for m in sorted(set(c["sweep"]) | {c["meta"]}):
+    for m in sorted(set(c.sweep) | {c.meta}):
         key = f"sw_m{m:g}"
         r = ctx.done(key)
         if r is None:
@@ -162,10 +187,10 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         else:
             ctx.progress(per_arm)
         sweep[m] = r
-        if m in c["sweep"]:
+        if m in c.sweep:
             metrics[f"sweep.m{m:g}.mnist_after_fmnist"] = r["final"][1][0]
             metrics[f"sweep.m{m:g}.fmnist_after_fmnist"] = r["final"][1][1]
-    sw = sweep[c["meta"]]
+    sw = sweep[c.meta]
     metrics["sw.mnist_after_mnist"] = sw["final"][0][0]
     metrics["sw.mnist_after_fmnist"] = sw["final"][1][0]
     metrics["sw.fmnist_after_fmnist"] = sw["final"][1][1]
@@ -178,14 +203,14 @@ def qnn_multilevel(ctx: RunContext, c: dict[str, Any], root: str | None) -> dict
         for j, name in enumerate(("MNIST", "Fashion-MNIST")):
             ax.plot(x, hw_curve[:, j], "-", color=f"C{j}", label=f"{name}, crossbar")
             ax.plot(x, sw_curve[:, j], "--", color=f"C{j}", label=f"{name}, software")
-        ax.axvline(c["epochs"] + 0.5, color="gray", lw=0.8)
+        ax.axvline(c.epochs + 0.5, color="gray", lw=0.8)
         ax.set(xlabel="epoch (MNIST, then Fashion-MNIST)", ylabel="test accuracy", ylim=(0, 1),
-               title=f"784-{c['hidden']}-10, m* = {c['meta']:g}")  # fmt: skip
+               title=f"784-{c.hidden}-10, m* = {c.meta:g}")  # fmt: skip
         ax.legend(fontsize=8)
         ms = sorted(sweep)
         ax2.plot(ms, [sweep[m]["final"][1][0] for m in ms], "o-", label="MNIST after both")
         ax2.plot(ms, [sweep[m]["final"][1][1] for m in ms], "s-", label="Fashion-MNIST")
-        ax2.axvline(c["meta"], color="C3", lw=0.8, ls=":", label=f"m* = {c['meta']:g} (crossbar)")
+        ax2.axvline(c.meta, color="C3", lw=0.8, ls=":", label=f"m* = {c.meta:g} (crossbar)")
         ax2.axvspan(2, 4, color="gray", alpha=0.15, label="paper's robust range")
         ax2.set(xlabel="m*", ylabel="test accuracy (software)", ylim=(0, 1))
         ax2.legend(fontsize=8)
