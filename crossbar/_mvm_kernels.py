@@ -271,65 +271,6 @@ def _dac_row(x, inv_scale, levels, volts_per_code, sigma2, v, v2, codes):
         codes[n:] = 0
 
 
-@jit_parallel
-def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
-                  second):  # fmt: skip
-    """Level indices of the devices that store ``w`` (out, in), in the same layout.
-
-    Differential pairs: ``first`` holds G+'s level for ``g_zero + max(w, 0) * g_per_weight``,
-    ``second`` G-'s for ``max(-w, 0)``; single devices: ``first`` the level of ``g_zero + w *
-    g_per_weight`` (``second`` unused). Weights are clipped to ``±w_range``; the nearest of evenly
-    spaced levels ``l0 + k / inv_step`` is ``rint((g - l0) * inv_step)`` clipped to ``[0, k_max]``,
-    the same arithmetic as ``MultiLevelRRAM.nearest_level``.
-    """
-    for o in prange(w.shape[0]):
-        _levels_row(w[o], w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential,
-                    first[o], second[o] if differential else second[0])  # fmt: skip
-
-
-@jit
-def _levels_row(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
-                second):  # fmt: skip
-    """One row of :func:`weight_levels` (a function of its own: loops in a ``prange`` body are
-    not compiled to SIMD code by numba)."""
-    for i in range(w.size):
-        x = min(max(w[i], -w_range), w_range)
-        if differential:
-            first[i] = _level(g_zero + max(x, 0.0) * g_per_weight, l0, inv_step, k_max)
-            second[i] = _level(g_zero + max(-x, 0.0) * g_per_weight, l0, inv_step, k_max)
-        else:
-            first[i] = _level(g_zero + x * g_per_weight, l0, inv_step, k_max)
-
-
-@jit
-def _level(g, l0, inv_step, k_max):
-    """Nearest of the evenly spaced levels ``l0 + k / inv_step``, ``k`` in ``[0, k_max]``."""
-    return np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))
-
-
-@jit
-def pair_terms(read_p, read_n, g_p, g_n, dg, sq, c0, row_g):
-    """One differential tile's contribution to its row tile, in one pass.
-
-    ``dg[:, c0 + j] = read_p - read_n`` (the read maps: conductances, or transfer matrices with IR
-    drop), ``sq[:, c0 + j] = g_p**2 + g_n**2`` (the read-noise variance factors), into the row
-    tile's arrays (any float dtype); ``row_g`` accumulates the conductance on each word line (the
-    energy estimate). Rows are taken as contiguous slices indexed from 0, so the column loop
-    compiles to SIMD code.
-    """
-    rows, cols = g_p.shape
-    for i in range(rows):
-        rp, rn, gp, gn = read_p[i], read_n[i], g_p[i], g_n[i]
-        d_row = dg[i][c0 : c0 + cols]
-        s_row = sq[i][c0 : c0 + cols]
-        row = 0.0
-        for j in range(cols):
-            d_row[j] = rp[j] - rn[j]
-            s_row[j] = gp[j] * gp[j] + gn[j] * gn[j]
-            row += gp[j] + gn[j]
-        row_g[i] += row
-
-
 @jit
 def adc_steps(dg3, sigmas, v_read, qmax, step):
     """ADC steps of differential tiles calibrated on the stored ``ΔG`` of row tile r's columns,

@@ -1,5 +1,5 @@
-"""Numba kernels of write-on-change for tiled matrices of multi-level cells: which cells a new
-weight matrix changes, their programming in chunks across arrays
+"""Numba kernels of writing for tiled matrices of multi-level cells: the level each weight maps
+to (``weight_levels``), write-on-change — which cells a new weight matrix changes, their programming in chunks across arrays
 (``devices.support.program_segment``), and for differential pairs the in-place update of the
 read maps at the written cells; and the write of ideal devices."""
 
@@ -9,8 +9,6 @@ import numpy as np
 
 from devices.support import PROGRAM_CHUNK as _CHUNK  # cells per parallel task
 from devices.support import float32_bits, jit, jit_parallel, prange, program_segment
-
-from ._mvm_kernels import _level
 
 #: ``side`` of an array in a tiled matrix's geometry: G+ of a pair, G- of a pair, or single
 #: devices with the reference column last.
@@ -244,3 +242,40 @@ def write_ideal(w, w_range, lo, hi, g_ref, g_per_weight, geometry, offsets, out)
         if side == WITH_REFERENCE:
             for r in range(rows):
                 part[r * cols + n_out] = min(max(g_ref, lo), hi)
+
+
+# -- level mapping: weights to the conductance levels their cells are programmed to ----------
+@jit_parallel
+def weight_levels(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
+                  second):  # fmt: skip
+    """Level indices of the devices that store ``w`` (out, in), in the same layout.
+
+    Differential pairs: ``first`` holds G+'s level for ``g_zero + max(w, 0) * g_per_weight``,
+    ``second`` G-'s for ``max(-w, 0)``; single devices: ``first`` the level of ``g_zero + w *
+    g_per_weight`` (``second`` unused). Weights are clipped to ``±w_range``; the nearest of evenly
+    spaced levels ``l0 + k / inv_step`` is ``rint((g - l0) * inv_step)`` clipped to ``[0, k_max]``,
+    the same arithmetic as ``MultiLevelRRAM.nearest_level``.
+    """
+    for o in prange(w.shape[0]):
+        _levels_row(w[o], w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential,
+                    first[o], second[o] if differential else second[0])  # fmt: skip
+
+
+@jit
+def _levels_row(w, w_range, g_zero, g_per_weight, l0, inv_step, k_max, differential, first,
+                second):  # fmt: skip
+    """One row of :func:`weight_levels` (a function of its own: loops in a ``prange`` body are
+    not compiled to SIMD code by numba)."""
+    for i in range(w.size):
+        x = min(max(w[i], -w_range), w_range)
+        if differential:
+            first[i] = _level(g_zero + max(x, 0.0) * g_per_weight, l0, inv_step, k_max)
+            second[i] = _level(g_zero + max(-x, 0.0) * g_per_weight, l0, inv_step, k_max)
+        else:
+            first[i] = _level(g_zero + x * g_per_weight, l0, inv_step, k_max)
+
+
+@jit
+def _level(g, l0, inv_step, k_max):
+    """Nearest of the evenly spaced levels ``l0 + k / inv_step``, ``k`` in ``[0, k_max]``."""
+    return np.int64(min(max(np.rint((g - l0) * inv_step), 0.0), k_max))

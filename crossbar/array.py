@@ -35,22 +35,22 @@ from devices import (
 from devices.support import as_generator, check_int, check_real, derive_key
 
 from . import ir_drop
+from ._map_kernels import pair_terms
 from ._mvm_kernels import (
     adc_steps,
     dac_tiles,
     fixed_point_terms,
     input_scale,
-    pair_terms,
     read_out,
     read_out32,
     read_out32_tile,
     squares_over_batch,
-    weight_levels,
 )
 from ._write_kernels import (
     NEGATIVE,
     POSITIVE,
     WITH_REFERENCE,
+    weight_levels,
     write_ideal,
     write_on_change,
     write_pairs_on_change,
