@@ -16,17 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from devices.support import check_int, check_real
 
 from .data import load_dataset
-from .experiments._bnn import accuracy as bn_accuracy
-from .experiments._bnn import bn_state
-from .experiments._data import Task, batch_bounds
+from .experiments._bnn import train_with_task_batch_norm
+from .experiments._data import Task
 from .experiments.qnn import qnn_model, qnn_optimizer
 from .nn import CrossbarLinear
 from .reports import BNN_BASELINE_WEIGHTS
@@ -65,6 +64,26 @@ def _data(
             prep(xt[idt]), torch.from_numpy(yt[idt].astype(np.int64)))  # fmt: skip
 
 
+class _InMemoryRun:
+    """What the experiments' training needs of a run folder, without one: the demo keeps
+    nothing (no checkpoints) and reports progress to ``progress``."""
+
+    device = "cpu"
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self._progress = progress
+
+    def load_state(self, key: str) -> None:
+        return None
+
+    def save_state(self, key: str, state: dict[str, Any]) -> None:
+        pass
+
+    def progress(self, steps: int) -> None:
+        if self._progress is not None and steps:
+            self._progress(steps)
+
+
 def run_demo(
     n_train: int = 6000,
     n_test: int = 2000,
@@ -95,42 +114,26 @@ def run_demo(
     lr = check_real("lr", lr, "run_demo", 0.0, low_open=True)
     tasks = [Task(name, *_data(name, n_train, n_test, seed, root))
              for name in ("mnist", "fashion-mnist")]  # fmt: skip
+    run = _InMemoryRun(progress)
     results = []
     for m in (0.0, meta):
         start = time.perf_counter()
         model = qnn_model("hw", hidden, seed)
         layers = [mod for mod in model if isinstance(mod, CrossbarLinear)]
-        accuracy = {}
-        bn_states = []
-        for task, (x, y) in enumerate((t.x, t.y) for t in tasks):
-            # a fresh optimizer per task, as in the paper's continual-learning script; the
-            # hidden weights follow the multi-level rule, batch norm plain Adam
-            opt = qnn_optimizer(model, m, lr=lr)
-            gen = torch.Generator().manual_seed(seed + task)
-            for _ in range(epochs):
-                model.train()
-                order = torch.randperm(len(y), generator=gen)
-                for lo, hi in batch_bounds(len(y), batch):
-                    sel = order[lo:hi]
-                    opt.zero_grad()
-                    loss = nn.functional.cross_entropy(model(x[sel]), y[sel])
-                    loss.backward()
-                    opt.step()
-                    if progress is not None:
-                        progress(1)
-            # each task is evaluated with its own batch-norm parameters (test batches
-            # normalized by their own statistics), as in the qnn-multilevel experiment
-            bn_states.append(bn_state(model))
-            accuracy[(task, task)] = bn_accuracy(model, tasks[task])
-            if task == 1:
-                accuracy[(0, 1)] = bn_accuracy(model, tasks[0], bn=bn_states[0])
+        # the qnn-multilevel experiment's protocol, run for run: a fresh optimizer per task
+        # (the multi-level rule on the hidden weights, plain Adam on batch norm), each task
+        # evaluated with its own batch-norm parameters
+        res = train_with_task_batch_norm(run, f"meta{m}", model,
+                                         lambda net, m=m: qnn_optimizer(net, m, lr=lr), tasks,
+                                         epochs, seed, batch)  # fmt: skip
+        (mnist_first, _), (mnist_after, fmnist_after) = res["final"]
         writes = np.concatenate([lay.device_writes() for lay in layers])
         n_weights = sum(lay.weight.numel() for lay in layers)
         results.append(DemoResult(
             meta=m,
-            mnist_after_mnist=accuracy[(0, 0)],
-            mnist_after_fmnist=accuracy[(0, 1)],
-            fmnist_after_fmnist=accuracy[(1, 1)],
+            mnist_after_mnist=mnist_first,
+            mnist_after_fmnist=mnist_after,
+            fmnist_after_fmnist=fmnist_after,
             max_writes_per_device=int(writes.max()),
             mean_writes_per_device=float(writes.mean()),
             hidden_weight_bytes=4 * n_weights,
