@@ -35,6 +35,7 @@ from devices import (
 from devices.support import as_generator, check_int, check_real, derive_key
 
 from . import ir_drop
+from ._energy import MVMStats, ReadEnergy
 from ._map_kernels import pair_terms
 from ._mvm_kernels import (
     adc_steps,
@@ -253,19 +254,6 @@ class CrossbarArray:
         return mean[0] if single else mean
 
 
-@dataclasses.dataclass(frozen=True)
-class MVMStats:
-    """Energy and latency estimate of the last matrix-vector product (``docs/crossbar.md``)."""
-
-    energy_j: float
-    cell_energy_j: float
-    dac_energy_j: float
-    adc_energy_j: float
-    digital_energy_j: float
-    latency_s: float
-    adc_conversions: int
-
-
 class TiledMatrix:
     """A weight matrix (out x in) stored in crossbar tiles and multiplied by in-memory reads.
 
@@ -303,7 +291,6 @@ class TiledMatrix:
         self._ideal_g: Any = None
         self.weight_range: float = 0.0
         self.g_per_weight: float = 0.0
-        self._energy_cache: Any = None
         self._changed: Any = None
         self._pool_g: Any = None
         self._pool_views: Any = None
@@ -329,10 +316,10 @@ class TiledMatrix:
                     row.append((CrossbarArray(rows, cols + 1, c, gen),))
             self.tiles.append(row)
         self._layout()
+        self._energy = ReadEnergy(self.in_features, self.out_features, len(self._row_starts),
+                                  len(self._col_starts), per_tile, self._row_conductance)  # fmt: skip
         self._assemble_cache: dict[Any, Any] = {}
         self.program(w)
-        self._last_read: tuple[Any, ...] | None = None
-        self._last_stats: MVMStats | None = None
 
     def _layout(self) -> None:
         """Where every array sits (``_geometry``: first input row, first output, rows, outputs,
@@ -418,7 +405,7 @@ class TiledMatrix:
         else:
             results = self._program_analog(w, w_range, g_ref)
         self._assemble_cache = {}
-        self._energy_cache: dict[tuple[str, float], list[np.ndarray]] = {}
+        self._energy.invalidate()
         return results
 
     def _program_analog(self, w: np.ndarray, w_range: float,
@@ -688,7 +675,7 @@ class TiledMatrix:
             sq = [a.astype(np.float32) for a in sq]
         out = (dg, sq, ref_g, ref_sq, step)
         self._assemble_cache = {t: out}
-        self._energy_cache = {("row_conductance", t): self._row_conductance(t)}
+        self._energy.remember(t, self._row_conductance(t))
         return out
 
     def _row_conductance(self, t: float) -> list[np.ndarray]:
@@ -720,7 +707,7 @@ class TiledMatrix:
                 r_p, r_n = (pos.transfer(t), neg.transfer(t)) if c.ir_drop else (g_p, g_n)
                 pair_terms(r_p, r_n, g_p, g_n, dg[ri], sq[ri], c0, row_g[ri])
         step = self._adc_steps(dg3)
-        self._energy_cache = {("row_conductance", t): row_g}
+        self._energy.remember(t, row_g)
         self._blocks = (dg3, sq3)
         return dg, sq, [], [], step
 
@@ -769,7 +756,7 @@ class TiledMatrix:
         t = self.config.read_time_s
         cache = cast(dict[Any, Any], self._assemble_cache)
         self._adc_steps(self._blocks[0], cache[t][4], cache.get(("fast_maps", t, 0)))
-        self._energy_cache = {}
+        self._energy.invalidate()
 
     @property
     def _single_precision(self) -> bool:
@@ -870,8 +857,7 @@ class TiledMatrix:
         # the estimate is made when asked for (last_stats); the read keeps what it needs
         v2_sum = np.empty((v.shape[0], v.shape[2]))
         squares_over_batch(v, v2_sum)
-        self._last_read = (v2_sum, n_b, t, self._energy_cache.get(("row_conductance", t)))
-        self._last_stats = None
+        self._energy.record(v2_sum, n_b, t)
         return y[0] if single else y
 
     def _read_fast(self, xx: np.ndarray, scale: np.ndarray, levels: int, t: float,
@@ -992,9 +978,7 @@ class TiledMatrix:
     @property
     def last_stats(self) -> MVMStats | None:
         """Energy and latency estimate of the last :meth:`matvec` (``None`` before the first)."""
-        if self._last_stats is None and self._last_read is not None:
-            self._last_stats = self._estimate(*self._last_read)
-        return self._last_stats
+        return self._energy.last_stats(self.config)
 
     @property
     def is_exact_product(self) -> bool:
@@ -1010,29 +994,6 @@ class TiledMatrix:
             for arrays in row:
                 for array in arrays:
                     array.read_count += n_vectors
-
-    def _estimate(self, v2: np.ndarray, n_b: int, t: float,
-                  row_g: list[np.ndarray] | None) -> MVMStats:  # fmt: skip
-        """``v2``: the sum over the batch of the squared word-line voltages, (R, tile_rows);
-        ``row_g``: the conductance on each word line per row tile at the read (None: now)."""
-        c, e = self.config, self.config.energy
-        key = ("row_conductance", t)
-        if row_g is None:
-            if key not in self._energy_cache:
-                self._energy_cache = {key: self._row_conductance(t)}
-            row_g = self._energy_cache[key]
-        cell = sum(float(v2[ri, : g.size] @ g) for ri, g in enumerate(row_g)) * e.read_pulse_s
-        dac_bits = c.dac.bits or 8
-        adc_bits = c.adc.bits or 8
-        n_dac = n_b * self.in_features * len(self._col_starts)
-        n_adc = n_b * self.out_features * len(self._row_starts)
-        dac = n_dac * e.dac_energy_j * 2.0 ** (dac_bits - 8)
-        adc = n_adc * e.adc_fom_j_per_step * 2.0**adc_bits
-        digital = n_adc * e.digital_add_j
-        per_vector = e.read_pulse_s + e.adc_time_s * int(np.ceil(self._per_tile / e.adcs_per_tile))
-        return MVMStats(
-            cell + dac + adc + digital, cell, dac, adc, digital, n_b * per_vector, n_adc
-        )
 
     # -- views -----------------------------------------------------------------------------------
     def effective_weight(self, t: float = 0.0) -> np.ndarray:
@@ -1132,7 +1093,7 @@ class TiledMatrix:
                 raise InvalidParameterError(f"The state's {key!r} must be > 0; got {value!r}.")
         self.weight_range = float(meta["weight_range"])
         self.g_per_weight = float(meta["g_per_weight"])
-        self._energy_cache = {}
+        self._energy.invalidate()
         self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
         self._assemble_cache = {}
 
