@@ -281,8 +281,7 @@ class TiledMatrix:
         gen = as_generator(rng, "TiledMatrix")
         self._noise_seed = int(gen.integers(0, 2**63, dtype=np.int64))
         self._calls = 0
-        self._work_key: tuple[Any, ...] | None = None
-        self._work: tuple[Any, ...] = ()  # a read's scratch arrays, by its _work_key
+        self._scratch = _Scratch()  # a read's scratch arrays, kept between calls
         self._level_work: tuple[np.ndarray, np.ndarray] | None = None
         # set by _layout (geometry of the tiles), program / load_state (the weight mapping), the
         # cell pool (_cell_pool: programming targets and views) and the reads (caches)
@@ -764,20 +763,16 @@ class TiledMatrix:
         return c.adc.bits is not None or c.read_noise_rel > 0
 
     def _workspace(self, n_b: int, dtype: type, noisy: bool) -> tuple[np.ndarray, ...]:
-        """Scratch arrays of a read, kept between calls: fresh multi-megabyte arrays cost a page
-        fault per 4 KiB on first touch, as much time here as the products themselves."""
-        key = (n_b, dtype, noisy)
-        if self._work_key != key:
-            n_r, rows, cols = len(self._row_starts), self.config.tile_rows, self.out_features
-            no = (0, 0, 0)
-            self._work = (
-                np.empty((n_r, n_b, rows), dtype=dtype),  # word-line voltages per row tile
-                np.empty((n_r, n_b, rows) if noisy else no, dtype=dtype),  # sigma^2 v^2
-                np.empty((n_r, n_b, cols), dtype=dtype),  # column currents
-                np.empty((n_r, n_b, cols) if noisy else no, dtype=dtype),  # their variances
-            )
-            self._work_key = key
-        return self._work
+        """Scratch arrays of a float read (numpy path): word-line voltages, their squared
+        noise weights, column currents and their variances, per row tile."""
+        n_r, rows, cols = len(self._row_starts), self.config.tile_rows, self.out_features
+        no = (0, 0, 0)
+        return self._scratch.get(("float", n_b, dtype, noisy), lambda: (
+            np.empty((n_r, n_b, rows), dtype=dtype),  # word-line voltages per row tile
+            np.empty((n_r, n_b, rows) if noisy else no, dtype=dtype),  # sigma^2 v^2
+            np.empty((n_r, n_b, cols), dtype=dtype),  # column currents
+            np.empty((n_r, n_b, cols) if noisy else no, dtype=dtype),  # their variances
+        ))  # fmt: skip
 
     def weight_values(self) -> np.ndarray:
         """The weights a cell (single-device mapping) or a pair (differential) can store,
@@ -878,21 +873,17 @@ class TiledMatrix:
         rows, cols = c.tile_rows, self.out_features
         exact_int = 0 < levels <= 127
         n_terms = _FIXED_POINT_DIGITS if exact_int else 1
-        key_ws = ("bfloat16", n_b, exact_int)
-        if self._work_key != key_ws:
-            self._work = (
-                np.empty((n_r, n_b, rows), dtype=np.float32),  # word-line voltages
-                np.empty((n_r, n_b, rows), dtype=np.float32),  # sigma^2 v^2
-                np.empty((n_r, n_b, rows) if exact_int else (0, 0, 0), dtype=np.int8),  # codes
-                torch.empty((n_r, n_b, rows), dtype=torch.bfloat16),  # sigma^2 v^2, bfloat16
-                torch.empty(  # partial products of the currents (integer: one tile's)
-                    (1 if exact_int else n_r, n_b, n_terms * cols),
-                    dtype=torch.int32 if exact_int else torch.float32,
-                ),
-                torch.empty((1 if exact_int else n_r, n_b, cols), dtype=torch.bfloat16),
-            )
-            self._work_key = key_ws
-        v, v2, codes, v2_bf, terms, var = self._work
+        v, v2, codes, v2_bf, terms, var = self._scratch.get(("bfloat16", n_b, exact_int), lambda: (
+            np.empty((n_r, n_b, rows), dtype=np.float32),  # word-line voltages
+            np.empty((n_r, n_b, rows), dtype=np.float32),  # sigma^2 v^2
+            np.empty((n_r, n_b, rows) if exact_int else (0, 0, 0), dtype=np.int8),  # codes
+            torch.empty((n_r, n_b, rows), dtype=torch.bfloat16),  # sigma^2 v^2, bfloat16
+            torch.empty(  # partial products of the currents (integer: one tile's)
+                (1 if exact_int else n_r, n_b, n_terms * cols),
+                dtype=torch.int32 if exact_int else torch.float32,
+            ),
+            torch.empty((1 if exact_int else n_r, n_b, cols), dtype=torch.bfloat16),
+        ))  # fmt: skip
         dac_tiles(xx, scale, levels, c.dac.v_read_v, c.read_noise_rel**2, v, v2, codes)
         v2_bf.copy_(torch.from_numpy(v2))
         maps = self._fast_maps(t, levels if exact_int else 0)
@@ -1103,6 +1094,23 @@ _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
 #: Products of fewer multiply-adds (m n k) than this run on one thread in OpenBLAS (its
 #: ``GEMM_MULTITHREAD_THRESHOLD`` 4 times 65536): below it numpy's BLAS is safe beside torch.
 _OPENBLAS_ONE_THREAD = 4 * 65536
+
+
+class _Scratch:
+    """The scratch arrays of the last read layout, kept between calls: fresh multi-megabyte
+    arrays cost a page fault per 4 KiB on first touch, as much time as the products themselves.
+    One set at a time (a read path and batch size change rarely)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._arrays: tuple[Any, ...] = ()
+
+    def get(self, key: tuple[Any, ...], make: Any) -> tuple[Any, ...]:
+        """The arrays for ``key``, made by ``make()`` when the key changed."""
+        if key != self._key:
+            self._arrays = make()
+            self._key = key
+        return self._arrays
 
 
 def _count_nonfinite_rows(x: np.ndarray, abs_max: np.ndarray | None = None) -> int:
