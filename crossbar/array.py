@@ -317,7 +317,7 @@ class TiledMatrix:
         self._layout()
         self._energy = ReadEnergy(self.in_features, self.out_features, len(self._row_starts),
                                   len(self._col_starts), per_tile, self._row_conductance)  # fmt: skip
-        self._assemble_cache: dict[Any, Any] = {}
+        self._maps = _ReadMaps()
         self.program(w)
 
     def _layout(self) -> None:
@@ -403,7 +403,7 @@ class TiledMatrix:
                 results = self._program_by_array(w, w_range, g_ref)
         else:
             results = self._program_analog(w, w_range, g_ref)
-        self._assemble_cache = {}
+        self._maps.clear()
         self._energy.invalidate()
         return results
 
@@ -630,13 +630,14 @@ class TiledMatrix:
 
     def _assemble(self, t: float) -> tuple[np.ndarray, ...]:
         """Per row tile: delta-G (rows x out), summed squares for the noise, ADC steps, refs."""
-        if t in self._assemble_cache:
-            return self._assemble_cache[t]
+        cached = self._maps.get(t)
+        if cached is not None:
+            return cached
         c = self.config
         n_r = len(self._row_starts)
         if c.mapping == "differential":
             out = self._assemble_pairs(t)
-            self._assemble_cache = {t: out}
+            self._maps.put(t, out)
             return out
         dg, sq, ref_g, ref_sq = [], [], [], []
         for ri in range(n_r):
@@ -673,7 +674,7 @@ class TiledMatrix:
             dg = [a.astype(np.float32) for a in dg]
             sq = [a.astype(np.float32) for a in sq]
         out = (dg, sq, ref_g, ref_sq, step)
-        self._assemble_cache = {t: out}
+        self._maps.put(t, out)
         self._energy.remember(t, self._row_conductance(t))
         return out
 
@@ -740,21 +741,17 @@ class TiledMatrix:
         The in-place values equal a fresh :meth:`_assemble`'s (tested)."""
         c = self.config
         t = c.read_time_s
-        cache = cast(dict[Any, Any], self._assemble_cache)
-        if c.mapping != "differential" or c.ir_drop or t not in cache:
+        if c.mapping != "differential" or c.ir_drop or self._maps.get(t) is None:
             return None
-        # (the cache holds one read time: fast maps of other times cannot be there)
-        for key in [k for k in cache if isinstance(k, tuple) and k[0] == "fast_maps" and k[2]]:
-            del cache[key]
-        maps = cache.get(("fast_maps", t, 0))
+        self._maps.drop_fixed_point()
+        maps = self._maps.fast(t, 0)
         return (*self._blocks, _NO_BITS if maps is None else maps.sq_bits)
 
     def _finish_update(self) -> None:
         """After the in-place update of the read maps: the ADC steps (and their float32 copies)
         from the new ``ΔG``; the word-line conductances are summed again when asked for."""
         t = self.config.read_time_s
-        cache = cast(dict[Any, Any], self._assemble_cache)
-        self._adc_steps(self._blocks[0], cache[t][4], cache.get(("fast_maps", t, 0)))
+        self._adc_steps(self._blocks[0], self._maps.get(t)[4], self._maps.fast(t, 0))
         self._energy.invalidate()
 
     @property
@@ -928,11 +925,12 @@ class TiledMatrix:
         """The operands of :meth:`_read_fast` at read time ``t`` (kept with
         :meth:`_assemble`'s: reprogramming clears or updates both); ``levels`` > 0: the DAC's
         largest code, for the fixed-point digits."""
-        key = ("fast_maps", t, levels)
-        if key not in self._assemble_cache:
-            dg, sq, _, _, step = self._assemble(t)  # (may start a new cache: looked up after)
-            self._assemble_cache[key] = self._fast_maps_of(dg, sq, step, levels)
-        return cast(_FastMaps, self._assemble_cache[key])
+        maps = self._maps.fast(t, levels)
+        if maps is None:
+            dg, sq, _, _, step = self._assemble(t)  # (may start new maps: stored after)
+            maps = self._fast_maps_of(dg, sq, step, levels)
+            self._maps.put_fast(t, levels, maps)
+        return maps
 
     def _fast_maps_of(self, dg: list[np.ndarray], sq: list[np.ndarray], step: np.ndarray,
                       levels: int) -> _FastMaps:  # fmt: skip
@@ -1086,7 +1084,7 @@ class TiledMatrix:
         self.g_per_weight = float(meta["g_per_weight"])
         self._energy.invalidate()
         self.config = dataclasses.replace(self.config, weight_range=meta["config_weight_range"])
-        self._assemble_cache = {}
+        self._maps.clear()
 
 
 _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
@@ -1094,6 +1092,39 @@ _NO_CODES = np.empty((0, 0, 0), dtype=np.int8)
 #: Products of fewer multiply-adds (m n k) than this run on one thread in OpenBLAS (its
 #: ``GEMM_MULTITHREAD_THRESHOLD`` 4 times 65536): below it numpy's BLAS is safe beside torch.
 _OPENBLAS_ONE_THREAD = 4 * 65536
+
+
+class _ReadMaps:
+    """The read maps of one read time, assembled from the cells (``ΔG`` or the single devices'
+    conductances, their squares for the noise, the reference columns, the ADC steps), and the
+    fast read's operands made from them (per DAC code range; 0: the float operands). Programming
+    clears them, or — pooled programming of pairs — updates them in place at the written cells
+    (the fixed-point operands are then dropped and made again). One read time at a time: maps
+    of another time replace them."""
+
+    def __init__(self) -> None:
+        self._t: float | None = None
+        self._maps: tuple[Any, ...] | None = None
+        self._fast: dict[int, Any] = {}
+
+    def clear(self) -> None:
+        self._t, self._maps, self._fast = None, None, {}
+
+    def get(self, t: float) -> tuple[Any, ...] | None:
+        return self._maps if self._t == t else None
+
+    def put(self, t: float, maps: tuple[Any, ...]) -> None:
+        self._t, self._maps, self._fast = t, maps, {}
+
+    def fast(self, t: float, levels: int) -> Any:
+        return self._fast.get(levels) if self._t == t else None
+
+    def put_fast(self, t: float, levels: int, maps: Any) -> None:
+        if self._t == t:  # (operands without their maps would outlive an update)
+            self._fast[levels] = maps
+
+    def drop_fixed_point(self) -> None:
+        self._fast = {k: v for k, v in self._fast.items() if k == 0}
 
 
 class _Scratch:

@@ -546,24 +546,25 @@ def test_read_maps_updated_in_place_equal_a_fresh_assembly(precision, monkeypatc
     m.matvec(x[:3])
     w = np.clip(m.effective_weight(60.0) + rng.normal(0, 0.2, (50, 70)), -1, 1)
     assert m.program(w)  # some cells written
-    kept = dict(m._assemble_cache)
-    assert 60.0 in kept  # updated in place, not dropped
+    kept = m._maps.get(60.0)
+    assert kept is not None  # updated in place, not dropped
+    kept_fast = m._maps.fast(60.0, 0)  # the small batches' fast operands
     y_kept = m.matvec(x[:3]), m.matvec(x)
-    m._assemble_cache = {}  # fresh
+    m._maps.clear()  # fresh
     m._calls -= 2
     y_fresh = m.matvec(x[:3]), m.matvec(x)
     for a, b in zip(y_kept, y_fresh, strict=True):
         np.testing.assert_array_equal(a, b)
-    fresh = m._assemble_cache
-    for part_kept, part_fresh in zip(kept[60.0], fresh[60.0], strict=True):
+    fresh = m._maps.get(60.0)
+    for part_kept, part_fresh in zip(kept, fresh, strict=True):
         for a, b in zip(part_kept, part_fresh, strict=True):
             np.testing.assert_array_equal(a, b)
-    key = ("fast_maps", 60.0, 0)  # the small batches' fast operands, kept through programming
-    assert (key in kept) == (precision == "auto")
-    if key in kept:
+    fresh_fast = m._maps.fast(60.0, 0)  # kept through programming (auto) and made afresh
+    assert (kept_fast is not None) == (precision == "auto")
+    if kept_fast is not None:
         for name in ("sq_bits", "step", "inv_step", "weights"):
-            np.testing.assert_array_equal(getattr(kept[key], name), getattr(fresh[key], name))
-        np.testing.assert_array_equal(kept[key].blocks.numpy(), fresh[key].blocks.numpy())
+            np.testing.assert_array_equal(getattr(kept_fast, name), getattr(fresh_fast, name))
+        np.testing.assert_array_equal(kept_fast.blocks.numpy(), fresh_fast.blocks.numpy())
 
 
 @pytest.mark.parametrize("mapping", ["differential", "reference"])
