@@ -198,12 +198,13 @@ def _group_stats(g: np.ndarray, group: np.ndarray, w: np.ndarray, n_groups: int
     has no read (mean) or fewer than two (SD). ``w``: how often each read counts."""
     n = np.bincount(group, weights=w, minlength=n_groups)
     total = np.bincount(group, weights=w * g, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean = np.where(n > 0, total / n, np.nan)
         dev = g - mean[group]
         ss = np.bincount(group, weights=w * dev * dev, minlength=n_groups)
         sd = np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
-    return mean, sd
+    # a spread beyond a float (absurd conductances) is no measurement
+    return mean, np.where(np.isfinite(sd), sd, np.nan)
 
 
 def _relaxation(first: np.ndarray, sd: np.ndarray, times: np.ndarray, g_max: float,
