@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devices import InvalidParameterError
+from devices.support import check_choice
 
 from .data import _FILES, _MD5, DATASETS
 
@@ -134,11 +135,7 @@ def download(name: str, directory: str | os.PathLike[str] | None = None,
     DownloadError
         When a file cannot be fetched and checked from any mirror; nothing is left behind for it.
     """
-    if name not in DATASETS:
-        raise InvalidParameterError(
-            f"The 'name' parameter of download must be one of {', '.join(DATASETS)}. "
-            f"Got {name!r} instead."
-        )
+    check_choice("name", name, DATASETS, "download")
     mirror = mirror or os.environ.get("CROSSBAR_DATA_MIRROR") or None
     folder = Path(directory or default_dir()) / name
     try:

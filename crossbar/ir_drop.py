@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from devices import InvalidParameterError
+from devices.support import check_choice
 
 from ._ir_kernels import pcg_solve
 
@@ -156,10 +157,7 @@ def solve(
                 f"The {name!r} parameter of solve must be a finite resistance > 0 (ohm). "
                 f"Got {value!r} instead."
             )
-    if mode not in MODES:
-        raise InvalidParameterError(
-            f"The 'mode' parameter of solve must be one of {list(MODES)}. Got {mode!r} instead."
-        )
+    check_choice("mode", mode, MODES, "solve")
     gw, gb = 1.0 / float(r_wl), 1.0 / float(r_bl)
     g = np.ascontiguousarray(g)
     if mode == "auto":

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from devices import InvalidParameterError
-from devices.support import digest
+from devices.support import check_choice, check_int, digest
 
 from ._bn_kernels import batch_norm_backward, batch_norm_forward
 from ._threads import keep_torch_threads
@@ -108,11 +108,7 @@ class CrossbarLinear(nn.Module):
                  weight: torch.Tensor | None = None) -> None:  # fmt: skip
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of CrossbarLinear must be an int >= 1. "
-                    f"Got {value!r} instead."
-                )
+            check_int(name, value, "CrossbarLinear", 1)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         gen = torch.Generator().manual_seed(int(np.random.default_rng(rng).integers(2**62)))
@@ -439,17 +435,9 @@ class BayesianLinear(nn.Module):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features),
                             ("samples", samples)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of BayesianLinear must be an int >= 1. "
-                    f"Got {value!r} instead."
-                )
+            check_int(name, value, "BayesianLinear", 1)
         self.in_features, self.out_features, self.samples = in_features, out_features, samples
-        if sampling not in ("weights", "local"):
-            raise InvalidParameterError(
-                f"The 'sampling' parameter of BayesianLinear must be 'weights' or 'local'. "
-                f"Got {sampling!r} instead."
-            )
+        check_choice("sampling", sampling, ("weights", "local"), "BayesianLinear")
         self.sampling = sampling
         self.generator = torch.Generator().manual_seed(seed)
         bound = 4.0 / math.sqrt(in_features)  # docs/training.md initialization
@@ -510,11 +498,7 @@ class WeakResetLinear(nn.Module):
 
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of WeakResetLinear must be an int >= 1. "
-                    f"Got {value!r} instead."
-                )
+            check_int(name, value, "WeakResetLinear", 1)
         self.in_features, self.out_features = in_features, out_features
         n = in_features * out_features
         self.devices = WeakResetRRAM(2 * n, params=params or presets.MAJUMDAR2021, noise=noise,

@@ -11,6 +11,7 @@ import torch
 from torch.autograd.graph import increment_version
 
 from devices import InvalidParameterError
+from devices.support import check_choice
 
 __all__ = ["MESU", "META_MODES", "META_RULES", "MetaplasticAdam", "WeakResetAdam",
            "multilevel_meta_factor"]  # fmt: skip
@@ -317,22 +318,8 @@ class MetaplasticAdam(torch.optim.Optimizer):
         for group in self.param_groups:
             _check_hyper(group["lr"], group["meta"], group["betas"], group["eps"],
                          group["weight_decay"])  # fmt: skip
-            if group["meta_mode"] not in META_MODES:
-                from devices.support import closest
-
-                raise InvalidParameterError(
-                    f"The 'meta_mode' parameter of MetaplasticAdam must be one of "
-                    f"{', '.join(map(repr, META_MODES))}. Got {group['meta_mode']!r} instead."
-                    + closest(str(group["meta_mode"]), META_MODES)
-                )
-            if group["meta_rule"] not in META_RULES:
-                from devices.support import closest
-
-                raise InvalidParameterError(
-                    f"The 'meta_rule' parameter of MetaplasticAdam must be one of "
-                    f"{', '.join(map(repr, META_RULES))}. Got {group['meta_rule']!r} instead."
-                    + closest(str(group["meta_rule"]), META_RULES)
-                )
+            check_choice("meta_mode", group["meta_mode"], META_MODES, "MetaplasticAdam")
+            check_choice("meta_rule", group["meta_rule"], META_RULES, "MetaplasticAdam")
             if group["precision"] is not None and not isinstance(
                 group["precision"], HiddenPrecision
             ):

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from devices import InvalidParameterError
+from devices.support import check_choice
 
 from ..array import native_bfloat16
 from ..nn import DeterministicBatchNorm1d
@@ -73,11 +73,7 @@ class BinaryLinear(nn.Module):
                  arithmetic: str = "auto",
                  generator: torch.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
-        if arithmetic not in ARITHMETICS:
-            raise InvalidParameterError(
-                f"The 'arithmetic' parameter of BinaryLinear must be one of "
-                f"{', '.join(map(repr, ARITHMETICS))}. Got {arithmetic!r} instead."
-            )
+        check_choice("arithmetic", arithmetic, ARITHMETICS, "BinaryLinear")
         self.in_features, self.out_features = in_features, out_features
         self.arithmetic = arithmetic
         w = torch.empty(out_features, in_features).uniform_(-init_width / 2, init_width / 2,
