@@ -14,6 +14,7 @@ The command line: ``crossbar data download [DATASET ...] [--dir DIR] [--mirror U
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -138,10 +139,23 @@ def download(name: str, directory: str | os.PathLike[str] | None = None,
     check_choice("name", name, DATASETS, "download")
     mirror = mirror or os.environ.get("CROSSBAR_DATA_MIRROR") or None
     folder = Path(directory or default_dir()) / name
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    try:
+        _fetch_all(name, folder, mirror, force, timeout, progress, on_file)
+    except BaseException:  # an error, or Ctrl-C: no empty dataset folder left behind
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a folder named like the dataset, empty, would look like one
+        raise
+    return folder
+
+
+def _fetch_all(name: str, folder: Path, mirror: str | None, force: bool, timeout: float,
+               progress: Callable[[int], object] | None,
+               on_file: Callable[[str, str], object] | None) -> None:  # fmt: skip
     for filename in _FILES.values():
         target = folder / filename
         expected = _MD5[(name, filename)]
@@ -158,10 +172,9 @@ def download(name: str, directory: str | os.PathLike[str] | None = None,
                 failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
             except urllib.error.URLError as exc:
                 failures.append(f"{url}: {exc.reason}")
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:  # bad URL, cut
                 failures.append(f"{url}: {exc}")
         else:
             raise DownloadError(f"{name}/{filename} could not be downloaded: "
                                 + "; ".join(failures)
                                 + ". Nothing was written for it.")  # fmt: skip
-    return folder

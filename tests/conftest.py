@@ -29,6 +29,14 @@ def assert_thread_independent():
 
 
 @pytest.fixture(autouse=True)
+def _never_download(monkeypatch):
+    """Tests never download: a dataset that is not beside the checkout is missing, and a test
+    that needs it skips (the download code is tested against a server on 127.0.0.1, which
+    lifts this for itself)."""
+    monkeypatch.setenv("CROSSBAR_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
 def _seed_torch():
     """Seed torch's global RNG per test: results must not depend on which tests ran before."""
     try:

@@ -146,3 +146,29 @@ def test_demo_and_run_download_what_is_missing_unless_offline(server, tmp_path, 
 def test_unknown_dataset_is_refused(capsys):
     assert main(["data", "download", "cifar"]) == 2
     assert "mnist, fashion-mnist" in capsys.readouterr().err
+
+
+def test_a_failed_download_leaves_no_empty_dataset_folder(server, tmp_path):
+    """An empty folder named like the dataset would look like one to a quick check."""
+    url, _ = server
+    with pytest.raises(download.DownloadError):
+        download.download("mnist", tmp_path, mirror=url + "/nowhere/")
+    assert not (tmp_path / "mnist").exists()
+    (tmp_path / "fashion-mnist").mkdir()  # a folder the user made stays
+    with pytest.raises(download.DownloadError):
+        download.download("fashion-mnist", tmp_path, mirror=url + "/nowhere/")
+    assert (tmp_path / "fashion-mnist").is_dir()
+
+
+def test_tests_never_download():
+    import os
+
+    assert os.environ.get("CROSSBAR_OFFLINE") == "1"  # conftest: a missing dataset stays missing
+
+
+def test_a_malformed_mirror_is_one_error_line(tmp_path, capsys):
+    code = main(["data", "download", "mnist", "--dir", str(tmp_path), "--mirror",
+                 "http://127.0.0.1:1nowhere/"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "nonnumeric port" in err[0]
+    assert not (tmp_path / "mnist").exists()

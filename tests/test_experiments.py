@@ -11,13 +11,23 @@ import pytest
 import torch
 
 from crossbar.cli import main
-from crossbar.data import search_paths
 from crossbar.experiments import EXPERIMENTS, run_experiment
 from crossbar.experiments._run import RunContext
 from crossbar.reports import endurance_report, footprint_report
 from devices import InvalidParameterError, TruncatedDistribution, WearOutParams
 
-HAVE_MNIST = any((p / "mnist").exists() for p in search_paths())
+
+def _have_mnist() -> bool:
+    from crossbar.data import DatasetNotFoundError, _find
+
+    try:
+        _find("mnist", None)
+    except DatasetNotFoundError:
+        return False
+    return True
+
+
+HAVE_MNIST = _have_mnist()  # the files, not a folder (a failed download once left an empty one)
 needs_data = pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not available")
 
 
