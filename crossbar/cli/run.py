@@ -139,15 +139,18 @@ def run_command(args: argparse.Namespace) -> int:
     from .data import ensure_datasets
 
     exp = get_experiment(args.experiment)
-    ensure_datasets(DATASETS_OF.get(args.experiment, ("mnist", "fashion-mnist")), args)
     overrides = dict(args.overrides)
     total = exp.steps(apply_overrides(args.experiment, exp.config(args.quick, args.seed),
                                       overrides))  # fmt: skip
+
+    def fetch_data() -> None:  # after the arguments and the run folder are checked
+        ensure_datasets(DATASETS_OF.get(args.experiment, ("mnist", "fashion-mnist")), args)
+
     with tqdm(total=total, unit="step", desc=args.experiment, leave=False, file=sys.stderr,
               disable=True if args.no_progress else None) as bar:  # fmt: skip
         doc = run_experiment(args.experiment, args.quick, args.out, args.seed, args.resume,
                              args.data, progress=bar.update, device=args.device,
-                             overrides=overrides, force=args.force)  # fmt: skip
+                             overrides=overrides, force=args.force, prepare=fetch_data)  # fmt: skip
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

@@ -110,7 +110,8 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
                    seed: int = 0, resume: bool = False, data: str | None = None,
                    progress: Callable[[int], Any] | None = None, device: str = "cpu",
                    overrides: dict[str, Any] | None = None,
-                   force: bool = False) -> dict[str, Any]:  # fmt: skip
+                   force: bool = False,
+                   prepare: Callable[[], Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Run one experiment; returns the ``results.json`` document.
 
     Parameters
@@ -140,6 +141,10 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
         Replace a run already in ``out`` (finished or not, of any experiment): its results,
         checkpoint and the files its ``results.json`` lists are removed first. Without it such a
         folder is an error (``resume`` continues an unfinished one instead).
+    prepare : callable, optional
+        Called once the configuration and the run folder have been checked, before the
+        experiment starts (the command-line tool fetches missing datasets there, so that a bad
+        argument or folder is reported before any download).
     """
     exp = get_experiment(name)
     if device != "cpu" and name not in TORCH_DEVICE_EXPERIMENTS:
@@ -154,4 +159,6 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
                                     "the run in --out, --force replaces it.")  # fmt: skip
     ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device,
                      force=force)  # fmt: skip
+    if prepare is not None:
+        prepare()
     return exp.run(ctx, config, data)
