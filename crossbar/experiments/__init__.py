@@ -160,5 +160,9 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike[str] |
     ctx = RunContext(name, out, config, resume=resume, progress=progress, device=device,
                      force=force)  # fmt: skip
     if prepare is not None:
-        prepare()
+        try:
+            prepare()
+        except BaseException:
+            ctx.discard()  # nothing ran: no unfinished run left in the folder
+            raise
     return exp.run(ctx, config, data)

@@ -150,6 +150,8 @@ class RunContext:
         self.config = json.loads(json.dumps(config))  # JSON-ready, as it will be read back
         self.progress = progress or (lambda n: None)
         self.start = time.perf_counter()
+        self.resume = resume
+        self._made_folder = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
         ckpt = self.out / _CHECKPOINT
         self.units: dict[str, Any] = {}
@@ -182,6 +184,16 @@ class RunContext:
             self.elapsed = float(doc.get("seconds", 0.0))
         else:
             self._write_checkpoint()
+
+    def discard(self) -> None:
+        """Undo a fresh start that never ran (its preparation failed): remove the checkpoint it
+        wrote, and the folder if this run made it and nothing else is in it. A resumed run's
+        checkpoint is never touched."""
+        if self.resume or self.units or self.state is not None:
+            return
+        (self.out / _CHECKPOINT).unlink(missing_ok=True)
+        if self._made_folder and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()
 
     def _clear_old_run(self, force: bool) -> None:
         """Refuse (or with ``force`` remove) a run already in ``out``: nothing is replaced
