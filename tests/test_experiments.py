@@ -416,3 +416,21 @@ def test_configurations_are_frozen_dataclasses_with_documented_fields():
         doc = config.to_dict()
         assert doc["quick"] is True and doc["seed"] == 0 and json.loads(json.dumps(doc)) == doc
         assert type(config)(**doc) == config  # the saved form rebuilds the configuration
+
+
+def test_a_run_without_its_data_is_reported_before_anything_is_left(tmp_path, monkeypatch, capsys):
+    """Missing datasets (offline) are reported after the arguments and the folder are checked,
+    and leave no unfinished run behind: the same command works once the data are there."""
+    from crossbar import data
+
+    monkeypatch.setattr(data, "search_paths", lambda root=None: [tmp_path / "nodata"])
+    out = tmp_path / "run"
+    assert main(["run", "mram-ber", "--quick", "--out", str(out), "--set", "nokey=1"]) == 2
+    assert "not a configuration field" in capsys.readouterr().err
+    assert main(["run", "mram-ber", "--quick", "--out", str(out)]) == 2
+    assert "crossbar data download mnist" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["run", "mram-ber", "--quick", "--out", str(out)]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
