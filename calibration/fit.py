@@ -46,7 +46,7 @@ from devices.weak_reset import kasdin_coefficients
 
 from .io import Measurements
 from .noise import Variogram, estimate_noise, noise_mean
-from .population import fit_truncated, interval
+from .population import CONFIDENCE, fit_truncated, interval
 
 __all__ = [
     "DECREASE_RISE", "FLAT_RISE", "MAX_OUTLIER_FRACTION", "MIN_R2", "MIN_READS",
@@ -73,8 +73,6 @@ DECREASE_RISE = 0.2
 MIN_R2 = 0.02
 R0_OUTLIER_SDS = 8.0
 R0_OUTLIER_RATIO = 1.5
-#: Confidence of the bootstrap intervals.
-CONFIDENCE = 0.9
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
 _D2D = ("m1_per_pulse", "t_star_pulses", "c1", "m2_per_pulse", "r0_ohm")

@@ -37,6 +37,7 @@ from .io import (
     rows,
     unknown_columns,
 )
+from .population import CONFIDENCE, interval
 
 __all__ = ["MultiLevelData", "MultiLevelFit", "fit_multilevel", "load_multilevel"]
 
@@ -176,7 +177,7 @@ class MultiLevelFit:
                 "times_s": [float(t) for t in self.times_s],
                 "sigma0_exponent": self.sigma0_exponent
                 if math.isfinite(self.sigma0_exponent) else None,
-                "intervals": self.intervals, "confidence": 0.9}  # fmt: skip
+                "intervals": self.intervals, "confidence": CONFIDENCE}  # fmt: skip
 
 
 #: A read further than this many robust standard deviations from its (level, time) group's
@@ -311,10 +312,9 @@ def fit_multilevel(
         arr = np.array(draws)
         names = ("sigma_relax_s", "relax_log_growth", "sigma0_exponent")
         for k, name in enumerate(names):
-            col = arr[:, k][np.isfinite(arr[:, k])]
-            if col.size:
-                lo, hi = np.percentile(col, [5.0, 95.0])
-                intervals[name] = [float(lo), float(hi)]
+            bounds = interval(arr[:, k], CONFIDENCE)
+            if np.isfinite(bounds).all():
+                intervals[name] = bounds
     params = dataclasses.replace(
         base, g_min_s=g_min, g_max_s=g_max, sigma_relax_s=sigma_relax, relax_log_growth=growth,
         name="fitted", citation=f"fitted with calibration.fit_multilevel on {data.source}",

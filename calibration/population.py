@@ -21,7 +21,10 @@ from scipy.special import log_ndtr
 
 from devices import InvalidParameterError, TruncatedDistribution
 
-__all__ = ["FAMILIES", "fit_truncated", "interval"]
+__all__ = ["CONFIDENCE", "FAMILIES", "fit_truncated", "interval"]
+
+#: Confidence of every bootstrap interval of the fits.
+CONFIDENCE = 0.9
 
 #: Candidate families, in the order ties are broken.
 FAMILIES = ("norm", "lognorm", "expon")
@@ -169,7 +172,7 @@ def fit_truncated(
     return dist, {"family": fam, "aic": aic, "n": int(x.size), "theta": theta}
 
 
-def interval(samples: Any, confidence: float = 0.9) -> list[float]:
+def interval(samples: Any, confidence: float = CONFIDENCE) -> list[float]:
     """Percentile interval of bootstrap ``samples`` (NaNs dropped)."""
     s = np.asarray(samples, dtype=np.float64)
     s = s[np.isfinite(s)]

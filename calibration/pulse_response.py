@@ -35,6 +35,7 @@ from devices import InvalidParameterError
 from devices.support import check_int
 
 from .io import Measurements
+from .population import CONFIDENCE, interval
 
 __all__ = ["COMPARE_AT", "FLAT_Z", "MAX_SPAN", "MIN_PULSES", "MIN_RAMP_R2", "DirectionFit", "PulseResponseFit",
            "compare_with_simulation", "fit_pulse_response"]  # fmt: skip
@@ -219,12 +220,10 @@ def _fit_direction(direction: str, fitted: list[tuple[np.ndarray, np.ndarray, np
     for _ in range(bootstrap if len(ramps) >= 2 else 0):
         idx = gen.integers(0, len(ramps), len(ramps))
         draws.append(_estimates([ramps[i] for i in idx], params[idx]))
-    intervals = {}
-    if draws:
-        arr = np.array(draws)
-        for k, name in enumerate(_NAMES):
-            lo, hi = np.percentile(arr[:, k], [5.0, 95.0])
-            intervals[name] = [float(lo), float(hi)]
+    arr = np.array(draws)
+    intervals = (
+        {name: interval(arr[:, k], CONFIDENCE) for k, name in enumerate(_NAMES)} if draws else {}
+    )
     return DirectionFit(direction, g0, g_inf, n0, intercept, slope, float(r2), len(ramps), r2s,
                         intervals)  # fmt: skip
 

@@ -135,33 +135,30 @@ def _ndtri_array(p, out):
         out[i] = _ndtri_scalar(p[i])
 
 
-def ndtr(x):
-    """Standard normal CDF :math:`\\Phi(x) = \\tfrac12\\,\\mathrm{erfc}(-x/\\sqrt2)`, elementwise."""
+def _elementwise(kernel, x):
+    """``kernel`` (an ``(in, out)`` numba loop) over any array or scalar ``x``: an array of the
+    same shape, or a float."""
     arr = np.asarray(x, dtype=np.float64)
     out = np.empty(arr.size)
-    _ndtr_array(np.ascontiguousarray(arr.ravel()), out)
+    kernel(np.ascontiguousarray(arr.ravel()), out)
     return out.reshape(arr.shape) if arr.ndim else float(out[0])
+
+
+def ndtr(x):
+    """Standard normal CDF :math:`\\Phi(x) = \\tfrac12\\,\\mathrm{erfc}(-x/\\sqrt2)`, elementwise."""
+    return _elementwise(_ndtr_array, x)
 
 
 def ndtri(p):
     """Standard normal quantile :math:`\\Phi^{-1}(p)`, elementwise; ±inf at 0 and 1, NaN outside."""
-    arr = np.asarray(p, dtype=np.float64)
-    out = np.empty(arr.size)
-    _ndtri_array(np.ascontiguousarray(arr.ravel()), out)
-    return out.reshape(arr.shape) if arr.ndim else float(out[0])
+    return _elementwise(_ndtri_array, p)
 
 
 def erfcx(x):
     """Scaled complementary error function :math:`e^{x^2}\\,\\mathrm{erfc}(x)`, elementwise."""
-    arr = np.asarray(x, dtype=np.float64)
-    out = np.empty(arr.size)
-    _erfcx_array(np.ascontiguousarray(arr.ravel()), out)
-    return out.reshape(arr.shape) if arr.ndim else float(out[0])
+    return _elementwise(_erfcx_array, x)
 
 
 def log_ndtr(x):
     """:math:`\\ln\\Phi(x)`, elementwise, accurate in both tails (no underflow for x < -38)."""
-    arr = np.asarray(x, dtype=np.float64)
-    out = np.empty(arr.size)
-    _log_ndtr_array(np.ascontiguousarray(arr.ravel()), out)
-    return out.reshape(arr.shape) if arr.ndim else float(out[0])
+    return _elementwise(_log_ndtr_array, x)

@@ -43,8 +43,8 @@ def _arm(
 
 
 @dataclass(frozen=True)
-class BnnMetaplasticConfig(ExperimentConfig):
-    """``crossbar run bnn-metaplastic``: Laborieux et al. 2021, Fig. 1a."""
+class _BnnConfig(ExperimentConfig):
+    """The fields the two metaplastic-BNN experiments share."""
 
     #: layer widths of the binarized network
     dims: list[int]
@@ -67,29 +67,16 @@ class BnnMetaplasticConfig(ExperimentConfig):
 
 
 @dataclass(frozen=True)
-class BnnPmnistConfig(ExperimentConfig):
+class BnnMetaplasticConfig(_BnnConfig):
+    """``crossbar run bnn-metaplastic``: Laborieux et al. 2021, Fig. 1a."""
+
+
+@dataclass(frozen=True)
+class BnnPmnistConfig(_BnnConfig):
     """``crossbar run bnn-pmnist``: Laborieux et al. 2021, Fig. 2."""
 
-    #: layer widths of the binarized network
-    dims: list[int]
     #: permuted-MNIST tasks
     tasks: int
-    #: epochs per task
-    epochs: int
-    #: training and test images per task (None: all of them)
-    n_train: int | None
-    n_test: int | None
-    #: learning rate of the hidden weights (Adam)
-    lr: float
-    #: metaplasticity m of each arm
-    metas: list[float]
-    #: weight decay
-    decay: float
-    batch: int
-    #: products of the binarized layers: "auto", "int8" or "float32" (BinaryLinear)
-    arithmetic: str
-    seed: int
-    quick: bool
 
 
 @dataclass(frozen=True)
